@@ -1,0 +1,21 @@
+# egcalib: DeepCalo electron/photon energy regression, end to end.
+# Stages live in rules/*.smk; physics and ML in workflow_scripts/egcalib (tested without Snakemake).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/simulate.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

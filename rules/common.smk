@@ -1,0 +1,84 @@
+# Shared helpers: dataset/file listing, input functions, per-stage code versions.
+import glob
+import hashlib
+import os
+from pathlib import Path
+
+LIBRARY = Path(workflow.basedir) / "workflow_scripts"
+# Jobs (local, conda or SLURM) import the library from the checkout.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(LIBRARY)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+DATASETS = list(config["datasets"])
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS) or "NO_DATASETS",
+    file=r"[^/]+",
+
+
+def dataset_files(dataset):
+    """File names ({file} wildcard values) of a dataset, in a stable order."""
+    spec = config["datasets"][dataset]
+    if spec["source"] == "simulate":
+        return [f"f{i:03d}" for i in range(spec["n_files"])]
+    return sorted(_external_files(dataset))
+
+
+def _external_files(dataset):
+    files = {}
+    for pattern in config["datasets"][dataset]["files"]:
+        matches = sorted(glob.glob(os.path.expanduser(pattern))) or [pattern]
+        for path in matches:
+            name = Path(path).name.removesuffix(".root")
+            if name in files and files[name] != path:
+                raise ValueError(f"dataset {dataset}: two input files named {name}.root")
+            files[name] = path
+    return files
+
+
+def ntuple_file(dataset, file):
+    """The ROOT file behind {dataset}/{file}: simulated or one of the configured paths."""
+    if config["datasets"][dataset]["source"] == "simulate":
+        return f"results/ntuples/{dataset}/{file}.root"
+    return _external_files(dataset)[file]
+
+
+def ntuple_path(wildcards):
+    return ntuple_file(wildcards.dataset, wildcards.file)
+
+
+def datasets_of(kind=None, process=None, source=None):
+    return [
+        name
+        for name, spec in config["datasets"].items()
+        if (kind is None or spec["kind"] == kind)
+        and (process is None or spec["process"] == process)
+        and (source is None or spec["source"] == source)
+    ]
+
+
+def code_version(*modules):
+    """Hash of the library modules a stage runs: a param, so changing them reruns the stage.
+
+    Snakemake's code trigger sees only the `script:` file, not the library it imports.
+    """
+    digest = hashlib.sha256()
+    for module in modules:
+        path = LIBRARY / "egcalib" / module
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+        for file in files:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def all_outputs():
+    outputs = []
+    if datasets_of(source="simulate"):
+        outputs += rules.validate_simulation.output
+    return outputs
+
+
+def expand_ntuples(datasets):
+    return [ntuple_file(d, f) for d in datasets for f in dataset_files(d)]

@@ -1,0 +1,58 @@
+# The embedded default input: the toy ATLAS-like calorimeter (DESIGN.md section 4).
+
+SIMULATION_CODE = code_version("simulation", "rootio", "atomic", "contract")
+
+
+rule calibrate_simulation:
+    output:
+        "results/simulation/baseline_calibration.json",
+    params:
+        simulation=lambda wildcards: config["simulation"],
+        images=config["images"],
+        code=SIMULATION_CODE,
+    log:
+        "results/logs/simulation/calibrate.log",
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    script:
+        "../workflow_scripts/calibrate_simulation.py"
+
+
+rule simulate:
+    input:
+        calibration="results/simulation/baseline_calibration.json",
+    output:
+        "results/ntuples/{dataset}/{file}.root",
+    params:
+        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+        simulation=config["simulation"],
+        images=config["images"],
+        tree=config["ntuple"]["tree"],
+        code=SIMULATION_CODE,
+    log:
+        "results/logs/simulation/{dataset}/{file}.log",
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    script:
+        "../workflow_scripts/simulate.py"
+
+
+rule validate_simulation:
+    input:
+        egun=lambda wildcards: expand_ntuples(datasets_of(kind="mc", process="egun")),
+        mc_zee=lambda wildcards: expand_ntuples(datasets_of(kind="mc", process="zee")),
+        data_zee=lambda wildcards: expand_ntuples(datasets_of(kind="data", process="zee")),
+    output:
+        summary="results/simulation/validation.json",
+        plots=directory("results/simulation/plots"),
+    params:
+        simulation=config["simulation"],
+        images=config["images"],
+        tree=config["ntuple"]["tree"],
+        code=code_version("simulation"),
+    log:
+        "results/logs/simulation/validate.log",
+    script:
+        "../workflow_scripts/validate_simulation.py"

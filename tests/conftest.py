@@ -1,0 +1,57 @@
+"""Shared fixtures: the default config and a small, fast simulation built from it."""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def default_config() -> dict:
+    with open(REPO / "config.yaml") as handle:
+        return yaml.safe_load(handle)
+
+
+@pytest.fixture(scope="session")
+def sim(default_config) -> dict:
+    """The default simulation with a calibration sample small enough for tests."""
+    from egcalib.simulation import simulation_config
+
+    config = simulation_config(copy.deepcopy(default_config["simulation"]),
+                               default_config["images"])
+    config["calibration"]["objects_per_type"] = {"electron": 40000, "unconverted": 8000,
+                                                 "converted": 8000}
+    return config
+
+
+@pytest.fixture(scope="session")
+def calibration(sim) -> dict:
+    from egcalib.simulation import derive_baseline_calibration
+
+    return derive_baseline_calibration(sim)
+
+
+@pytest.fixture(scope="session")
+def ntuple_dir(tmp_path_factory, sim, calibration) -> Path:
+    """One small file per (kind, process) written by the simulator."""
+    from egcalib.simulation import simulate_file
+
+    out = tmp_path_factory.mktemp("ntuples")
+    for dataset, kind, process, n in (("mc_zee", "mc", "zee", 600), ("data_zee", "data", "zee", 600),
+                                      ("mc_zmumug", "mc", "zmumug", 400),
+                                      ("data_zmumug", "data", "zmumug", 400),
+                                      ("mc_egun", "mc", "egun", 600)):
+        simulate_file(out / f"{dataset}.root", dataset, process, kind, 0, n, sim, calibration)
+    return out

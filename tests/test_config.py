@@ -1,0 +1,63 @@
+"""Config validation against config.schema.yaml, and the DAG of the default config."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+
+def _rejected(config, repo) -> str:
+    with pytest.raises(WorkflowError) as info:
+        validate(config, str(repo / "config.schema.yaml"))
+    return str(info.value)
+
+
+def test_default_config_is_valid(default_config, repo):
+    validate(copy.deepcopy(default_config), str(repo / "config.schema.yaml"))
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["datasets"]["mc_zee"].update(events_per_file=-5), "events_per_file"),
+    (lambda c: c["datasets"]["mc_zee"].update(kind="simulation"), "kind"),
+    (lambda c: c["datasets"]["mc_zee"].update(evnts_per_file=5), "evnts_per_file"),
+    (lambda c: c["simulation"]["generator"].update(truth_mismatch_fraction=1.5),
+     "truth_mismatch_fraction"),
+    (lambda c: c["simulation"]["detectors"]["mc"].pop("noise"), "noise"),
+    (lambda c: c.update(simulaton={}), "simulaton"),
+    (lambda c: c["images"].update(target_shape=[56]), "target_shape"),
+])
+def test_bad_values_are_rejected_naming_the_key(default_config, repo, mutate, key):
+    config = copy.deepcopy(default_config)
+    mutate(config)
+    assert key in _rejected(config, repo)
+
+
+def test_external_dataset_needs_files(default_config, repo):
+    config = copy.deepcopy(default_config)
+    config["datasets"]["real"] = {"kind": "mc", "process": "zee", "source": "files"}
+    assert "files" in _rejected(config, repo)
+
+
+def test_dry_run_builds_the_dag(repo, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
+         "--snakefile", str(repo / "Snakefile"), "--configfile", str(repo / "config.yaml")],
+        capture_output=True, text=True, cwd=repo, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "simulate" in result.stdout and "validate_simulation" in result.stdout
+
+
+def test_bad_config_stops_the_workflow_naming_the_key(repo, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets:\n  mc_zee: {kind: mc, process: zee, source: simulate, "
+                   "n_files: 0, events_per_file: 10}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
+         "--snakefile", str(repo / "Snakefile"), "--configfile", str(bad)],
+        capture_output=True, text=True, cwd=repo, timeout=300)
+    assert result.returncode != 0
+    assert "n_files" in result.stdout + result.stderr

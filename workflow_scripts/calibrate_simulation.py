@@ -1,0 +1,13 @@
+"""Snakemake script: derive the toy detector's baseline calibration from its own sample."""
+import json
+
+from egcalib.atomic import atomic_path
+from egcalib.logs import log_to_file
+from egcalib.simulation import derive_baseline_calibration, simulation_config
+
+log = log_to_file(snakemake.log[0])
+sim = simulation_config(snakemake.params.simulation, snakemake.params.images)
+tables = derive_baseline_calibration(sim)
+with atomic_path(snakemake.output[0]) as tmp:
+    tmp.write_text(json.dumps(tables, indent=1))
+log.info("calibration tables for %s written to %s", sorted(tables), snakemake.output[0])

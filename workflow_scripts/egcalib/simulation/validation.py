@@ -1,0 +1,202 @@
+"""Validation of the toy calorimeter: resolution terms, layer fractions, mean images, truth
+mismatches and data-vs-MC comparisons, as a JSON summary and plots.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import awkward as ak
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+import uproot  # noqa: E402
+from iminuit import Minuit  # noqa: E402
+from iminuit.cost import LeastSquares  # noqa: E402
+
+from egcalib.atomic import atomic_path  # noqa: E402
+from egcalib.contract import LAYERS  # noqa: E402
+
+# DESIGN.md section 4: ATLAS design resolution anchors for central electrons.
+SAMPLING_ANCHOR = (0.09, 0.15)
+CONSTANT_ANCHOR = (0.005, 0.012)
+IQR_TO_SIGMA = 1.3489795
+
+
+def read_electrons(paths, tree: str, fields) -> ak.Array:
+    """Flattened electron fields of several files (one record per electron)."""
+    branches = [f"el_{name}" for name in fields]
+    arrays = [uproot.open(path)[tree].arrays(branches) for path in paths]
+    joined = ak.concatenate(arrays) if arrays else ak.Array({b: [] for b in branches})
+    return ak.zip({name: ak.flatten(joined[f"el_{name}"]) for name in fields})
+
+
+def resolution_model(energy, sampling, noise, constant):
+    """sigma(E)/E = a/sqrt(E) (+) b/E (+) c."""
+    return np.sqrt(sampling**2 / energy + (noise / energy) ** 2 + constant**2)
+
+
+def robust_resolution(response):
+    """IQR-based Gaussian-equivalent width and its approximate error."""
+    q25, q75 = np.percentile(response, [25, 75])
+    sigma = (q75 - q25) / IQR_TO_SIGMA
+    return sigma, 1.1 * sigma / np.sqrt(max(len(response), 1))
+
+
+def fit_resolution(energy, response, energy_edges):
+    """Fit a, b, c of the resolution model to the IQR width of E_reco/E_true in energy bins."""
+    centres, sigmas, errors = [], [], []
+    for lo, hi in zip(energy_edges[:-1], energy_edges[1:]):
+        sel = (energy >= lo) & (energy < hi)
+        if sel.sum() < 30:
+            continue
+        sigma, error = robust_resolution(response[sel])
+        centres.append(np.median(energy[sel]))
+        sigmas.append(sigma)
+        errors.append(error)
+    centres, sigmas, errors = map(np.asarray, (centres, sigmas, errors))
+    if len(centres) < 4:
+        raise ValueError(f"resolution fit needs >= 4 populated energy bins, got {len(centres)}")
+    minuit = Minuit(LeastSquares(centres, sigmas, errors, resolution_model),
+                    sampling=0.1, noise=0.3, constant=0.007)
+    minuit.limits = [(0, 1), (0, 5), (0, 0.1)]
+    minuit.migrad()
+    minuit.hesse()
+    return {
+        "sampling": minuit.values["sampling"], "sampling_error": minuit.errors["sampling"],
+        "noise_gev": minuit.values["noise"], "noise_error": minuit.errors["noise"],
+        "constant": minuit.values["constant"], "constant_error": minuit.errors["constant"],
+        "chi2_ndf": minuit.fval / max(len(centres) - 3, 1), "converged": minuit.valid,
+        "points": {"energy": centres.tolist(), "sigma_over_e": sigmas.tolist(),
+                   "error": errors.tolist()},
+    }
+
+
+def layer_fractions(energy, layers, energy_edges):
+    """Mean raw-energy fraction per layer in bins of true energy."""
+    total = layers.sum(axis=1)
+    rows = []
+    for lo, hi in zip(energy_edges[:-1], energy_edges[1:]):
+        sel = (energy >= lo) & (energy < hi) & (total > 0)
+        if sel.any():
+            rows.append({"e_lo": lo, "e_hi": hi, "n": int(sel.sum()),
+                         **{f"f{i}": float(np.mean(layers[sel, i] / total[sel]))
+                            for i in range(layers.shape[1])}})
+    return rows
+
+
+def validate(egun_paths, mc_zee_paths, data_zee_paths, native_shapes, tree, out_json, plot_dir,
+             central_eta=0.8):
+    """Write the validation summary JSON and plots; return the summary."""
+    plot_dir = Path(plot_dir)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    plt.style.use(mplhep.style.ATLAS)
+    summary: dict = {"anchors": {"sampling": SAMPLING_ANCHOR, "constant": CONSTANT_ANCHOR}}
+    if egun_paths:
+        gun = read_electrons(egun_paths, tree, ["e", "eta", "gen_e", "truth_e", "truth_matched",
+                                                "cl_E0", "cl_E1", "cl_E2", "cl_E3"])
+        cells = {layer: [] for layer in LAYERS}
+        for path in egun_paths:
+            arrays = uproot.open(path)[tree].arrays([f"el_cells_{layer}" for layer in LAYERS])
+            for layer in LAYERS:
+                cells[layer].append(ak.to_numpy(ak.flatten(arrays[f"el_cells_{layer}"]))
+                                    .reshape(-1, *native_shapes[layer]))
+        cells = {layer: np.concatenate(v) for layer, v in cells.items()}
+        gen_e, eta = ak.to_numpy(gun.gen_e), ak.to_numpy(gun.eta)
+        central = np.abs(eta) < central_eta
+        response = ak.to_numpy(gun.e) / gen_e
+        edges = np.geomspace(8, 1000, 12)
+        fit = fit_resolution(gen_e[central], response[central], edges)
+        fit["in_anchors"] = bool(SAMPLING_ANCHOR[0] <= fit["sampling"] <= SAMPLING_ANCHOR[1]
+                                 and CONSTANT_ANCHOR[0] <= fit["constant"] <= CONSTANT_ANCHOR[1])
+        summary["resolution"] = fit
+        barrel = np.abs(eta) < 1.37
+        summary["barrel_median_response"] = float(np.median(response[barrel]))
+        matched = ak.to_numpy(gun.truth_matched)  # fakes have no truth particle at all
+        mismatched = np.abs(ak.to_numpy(gun.truth_e) / gen_e - 1) > 1e-4
+        summary["truth_mismatch_fraction"] = float(mismatched[matched].mean())
+        layers = np.stack([ak.to_numpy(gun[f"cl_E{i}"]) for i in range(4)], axis=1)
+        summary["layer_fractions"] = layer_fractions(gen_e[central], layers[central],
+                                                     np.geomspace(8, 1000, 6))
+        _plot_resolution(fit, plot_dir / "resolution.png")
+        _plot_layer_fractions(summary["layer_fractions"], plot_dir / "layer_fractions.png")
+        _plot_mean_images(cells, central, plot_dir / "mean_images.png")
+    if mc_zee_paths and data_zee_paths:
+        summary["data_vs_mc"] = _data_vs_mc(mc_zee_paths, data_zee_paths, tree,
+                                            plot_dir / "data_vs_mc.png")
+    with atomic_path(out_json) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _save(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def _plot_resolution(fit, path):
+    points = fit["points"]
+    fig, ax = plt.subplots()
+    ax.errorbar(points["energy"], points["sigma_over_e"], points["error"], fmt="o",
+                label="baseline, |eta| < 0.8")
+    grid = np.geomspace(min(points["energy"]), max(points["energy"]), 200)
+    ax.plot(grid, resolution_model(grid, fit["sampling"], fit["noise_gev"], fit["constant"]),
+            label=(f"a = {100 * fit['sampling']:.1f} %, b = {fit['noise_gev']:.2f} GeV, "
+                   f"c = {100 * fit['constant']:.2f} %"))
+    ax.set(xscale="log", yscale="log", xlabel="E_true [GeV]", ylabel="sigma(E)/E")
+    ax.legend(fontsize="small")
+    _save(fig, path)
+
+
+def _plot_layer_fractions(rows, path):
+    fig, ax = plt.subplots()
+    centres = [np.sqrt(r["e_lo"] * r["e_hi"]) for r in rows]
+    for i, name in enumerate(["presampler", "strips", "middle", "back"]):
+        ax.plot(centres, [r[f"f{i}"] for r in rows], "o-", label=name)
+    ax.set(xscale="log", xlabel="E_true [GeV]", ylabel="fraction of cluster energy")
+    ax.legend(fontsize="small")
+    _save(fig, path)
+
+
+def _plot_mean_images(cells, selection, path):
+    fig, axes = plt.subplots(1, 4, figsize=(14, 4))
+    for ax, layer in zip(axes, LAYERS):
+        image = cells[layer][selection].mean(axis=0)
+        ax.imshow(image, aspect="auto", origin="lower", cmap="viridis")
+        ax.set(title=f"mean {layer} [GeV]", xlabel="phi cell", ylabel="eta cell")
+    _save(fig, path)
+
+
+def _data_vs_mc(mc_paths, data_paths, tree, path):
+    fields = ["e", "cl_E0", "cl_E1", "cl_E2", "cl_E3", "cl_Eacc", "eta"]
+    samples = {"MC": read_electrons(mc_paths, tree, fields),
+               "data": read_electrons(data_paths, tree, fields)}
+    mu = {name: np.concatenate([uproot.open(p)[tree]["averageInteractionsPerCrossing"]
+                                .array(library="np") for p in paths])
+          for name, paths in (("MC", mc_paths), ("data", data_paths))}
+    variables = {
+        "f0 = E0 / E_acc": lambda s: s.cl_E0 / s.cl_Eacc,
+        "R12 = E1 / E2": lambda s: s.cl_E1 / s.cl_E2,
+        "E_baseline [GeV]": lambda s: s.e,
+    }
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+    out = {}
+    for ax, (label, fn) in zip(axes, variables.items()):
+        values = {name: ak.to_numpy(fn(s[(s.e > 20) & (np.abs(s.eta) < 1.37)]))
+                  for name, s in samples.items()}
+        lo, hi = np.percentile(np.concatenate(list(values.values())), [1, 99])
+        for name, v in values.items():
+            ax.hist(v, bins=40, range=(lo, hi), density=True, histtype="step", label=name)
+        ax.set(xlabel=label)
+        out[label] = {name: float(np.median(v)) for name, v in values.items()}
+    for name, v in mu.items():
+        axes[3].hist(v, bins=40, range=(0, 80), density=True, histtype="step", label=name)
+    axes[3].set(xlabel="<mu>")
+    out["<mu>"] = {name: float(np.mean(v)) for name, v in mu.items()}
+    axes[0].legend()
+    _save(fig, path)
+    return {"medians": out}
