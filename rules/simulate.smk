@@ -25,7 +25,10 @@ rule simulate:
     output:
         "results/ntuples/{dataset}/{file}.root",
     params:
-        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+        # Only what shapes this file: adding files to the dataset must not rerun it.
+        process=lambda wildcards: config["datasets"][wildcards.dataset]["process"],
+        kind=lambda wildcards: config["datasets"][wildcards.dataset]["kind"],
+        events=lambda wildcards: config["datasets"][wildcards.dataset]["events_per_file"],
         simulation=config["simulation"],
         images=config["images"],
         tree=config["ntuple"]["tree"],

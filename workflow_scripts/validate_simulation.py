@@ -6,7 +6,7 @@ log = log_to_file(snakemake.log[0])
 summary = validate(list(snakemake.input.egun), list(snakemake.input.mc_zee),
                    list(snakemake.input.data_zee), snakemake.params.images["native_shapes"],
                    snakemake.params.tree, snakemake.output.summary, snakemake.output.plots)
-if "resolution" in summary:
+if "sampling" in summary.get("resolution", {}):
     fit = summary["resolution"]
     log.info("baseline resolution: a = %.3f, b = %.3f GeV, c = %.4f (in anchors: %s)",
              fit["sampling"], fit["noise_gev"], fit["constant"], fit["in_anchors"])

@@ -1,0 +1,53 @@
+"""The whole workflow on the tiny config: outputs, reruns that do nothing, incremental plans."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from workflow_utils import copy_checkout, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    """A copy of the checkout with the tiny workflow run to completion once."""
+    workdir = copy_checkout(tmp_path_factory.mktemp("workflow"))
+    snakemake(workdir)
+    return workdir
+
+
+def test_end_to_end_outputs(workflow_run):
+    summary = json.loads((workflow_run / "results/simulation/validation.json").read_text())
+    assert 0.98 < summary["barrel_median_response"] < 1.02
+    plots = workflow_run / "results/simulation/plots"
+    for name in ("layer_fractions.png", "mean_images.png", "data_vs_mc.png"):
+        assert (plots / name).stat().st_size > 10_000, name
+    assert list((workflow_run / "results/logs").rglob("*.log"))
+
+
+def test_second_run_does_nothing(workflow_run):
+    assert planned_jobs(workflow_run) == {}
+
+
+def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
+    more = tmp_path / "more.yaml"
+    tiny = yaml.safe_load((workflow_run / "tests/configs/tiny.yaml").read_text())
+    tiny["datasets"]["mc_egun"]["n_files"] += 1
+    more.write_text(yaml.safe_dump(tiny))
+    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", str(more)))
+    assert jobs.pop("simulate") == 1
+    assert jobs.pop("validate_simulation") == 1  # depends on the file set
+    assert set(jobs) <= {"all"}
+
+
+def test_library_change_reruns_its_stage(workflow_run, tmp_path):
+    work = copy_checkout(tmp_path / "copy")
+    for results in ("results", ".snakemake"):
+        (work / results).symlink_to(workflow_run / results)
+    module = work / "workflow_scripts/egcalib/simulation/calorimeter.py"
+    module.write_text(module.read_text() + "\n# a physics change\n")
+    jobs = planned_jobs(work)
+    assert jobs.get("simulate", 0) >= 1 and jobs.get("calibrate_simulation") == 1
