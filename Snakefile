@@ -11,6 +11,9 @@ configfile: "config.yaml"
 validate(config, "config.schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 

@@ -48,8 +48,17 @@ rule validate_simulation:
         mc_zee=lambda wildcards: expand_ntuples(datasets_of(kind="mc", process="zee")),
         data_zee=lambda wildcards: expand_ntuples(datasets_of(kind="data", process="zee")),
     output:
-        summary="results/simulation/validation.json",
-        plots=directory("results/simulation/plots"),
+        summary=report(
+            "results/simulation/validation.json",
+            caption="../report/simulation_validation.rst",
+            category="Simulation validation",
+        ),
+        plots=report(
+            directory("results/simulation/plots"),
+            patterns=["{name}.png"],
+            caption="../report/simulation_validation.rst",
+            category="Simulation validation",
+        ),
     params:
         simulation=config["simulation"],
         images=config["images"],
