@@ -16,6 +16,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/simulate.smk"
+include: "rules/skim.smk"
 
 
 rule all:

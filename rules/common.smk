@@ -73,10 +73,21 @@ def code_version(*modules):
     return digest.hexdigest()[:16]
 
 
+def per_file(pattern, datasets=None):
+    """``pattern`` with {dataset} and {file} expanded over every file of ``datasets``."""
+    return [
+        pattern.format(dataset=d, file=f)
+        for d in (DATASETS if datasets is None else datasets)
+        for f in dataset_files(d)
+    ]
+
+
 def all_outputs():
     outputs = []
     if datasets_of(source="simulate"):
         outputs += rules.validate_simulation.output
+    outputs += expand("results/skim/{dataset}.cutflow.csv", dataset=DATASETS)
+    outputs += per_file("results/skim/{dataset}/{file}.parquet")
     return outputs
 
 

@@ -26,6 +26,9 @@ def test_end_to_end_outputs(workflow_run):
     for name in ("layer_fractions.png", "mean_images.png", "data_vs_mc.png"):
         assert (plots / name).stat().st_size > 10_000, name
     assert list((workflow_run / "results/logs").rglob("*.log"))
+    cutflow = (workflow_run / "results/skim/mc_zee.cutflow.csv").read_text().splitlines()
+    assert cutflow[0].startswith("cut,events,objects") and len(cutflow) > 5
+    assert len(list((workflow_run / "results/skim/mc_zee").glob("*.parquet"))) == 2
 
 
 def test_second_run_does_nothing(workflow_run):
@@ -39,8 +42,21 @@ def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
     more.write_text(yaml.safe_dump(tiny))
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", str(more)))
     assert jobs.pop("simulate") == 1
-    assert jobs.pop("validate_simulation") == 1  # depends on the file set
+    assert jobs.pop("skim") == 1
+    # Aggregations over the file set.
+    assert jobs.pop("validate_simulation") == 1
+    assert jobs.pop("merge_cutflows") == 1
     assert set(jobs) <= {"all"}
+
+
+def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
+    changed = tmp_path / "cut.yaml"
+    changed.write_text("selection:\n  electron: {et_min: 12.0}\n")
+    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml",
+                                                   str(changed)))
+    assert "simulate" not in jobs and "calibrate_simulation" not in jobs
+    assert jobs["skim"] == 6  # every file (Z->mumugamma skims carry the selection too)
+    assert jobs["merge_cutflows"] == 5
 
 
 def test_library_change_reruns_its_stage(workflow_run, tmp_path):

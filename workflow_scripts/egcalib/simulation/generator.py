@@ -38,32 +38,67 @@ def _cos_theta_1pluscos2(n, rng):
     return np.cbrt(q / 2.0 + root) + np.cbrt(q / 2.0 - root)
 
 
-def z_decays(n, lepton_pdg, gen: dict, rng):
-    """Two leptons per event from Z decays boosted to the lab: dict of (n, 2) arrays."""
-    mass = sample_dilepton_mass(n, gen, rng)
+def _z_boost(n, mass, gen, rng):
     z_pt = rng.gamma(2.0, gen["z_pt_mean"] / 2.0, n)
     z_y = gen["z_rapidity_sigma"] * rng.standard_normal(n)
     z_phi = rng.uniform(-np.pi, np.pi, n)
     m_t = np.hypot(mass, z_pt)
-    z = vector.array({"px": z_pt * np.cos(z_phi), "py": z_pt * np.sin(z_phi),
-                      "pz": m_t * np.sinh(z_y), "E": m_t * np.cosh(z_y)})
-    cos_t = _cos_theta_1pluscos2(n, rng)
-    phi_star = rng.uniform(-np.pi, np.pi, n)
-    p_star = np.sqrt(np.maximum(mass**2 / 4.0 - LEPTON_MASS[lepton_pdg] ** 2, 0.0))
+    return vector.array({"px": z_pt * np.cos(z_phi), "py": z_pt * np.sin(z_phi),
+                         "pz": m_t * np.sinh(z_y), "E": m_t * np.cosh(z_y)})
+
+
+def _direction(cos_t, phi):
     sin_t = np.sqrt(1.0 - cos_t**2)
-    legs = []
-    for sign in (1.0, -1.0):
-        rest = vector.array({"px": sign * p_star * sin_t * np.cos(phi_star),
-                             "py": sign * p_star * sin_t * np.sin(phi_star),
-                             "pz": sign * p_star * cos_t, "E": mass / 2.0})
-        legs.append(rest.boost_p4(z))
+    return np.stack([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t], axis=1)
+
+
+def _lab(momenta, energy, z):
+    """Boost rest-frame momenta (n, 3) with energies (n,) by the Z four-vector."""
+    rest = vector.array({"px": momenta[:, 0], "py": momenta[:, 1], "pz": momenta[:, 2],
+                         "E": energy})
+    lab = rest.boost_p4(z)
+    return {"e": lab.E, "eta": lab.eta, "phi": lab.phi}
+
+
+def z_decays(n, lepton_pdg, gen: dict, rng, radiative=False):
+    """Z decays boosted to the lab: dict of (n, 2) lepton arrays, plus the FSR photon when
+    ``radiative`` (an exact massless three-body decay, so m(ll gamma) keeps the line shape).
+
+    The photon takes a fraction x_gamma of the radiating lepton's energy and is collinear to it
+    through y = m^2(l gamma) / M^2 (log-uniform): 1 - cos(l, gamma) = 2 y / (x_l x_gamma).
+    """
+    mass = sample_dilepton_mass(n, gen, rng)
+    z = _z_boost(n, mass, gen, rng)
+    n2 = _direction(_cos_theta_1pluscos2(n, rng), rng.uniform(-np.pi, np.pi, n))
+    half = mass / 2.0
     charge = np.where(rng.uniform(size=n) < 0.5, 1, -1)
-    return {
-        "e": np.stack([leg.E for leg in legs], axis=1),
-        "eta": np.stack([leg.eta for leg in legs], axis=1),
-        "phi": np.stack([leg.phi for leg in legs], axis=1),
-        "charge": np.stack([charge, -charge], axis=1),
-    }
+    if not radiative:
+        p_star = np.sqrt(np.maximum(half**2 - LEPTON_MASS[lepton_pdg] ** 2, 0.0))
+        legs = [_lab(sign * p_star[:, None] * n2, half, z) for sign in (1.0, -1.0)]
+        photon = None
+    else:
+        lo, hi = gen["zmumug_photon_fraction"]
+        x_gamma = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+        y_lo, y_hi = gen["zmumug_collinearity"]
+        y = np.exp(rng.uniform(np.log(y_lo), np.log(y_hi), n)) * np.minimum(1.0, 0.9 * x_gamma / y_hi)
+        x_spectator, x_radiator = 1.0 - y, 1.0 + y - x_gamma
+        e2, e1, e_gamma = x_spectator * half, x_radiator * half, x_gamma * half
+        # The radiator and the photon balance the spectator in a plane at a random azimuth.
+        helper = np.where(np.abs(n2[:, [2]]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+        u = np.cross(n2, helper)
+        u /= np.linalg.norm(u, axis=1, keepdims=True)
+        v = np.cross(n2, u)
+        psi = rng.uniform(0, 2 * np.pi, n)[:, None]
+        w = np.cos(psi) * u + np.sin(psi) * v
+        cos_g = np.clip((e_gamma**2 + e2**2 - e1**2) / (2 * e_gamma * e2), -1, 1)[:, None]
+        cos_1 = np.clip((e1**2 + e2**2 - e_gamma**2) / (2 * e1 * e2), -1, 1)[:, None]
+        p_gamma = e_gamma[:, None] * (-cos_g * n2 + np.sqrt(1 - cos_g**2) * w)
+        p_1 = e1[:, None] * (-cos_1 * n2 - np.sqrt(1 - cos_1**2) * w)
+        legs = [_lab(e2[:, None] * n2, e2, z), _lab(p_1, e1, z)]
+        photon = _lab(p_gamma, e_gamma, z)
+    leptons = {key: np.stack([leg[key] for leg in legs], axis=1) for key in ("e", "eta", "phi")}
+    leptons["charge"] = np.stack([charge, -charge], axis=1)
+    return leptons, photon
 
 
 def _emit_fsr(leptons, emits, z_fraction, gen, rng):
@@ -95,22 +130,20 @@ def generate(process: str, n_events: int, gen: dict, rng: np.random.Generator) -
                 "e": et * np.cosh(eta), "eta": eta,
                 "phi": rng.uniform(-np.pi, np.pi, n_events)}
     lepton_pdg = ELECTRON_PDG if process == "zee" else MUON_PDG
-    leptons = z_decays(n_events, lepton_pdg, gen, rng)
+    leptons, photon = z_decays(n_events, lepton_pdg, gen, rng, radiative=process == "zmumug")
     events2 = np.repeat(np.arange(n_events), 2).reshape(n_events, 2)
     if process == "zmumug":
-        # A dedicated Z -> mumu gamma sample: every event radiates one hard FSR photon.
-        emits = np.zeros((n_events, 2), bool)
-        emits[np.arange(n_events), rng.integers(0, 2, n_events)] = True
-        z_lo, z_hi = gen["zmumug_photon_fraction"]
-        z_fraction = np.exp(rng.uniform(np.log(z_lo), np.log(z_hi), n_events))
+        # A dedicated Z -> mumu gamma sample: every event has one hard FSR photon.
+        photon_event = np.arange(n_events)
     else:
         emits = rng.uniform(size=(n_events, 2)) < gen["fsr_probability"]
         z_fraction = gen["fsr_z_min"] ** (1.0 - rng.uniform(size=emits.sum()))
-    photon = _emit_fsr(leptons, emits, z_fraction, gen, rng)
-    photon_event = events2[emits]
-    if process == "zee":
+        photon = _emit_fsr(leptons, emits, z_fraction, gen, rng)
+        photon_event = events2[emits]
+        # Photons this close land in the electron's cluster: the truth electron is dressed.
         merged = photon["delta_r"] < gen["fsr_merge_delta_r"]
-        leptons["e"][np.nonzero(emits)[0][merged], np.nonzero(emits)[1][merged]] += photon["e"][merged]
+        rows, cols = np.nonzero(emits)
+        leptons["e"][rows[merged], cols[merged]] += photon["e"][merged]
         photon = {k: v[~merged] for k, v in photon.items()}
         photon_event = photon_event[~merged]
     n_ph = len(photon_event)

@@ -1,0 +1,47 @@
+# Skim: selections, truth matching, data labels, scalars and tracks, one job per input file.
+
+SKIM_CODE = code_version("skim", "selection", "branches", "contract", "atomic")
+
+
+rule skim:
+    input:
+        ntuple_path,
+    output:
+        table="results/skim/{dataset}/{file}.parquet",
+        cutflow="results/skim/{dataset}/{file}.cutflow.json",
+    params:
+        kind=lambda wildcards: config["datasets"][wildcards.dataset]["kind"],
+        process=lambda wildcards: config["datasets"][wildcards.dataset]["process"],
+        ntuple=config["ntuple"],
+        selection=config["selection"],
+        skim=config["skim"],
+        native_shapes=config["images"]["native_shapes"],
+        code=SKIM_CODE,
+    log:
+        "results/logs/skim/{dataset}/{file}.log",
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    script:
+        "../workflow_scripts/skim.py"
+
+
+rule merge_cutflows:
+    input:
+        lambda wildcards: expand(
+            "results/skim/{{dataset}}/{file}.cutflow.json",
+            file=dataset_files(wildcards.dataset),
+        ),
+    output:
+        csv=report(
+            "results/skim/{dataset}.cutflow.csv",
+            caption="../report/cutflow.rst",
+            category="Cutflows",
+        ),
+        markdown="results/skim/{dataset}.cutflow.md",
+    params:
+        code=SKIM_CODE,
+    log:
+        "results/logs/skim/{dataset}.cutflow.log",
+    script:
+        "../workflow_scripts/merge_cutflows.py"

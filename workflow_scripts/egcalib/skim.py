@@ -1,0 +1,225 @@
+"""Skim one ntuple into the per-object table (results/skim/{dataset}/{file}.parquet).
+
+The file is streamed with uproot in steps; each step is selected, turned into one row per object
+(ids, kinematics, the seed's scalars, baseline and truth energies or data labels, cell windows
+and the nearest tracks) and appended to a Parquet file that appears only when complete.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import vector
+
+from egcalib import contract
+from egcalib.atomic import atomic_path
+from egcalib.branches import iterate
+from egcalib.selection import Cutflow, collection, select_egun, select_zee, select_zmumug
+
+log = logging.getLogger(__name__)
+vector.register_awkward()
+
+CALO_FIELDS = ("pt", "eta", "phi", "e", "isLoose", "isTight", "cl_eta", "cl_phi", "cl_E0",
+               "cl_E1", "cl_E2", "cl_E3", "cl_Eacc", "cl_etaModCalo", "cl_phiModCalo",
+               "cl_etaIndex", "Ecrack", "Etilegap")
+ELECTRON_FIELDS = CALO_FIELDS + ("charge", "trk_pt", "trk_deta", "trk_dphiRescaled", "trk_dpp",
+                                 "ntracks")
+PHOTON_FIELDS = CALO_FIELDS + ("convType",)
+MUON_FIELDS = ("pt", "eta", "phi", "charge", "isMedium")
+TRACK_FIELDS = ("pt", "eta", "phi", "charge", "d0", "d0sig", "z0", "vertex", "nPixHits",
+                "nSCTHits", "nTRTHits")
+EVENT_FIELDS = ("runNumber", "eventNumber", "averageInteractionsPerCrossing", "NvtxReco",
+                "mcEventWeight")
+MIDDLE_CELL_ETA = 0.025
+
+
+def needed_branches(process: str, is_mc: bool, trigger_names) -> list[str]:
+    """The logical branches a skim of this process and kind reads."""
+    prefix, fields = ("ph", PHOTON_FIELDS) if process == "zmumug" else ("el", ELECTRON_FIELDS)
+    names = list(EVENT_FIELDS) + list(trigger_names)
+    names += [f"{prefix}_{f}" for f in fields] + contract.cell_branches(prefix)
+    names += [f"trk_{f}" for f in TRACK_FIELDS]
+    if process == "zmumug":
+        names += [f"mu_{f}" for f in MUON_FIELDS]
+    if is_mc:
+        names.append(f"{prefix}_truth_e")
+    return names
+
+
+def arrow_schema(native_shapes: dict) -> pa.Schema:
+    """The full skim-table schema: every column, also for an empty selection."""
+    fields = [pa.field(n, pa.string() if t == "string" else pa.from_numpy_dtype(np.dtype(t)))
+              for n, t in {**contract.SKIM_ID_COLUMNS, **contract.SKIM_OBJECT_COLUMNS}.items()]
+    fields += [pa.field(n, pa.float32()) for n in contract.SCALAR_COLUMNS]
+    for kind in ("cells", "time"):
+        for layer in contract.LAYERS:
+            size = int(np.prod(native_shapes[layer]))
+            fields.append(pa.field(f"{kind}_{layer}", pa.list_(pa.float32(), size)))
+    n_tracks, n_features = contract.N_TRACKS, len(contract.TRACK_FEATURES)
+    fields.append(pa.field("tracks", pa.list_(pa.float32(), n_tracks * n_features)))
+    fields.append(pa.field("tracks_mask", pa.list_(pa.float32(), n_tracks)))
+    return pa.schema(fields)
+
+
+def _objects(events, prefix, fields, is_mc):
+    """The collection with the bookkeeping needed after selection: event row, object index,
+    and the object's row in the chunk's flattened cell arrays."""
+    names = fields + (("truth_e",) if is_mc else ())
+    objects = collection(events, prefix, names)
+    counts = ak.num(objects.e)
+    objects = ak.with_field(objects, ak.broadcast_arrays(np.arange(len(events)), objects.e)[0],
+                            "event_row")
+    objects = ak.with_field(objects, ak.local_index(objects.e), "object_index")
+    return ak.with_field(objects, ak.unflatten(np.arange(ak.sum(counts)), counts), "cell_row")
+
+
+def nearest_tracks(tracks, obj_eta, obj_phi, n_tracks: int):
+    """The ``n_tracks`` tracks nearest in Delta-R to each object: (n, n_tracks, 11), mask (n, n_tracks).
+
+    ``tracks`` is a jagged per-object record array (the tracks of the object's event). The
+    object's own track is included, as in the seed. Padding is zeros with mask 0.
+    """
+    d_eta = tracks.eta - obj_eta
+    d_phi = (tracks.phi - obj_phi + np.pi) % (2 * np.pi) - np.pi
+    d_r = np.sqrt(d_eta**2 + d_phi**2)
+    order = ak.argsort(d_r, axis=1, stable=True)[:, :n_tracks]
+    tracks, d_r, d_phi = tracks[order], d_r[order], d_phi[order]
+    features = [tracks.pt * tracks.charge, tracks.d0sig, d_r, tracks.vertex, tracks.z0,
+                tracks.eta, tracks.phi, tracks.nPixHits, tracks.nSCTHits, tracks.nTRTHits,
+                tracks.charge * d_phi]
+    padded = [ak.to_numpy(ak.fill_none(ak.pad_none(f, n_tracks, axis=1, clip=True), 0.0))
+              .astype(np.float32) for f in features]
+    mask = ak.to_numpy(ak.fill_none(ak.pad_none(ak.ones_like(d_r), n_tracks, axis=1, clip=True),
+                                    0.0)).astype(np.float32)
+    return np.stack(padded, axis=2), mask
+
+
+def scalars(obj: dict, middle_cells: np.ndarray, middle_shape) -> dict[str, np.ndarray]:
+    """The seed's 16 scalars (contract.SCALARS) from flat per-object numpy columns."""
+    e_acc = obj["cl_Eacc"]
+    abs_eta = np.abs(obj["eta"])
+    safe_acc = np.where(e_acc != 0, e_acc, np.nan)
+    # Hottest middle cell: its lower eta edge follows from the window centre's eta index.
+    hottest = middle_cells.reshape(len(e_acc), *middle_shape).sum(axis=2).argmax(axis=1)
+    hot_edge = (obj["cl_etaIndex"] + hottest - middle_shape[0] // 2) * MIDDLE_CELL_ETA
+    electron = obj["particle"] == contract.ELECTRON
+    values = {
+        "E_acc": e_acc,
+        "eta_index": obj["cl_etaIndex"],
+        "f0": np.where(abs_eta < 1.8, obj["cl_E0"] / safe_acc, 0.0),
+        "R12": obj["cl_E1"] / np.where(obj["cl_E2"] != 0, obj["cl_E2"], np.nan),
+        "p_track": np.where(electron, obj.get("trk_pt", 0.0), 0.0),
+        "E_crack_ratio": np.where((abs_eta > 1.4) & (abs_eta < 1.6), obj["Ecrack"] / safe_acc, 0.0),
+        "E_tilegap": obj["Etilegap"],
+        "eta": obj["eta"],
+        "dphi_rescaled": np.where(electron, obj.get("trk_dphiRescaled", 0.0), 0.0),
+        "eta_modcalo": obj["cl_etaModCalo"],
+        "deta": np.where(electron, obj.get("trk_deta", 0.0), 0.0),
+        "poscs2": 2.0 * (obj["cl_eta"] - hot_edge) / MIDDLE_CELL_ETA - 1.0,
+        "dphi_h3": np.mod(2 * np.pi + obj["cl_phi"], np.pi / 32) - np.pi / 64,
+        "mu": obj["mu"],
+        "n_tracks": np.where(electron, obj.get("ntracks", 0), 0),
+        "n_vertex": obj["n_vertex"],
+    }
+    # A zero-energy layer gives an undefined ratio: 0, not NaN, for the network.
+    return {f"scalar_{k}": np.nan_to_num(np.asarray(v, np.float64), nan=0.0, posinf=0.0,
+                                         neginf=0.0).astype(np.float32)
+            for k, v in values.items()}
+
+
+def _fixed_size(values: np.ndarray) -> pa.FixedSizeListArray:
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
+
+
+def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, native_shapes,
+                n_tracks, schema) -> pa.Table:
+    """One row per selected object of a chunk, with the full schema."""
+    flat = ak.flatten(selected)
+    n = len(flat)
+    obj = {name: ak.to_numpy(flat[name]) for name in flat.fields}
+    rows = obj["event_row"]
+    event = {name: ak.to_numpy(events[name])[rows] for name in EVENT_FIELDS}
+    obj["mu"] = event["averageInteractionsPerCrossing"]
+    obj["n_vertex"] = event["NvtxReco"]
+    particle = contract.PHOTON if prefix == "ph" else contract.ELECTRON
+    obj["particle"] = np.full(n, particle, np.int8)
+    windows = {}
+    for kind in ("cells", "time"):
+        for layer in contract.LAYERS:
+            size = int(np.prod(native_shapes[layer]))
+            values = ak.to_numpy(ak.flatten(events[f"{prefix}_{kind}_{layer}"]))
+            n_objects = int(ak.sum(ak.num(events[f"{prefix}_e"])))
+            if len(values) != n_objects * size:
+                raise ValueError(f"{prefix}_{kind}_{layer}: {len(values)} values for {n_objects} "
+                                 f"objects, expected {size} each (native shape "
+                                 f"{native_shapes[layer]})")
+            windows[f"{kind}_{layer}"] = values.reshape(-1, size)[obj["cell_row"]]
+    tracks = collection(events, "trk", TRACK_FIELDS)[rows]
+    track_features, track_mask = nearest_tracks(tracks, flat.eta, flat.phi, n_tracks)
+    nan = np.full(n, np.nan, np.float32)
+    columns = {
+        "dataset": pa.array([dataset] * n, pa.string()),
+        "file": pa.array([file_name] * n, pa.string()),
+        "runNumber": event["runNumber"], "eventNumber": event["eventNumber"],
+        "object_index": obj["object_index"], "particle": obj["particle"],
+        "pt": obj["e"] / np.cosh(obj["eta"]), "eta": obj["eta"], "phi": obj["phi"],
+        "e_baseline": obj["e"], "charge": obj.get("charge", np.zeros(n)),
+        "conv_type": obj.get("convType", np.zeros(n)),
+        "cl_eta": obj["cl_eta"], "cl_phi": obj["cl_phi"],
+        **{f"cl_E{i}": obj[f"cl_E{i}"] for i in range(4)},
+        "e_truth": obj["truth_e"] if is_mc else nan, "e_label": obj["e_label"],
+        "weight": event["mcEventWeight"] if is_mc else np.ones(n, np.float32),
+        "m_candidate": obj["m_candidate"],
+        **{f"mumu_{k}": obj.get(f"mumu_{k}", nan) for k in ("pt", "eta", "phi", "m")},
+        **scalars(obj, windows["cells_lr2"], native_shapes["lr2"]),
+        **{name: _fixed_size(values) for name, values in windows.items()},
+        "tracks": _fixed_size(track_features.reshape(n, -1)),
+        "tracks_mask": _fixed_size(track_mask),
+    }
+    arrays = [columns[f.name] if isinstance(columns[f.name], pa.Array)
+              else pa.array(np.asarray(columns[f.name]).astype(f.type.to_pandas_dtype()), f.type)
+              for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, file_name: str,
+              kind: str, process: str, ntuple: dict, selection: dict, skim: dict,
+              native_shapes: dict) -> Cutflow:
+    """Skim one ROOT file; write the object table and the cutflow JSON atomically."""
+    is_mc = kind == "mc"
+    prefix = "ph" if process == "zmumug" else "el"
+    triggers = {"zee": [selection["zee"]["trigger"]], "zmumug": [selection["zmumug"]["trigger"]],
+                "egun": []}[process]
+    names = needed_branches(process, is_mc, triggers)
+    schema = arrow_schema(native_shapes)
+    cutflow = Cutflow()
+    label = process == "zee" and (not is_mc or selection["data_label"]["label_mc"])
+    with atomic_path(out_parquet) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for events in iterate(path, ntuple["tree"], names, ntuple["branches"],
+                              skim["step_size"]):
+            fields = ELECTRON_FIELDS if prefix == "el" else PHOTON_FIELDS
+            objects = _objects(events, prefix, fields, is_mc)
+            if process == "zee":
+                selected, flow = select_zee(events, objects, selection, is_mc, label)
+            elif process == "zmumug":
+                muons = collection(events, "mu", MUON_FIELDS)
+                selected, flow = select_zmumug(events, objects, muons, selection, is_mc)
+            else:
+                selected, flow = select_egun(events, objects, selection, is_mc)
+            cutflow += flow
+            if ak.sum(ak.num(selected)) > 0:
+                writer.write_table(chunk_table(events, selected, prefix, dataset, file_name,
+                                               process, is_mc, native_shapes,
+                                               selection["n_tracks"], schema))
+    summary = {"dataset": dataset, "file": file_name, "kind": kind, "process": process,
+               "steps": cutflow.steps}
+    with atomic_path(out_cutflow) as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=1))
+    log.info("%s: %s", path, cutflow.steps[-1] if cutflow.steps else "no events")
+    return cutflow
