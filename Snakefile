@@ -17,6 +17,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/skim.smk"
+include: "rules/images.smk"
 
 
 rule all:

@@ -87,7 +87,7 @@ def all_outputs():
     if datasets_of(source="simulate"):
         outputs += rules.validate_simulation.output
     outputs += expand("results/skim/{dataset}.cutflow.csv", dataset=DATASETS)
-    outputs += per_file("results/skim/{dataset}/{file}.parquet")
+    outputs += per_file("results/shards/{dataset}/{file}.parquet")
     return outputs
 
 

@@ -1,0 +1,144 @@
+"""Shards: the pipeline yields exactly the skim rows; normalisation sees training objects only."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from egcalib.contract import CELL_COLUMNS, SCALAR_COLUMNS
+from egcalib.images import Upsampler
+from egcalib.normalisation import fixed_size, training_statistics
+from egcalib.skim import skim_file
+from egcalib.splits import SPLITS
+
+tf = pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def skimmed(ntuple_dir, default_config, tmp_path_factory):
+    out = tmp_path_factory.mktemp("skim")
+    config = default_config
+    for dataset, kind, process in (("mc_zee", "mc", "zee"), ("data_zee", "data", "zee")):
+        skim_file(str(ntuple_dir / f"{dataset}.root"), str(out / f"{dataset}.parquet"),
+                  str(out / f"{dataset}.json"), dataset=dataset, file_name="f000", kind=kind,
+                  process=process, ntuple=config["ntuple"], selection=config["selection"],
+                  skim=config["skim"], native_shapes=config["images"]["native_shapes"])
+    return out
+
+
+def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled"):
+    from egcalib.shards import write_shards
+
+    shards = {**config["shards"], "mode": mode}
+    paths = {s: tmp_path / f"{dataset}.{mode}.{s}.tfrecord" for s in SPLITS}
+    sidecar = tmp_path / f"{dataset}.{mode}.parquet"
+    counts = write_shards(skimmed / f"{dataset}.parquet", paths, sidecar, config["images"],
+                          config["splits"], shards)
+    return paths, sidecar, counts, shards
+
+
+@pytest.mark.parametrize("mode", ["upsampled", "native"])
+def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_config, mode):
+    from egcalib.pipeline import InputPipeline, numpy_batches
+
+    config = default_config
+    paths, sidecar, counts, shards = write(skimmed, tmp_path, config, mode=mode)
+    identity = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
+                "track_iqr": [1.0] * 11, "image_scale": 1.0}
+    pipeline = InputPipeline(config["images"], shards, identity)
+    inputs, record = numpy_batches(pipeline.dataset(list(paths.values()), 32, training=False,
+                                                    with_ids=True))
+    skim = pq.read_table(skimmed / "mc_zee.parquet")
+    side = pq.read_table(sidecar)
+    assert len(record["eventNumber"]) == skim.num_rows == side.num_rows == sum(counts.values())
+    key = {(int(e), int(i)): row for row, (e, i) in
+           enumerate(zip(skim["eventNumber"].to_numpy(), skim["object_index"].to_numpy()))}
+    rows = np.array([key[(int(e), int(i))] for e, i in
+                     zip(record["eventNumber"], record["object_index"])])
+    assert sorted(rows) == list(range(skim.num_rows)), "every object exactly once"
+    scalars = np.stack([skim[c].to_numpy() for c in SCALAR_COLUMNS], axis=1)
+    np.testing.assert_array_equal(inputs["scalars"], scalars[rows])
+    np.testing.assert_array_equal(inputs["track_mask"], fixed_size(skim["tracks_mask"])[rows])
+    np.testing.assert_array_equal(inputs["tracks"].reshape(len(rows), -1),
+                                  fixed_size(skim["tracks"])[rows])
+    upsampler = Upsampler(config["images"]["native_shapes"], config["images"]["target_shape"])
+    native = upsampler.concatenate({c.removeprefix("cells_"): fixed_size(skim[c])
+                                    for c in CELL_COLUMNS})
+    np.testing.assert_allclose(inputs["image"], upsampler(native[rows]), rtol=1e-6, atol=1e-7)
+    acc = sum(skim[f"cl_E{i}"].to_numpy() for i in (1, 2, 3))
+    np.testing.assert_allclose(record["target"], (skim["e_truth"].to_numpy() / acc)[rows],
+                               rtol=1e-6)
+    splits = side["split"].to_numpy(zero_copy_only=False)
+    assert set(splits) <= set(SPLITS) and counts["train"] == np.sum(splits == "train")
+
+
+def test_shards_are_byte_identical_across_runs(skimmed, tmp_path, default_config):
+    first = write(skimmed, tmp_path / "a", default_config)[0]
+    second = write(skimmed, tmp_path / "b", default_config)[0]
+    for split in SPLITS:
+        assert first[split].read_bytes() == second[split].read_bytes()
+
+
+def test_training_pipeline_masks_missing_targets(skimmed, tmp_path, default_config):
+    from egcalib.pipeline import InputPipeline
+
+    paths, _, counts, shards = write(skimmed, tmp_path, default_config, dataset="data_zee")
+    stats = training_statistics([skimmed / "data_zee.parquet"], default_config["splits"])
+    pipeline = InputPipeline(default_config["images"], shards, stats)
+    batches = list(pipeline.dataset([paths["train"]], 16, training=True, target="label_target",
+                                    seed=1).as_numpy_iterator())
+    assert all(len(target) == 16 for _, target, _ in batches), "fixed batch shapes"
+    targets = np.concatenate([t for _, t, _ in batches])
+    weights = np.concatenate([w for _, _, w in batches])
+    assert np.all(np.isfinite(targets)) and 0 < weights.sum() < len(weights)
+    labelled = targets[weights > 0]
+    assert 0.9 < np.median(labelled) < 1.3  # E_label / E_acc: a correction near 1
+    again = list(pipeline.dataset([paths["train"]], 16, training=True, target="label_target",
+                                  seed=1).as_numpy_iterator())
+    np.testing.assert_array_equal(np.concatenate([t for _, t, _ in again]), targets)
+
+
+def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_config):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    splits = default_config["splits"]
+    sidecar = write(skimmed, tmp_path, default_config)[1]
+    split = pq.read_table(sidecar)["split"]
+    table = pq.read_table(skimmed / "mc_zee.parquet")
+    base = training_statistics([skimmed / "mc_zee.parquet"], splits)
+
+    def with_scaled(which):
+        scaled = pc.if_else(pc.equal(split, which), pc.multiply(table["scalar_E_acc"], 10.0),
+                            table["scalar_E_acc"])
+        changed = table.set_column(table.column_names.index("scalar_E_acc"), "scalar_E_acc",
+                                   scaled.cast(pa.float32()))
+        path = tmp_path / f"{which}.parquet"
+        pq.write_table(changed, path)
+        return training_statistics([path], splits)
+
+    assert with_scaled("val")["scalar_median"] == base["scalar_median"]
+    assert with_scaled("test")["scalar_iqr"] == base["scalar_iqr"]
+    assert with_scaled("train")["scalar_median"][0] > 5 * base["scalar_median"][0]
+    assert base["n_objects"] == int(np.sum(split.to_numpy(zero_copy_only=False) == "train"))
+
+
+def test_empty_skim_gives_empty_valid_shards(tmp_path, default_config):
+    from egcalib.pipeline import InputPipeline, numpy_batches
+    from egcalib.shards import write_shards
+    from egcalib.skim import arrow_schema
+
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(arrow_schema(default_config["images"]["native_shapes"]).empty_table(), empty)
+    paths = {s: tmp_path / f"e.{s}.tfrecord" for s in SPLITS}
+    counts = write_shards(empty, paths, tmp_path / "side.parquet", default_config["images"],
+                          default_config["splits"], default_config["shards"])
+    assert counts == {"train": 0, "val": 0, "test": 0}
+    assert pq.read_table(tmp_path / "side.parquet").num_rows == 0
+    pipeline = InputPipeline(default_config["images"], default_config["shards"],
+                             {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16,
+                              "track_median": [0.0] * 11, "track_iqr": [1.0] * 11,
+                              "image_scale": 1.0})
+    assert list(pipeline.dataset(list(paths.values()), 8, training=False).as_numpy_iterator()) == []

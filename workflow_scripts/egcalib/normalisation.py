@@ -1,0 +1,98 @@
+"""Robust input normalisation from the training split only (DESIGN.md section 7).
+
+Scalars and track features: (x - median) / IQR, track statistics over real tracks only, padding
+kept at zero. Images: divided by one global scale, the median per-object cell-energy sum, so a
+typical image sums to ~1 while energies stay comparable between objects (the network predicts
+E_true / E_acc and needs the absolute scale). Stored as JSON beside each model and applied by the
+same functions in training and inference.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from egcalib.atomic import atomic_path
+from egcalib.contract import CELL_COLUMNS, N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
+from egcalib.splits import SPLITS, assign_splits
+
+
+def _median_iqr(values: np.ndarray):
+    if len(values) == 0:
+        return np.zeros(values.shape[1]), np.ones(values.shape[1])
+    q25, median, q75 = np.percentile(values, [25, 50, 75], axis=0)
+    iqr = q75 - q25
+    # A feature constant on the training set (an unused input) must not divide by zero.
+    return median, np.where(iqr > 0, iqr, 1.0)
+
+
+def compute_statistics(scalars: np.ndarray, tracks: np.ndarray, track_mask: np.ndarray,
+                       cell_sums: np.ndarray) -> dict:
+    """Statistics from training objects: scalars (n, 16), tracks (n, 10, 11), mask (n, 10)."""
+    scalar_median, scalar_iqr = _median_iqr(np.asarray(scalars, np.float64))
+    real = np.asarray(tracks, np.float64)[np.asarray(track_mask) > 0]
+    track_median, track_iqr = _median_iqr(real.reshape(-1, len(TRACK_FEATURES)))
+    positive = cell_sums[cell_sums > 0]
+    return {
+        "n_objects": int(len(scalars)),
+        "scalar_names": [c.removeprefix("scalar_") for c in SCALAR_COLUMNS],
+        "scalar_median": scalar_median.tolist(), "scalar_iqr": scalar_iqr.tolist(),
+        "track_features": list(TRACK_FEATURES),
+        "track_median": track_median.tolist(), "track_iqr": track_iqr.tolist(),
+        "image_scale": float(np.median(positive)) if len(positive) else 1.0,
+    }
+
+
+def training_statistics(skim_paths, splits_config: dict) -> dict:
+    """Statistics over the training-split objects of skim tables (other splits never read)."""
+    columns = list(SCALAR_COLUMNS) + ["tracks", "tracks_mask", "runNumber", "eventNumber",
+                                      "dataset"] + list(CELL_COLUMNS)
+    parts = {"scalars": [], "tracks": [], "mask": [], "sums": []}
+    for path in skim_paths:
+        table = pq.read_table(path, columns=columns)
+        if table.num_rows == 0:
+            continue
+        dataset = table["dataset"][0].as_py()
+        split = assign_splits(table["runNumber"].to_numpy(), table["eventNumber"].to_numpy(),
+                              dataset, splits_config["fractions"], splits_config["salt"])
+        train = np.nonzero(split == SPLITS.index("train"))[0]
+        table = table.take(train)
+        parts["scalars"].append(np.stack([table[c].to_numpy() for c in SCALAR_COLUMNS], axis=1))
+        parts["tracks"].append(fixed_size(table["tracks"]).reshape(-1, N_TRACKS,
+                                                                   len(TRACK_FEATURES)))
+        parts["mask"].append(fixed_size(table["tracks_mask"]))
+        parts["sums"].append(sum(fixed_size(table[c]).sum(axis=1) for c in CELL_COLUMNS))
+    if not parts["scalars"]:
+        raise ValueError(f"normalisation: no training objects in {list(map(str, skim_paths))}")
+    return compute_statistics(np.concatenate(parts["scalars"]), np.concatenate(parts["tracks"]),
+                              np.concatenate(parts["mask"]), np.concatenate(parts["sums"]))
+
+
+def fixed_size(column) -> np.ndarray:
+    """A fixed-size-list Arrow column as a 2D numpy array (pandas would make Python objects)."""
+    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    return array.flatten().to_numpy().reshape(len(array), array.type.list_size)
+
+
+def save(stats: dict, path) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(stats, indent=1))
+
+
+def load(path) -> dict:
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def normalise(inputs: dict, stats: dict):
+    """Apply the statistics to an inputs dict (numpy arrays or TensorFlow tensors)."""
+    out = dict(inputs)
+    out["scalars"] = (inputs["scalars"] - np.float32(stats["scalar_median"])) / np.float32(
+        stats["scalar_iqr"])
+    mask = inputs["track_mask"][..., None]
+    out["tracks"] = (inputs["tracks"] - np.float32(stats["track_median"])) / np.float32(
+        stats["track_iqr"]) * mask
+    out["image"] = inputs["image"] / np.float32(stats["image_scale"])
+    return out

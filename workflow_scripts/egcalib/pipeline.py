@@ -1,0 +1,107 @@
+"""The one tf.data input pipeline, shared by training and inference (DESIGN.md section 7).
+
+Shard files are read interleaved, records are batched *before* parsing (``tf.io.parse_example``
+on a batch is ~1.5x faster than one by one, DESIGN.md section 12), raw image bytes are decoded
+(and upsampled in ``native`` mode), inputs are normalised with the training statistics, and
+batches are prefetched. Training shuffles with a seed and keeps batch shapes fixed (XLA);
+inference keeps the file order so predictions line up with the ids.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from egcalib.contract import LAYERS, N_TRACKS, SCALARS, TRACK_FEATURES
+from egcalib.images import Upsampler
+from egcalib.normalisation import normalise
+from egcalib.shards import ID_FEATURES, compression_type
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def feature_spec(time_images: bool) -> dict:
+    spec = {
+        "image": tf.io.FixedLenFeature([], tf.string),
+        "scalars": tf.io.FixedLenFeature([len(SCALARS)], tf.float32),
+        "tracks": tf.io.FixedLenFeature([N_TRACKS * len(TRACK_FEATURES)], tf.float32),
+        "track_mask": tf.io.FixedLenFeature([N_TRACKS], tf.float32),
+        "target": tf.io.FixedLenFeature([], tf.float32),
+        "label_target": tf.io.FixedLenFeature([], tf.float32),
+        "e_acc": tf.io.FixedLenFeature([], tf.float32),
+        "weight": tf.io.FixedLenFeature([], tf.float32),
+        **{name: tf.io.FixedLenFeature([], tf.int64) for name in ID_FEATURES},
+    }
+    if time_images:
+        spec["time_image"] = tf.io.FixedLenFeature([], tf.string)
+    return spec
+
+
+class InputPipeline:
+    """Builds datasets of (inputs, target, weight) or (inputs, ids) from shard files."""
+
+    def __init__(self, images: dict, shards: dict, stats: dict):
+        self.time_images = images["time_images"]
+        self.mode = shards["mode"]
+        self.compression = compression_type(shards)
+        self.upsampler = Upsampler(images["native_shapes"], images["target_shape"])
+        self.image_shape = (*self.upsampler.target_shape, len(LAYERS))
+        self.stats = stats
+        self.spec = feature_spec(self.time_images)
+
+    def _decode(self, raw, intensive):
+        flat = tf.io.decode_raw(raw, tf.float32)
+        if self.mode == "native":
+            return self.upsampler.tf_upsample(tf.reshape(flat, (-1, self.upsampler.n_native)),
+                                              intensive=intensive)
+        return tf.reshape(flat, (-1, *self.image_shape))
+
+    def parse_batch(self, serialized):
+        """Parse a batch of serialized examples into (inputs, record) tensors."""
+        record = tf.io.parse_example(serialized, self.spec)
+        inputs = {
+            "image": self._decode(record["image"], intensive=False),
+            "scalars": record["scalars"],
+            "tracks": tf.reshape(record["tracks"], (-1, N_TRACKS, len(TRACK_FEATURES))),
+            "track_mask": record["track_mask"],
+        }
+        if self.time_images:
+            inputs["time_image"] = self._decode(record["time_image"], intensive=True)
+        return normalise(inputs, self.stats), record
+
+    def dataset(self, files, batch_size: int, training: bool, target: str = "target",
+                seed: int = 0, with_ids: bool = False):
+        """A batched dataset over ``files``.
+
+        ``target`` is ``"target"`` (E_true / E_acc, MC) or ``"label_target"`` (data labels).
+        Objects without a finite target get weight 0 (and target 1), so MC and data shards can
+        be mixed and Keras simply ignores them. ``with_ids`` yields (inputs, record) instead,
+        for inference.
+        """
+        files = [str(f) for f in files]
+        ds = tf.data.Dataset.from_tensor_slices(files)
+        if training:
+            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.interleave(
+            lambda path: tf.data.TFRecordDataset(path, compression_type=self.compression),
+            cycle_length=min(len(files), 8) or 1, num_parallel_calls=AUTOTUNE,
+            deterministic=True)
+        if training:
+            ds = ds.shuffle(16 * batch_size, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=training)
+        ds = ds.map(self.parse_batch, num_parallel_calls=AUTOTUNE, deterministic=True)
+        if with_ids:
+            return ds.prefetch(AUTOTUNE)
+
+        def to_keras(inputs, record):
+            value = record[target]
+            valid = tf.math.is_finite(value)
+            weight = tf.where(valid, record["weight"], 0.0)
+            return inputs, tf.where(valid, value, 1.0), weight
+
+        return ds.map(to_keras, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def numpy_batches(dataset):
+    """Concatenate a finite dataset of dicts/tuples of tensors into numpy arrays (tests, tools)."""
+    batches = list(dataset.as_numpy_iterator())
+    return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *batches)
