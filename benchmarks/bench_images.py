@@ -1,0 +1,112 @@
+"""Images and input pipeline throughput, each beside its bound measured in the same run.
+
+- upsampling: GB/s of output beside np.copyto of an array of the same size (ratio);
+- input pipeline: samples/s (and per core) reading shards beside iterating the same decoded
+  samples already in memory with the same batch size (ratio), for upsampled and native shards;
+- bytes per object on disk for both shard modes.
+
+    .venv/bin/python benchmarks/bench_images.py [n_objects]
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import yaml  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def best_of(fn, repeat=5):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def synthetic_skim(path, n, config):
+    """A skim table with random but correctly shaped content."""
+    from egcalib.skim import arrow_schema
+
+    schema = arrow_schema(config["images"]["native_shapes"])
+    rng = np.random.default_rng(0)
+    columns = []
+    for field in schema:
+        if pa.types.is_fixed_size_list(field.type):
+            size = field.type.list_size
+            values = rng.exponential(0.2, n * size).astype(np.float32)
+            columns.append(pa.FixedSizeListArray.from_arrays(pa.array(values), size))
+        elif pa.types.is_string(field.type):
+            columns.append(pa.array(["bench"] * n))
+        elif field.name == "eventNumber":
+            columns.append(pa.array(np.arange(n), field.type))
+        else:
+            columns.append(pa.array(rng.uniform(1, 50, n).astype(field.type.to_pandas_dtype()),
+                                    field.type))
+    pq.write_table(pa.Table.from_arrays(columns, schema=schema), path)
+
+
+def main(n: int = 4096) -> None:
+    from egcalib.images import Upsampler
+    from egcalib.pipeline import InputPipeline
+    from egcalib.shards import write_shards
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    upsampler = Upsampler(config["images"]["native_shapes"], config["images"]["target_shape"])
+    native = np.random.default_rng(1).exponential(1.0, (n, upsampler.n_native)).astype(np.float32)
+    out = np.empty((n, *upsampler.target_shape, 4), np.float32)
+    source = np.ones_like(out)
+    up = best_of(lambda: upsampler(native, out=out))
+    copy = best_of(lambda: np.copyto(out, source))
+    gb = out.nbytes / 1e9
+    print(f"upsampling {n} objects to {upsampler.target_shape + (4,)}:")
+    print(f"  upsample      : {gb / up:7.2f} GB/s of output")
+    print(f"  np.copyto     : {gb / copy:7.2f} GB/s  (bound)")
+    print(f"  ratio         : {copy / up:7.3f}")
+
+    import tensorflow as tf
+
+    identity = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
+                "track_iqr": [1.0] * 11, "image_scale": 1.0}
+    cores = os.cpu_count()
+    with tempfile.TemporaryDirectory() as tmp:
+        skim = Path(tmp) / "skim.parquet"
+        synthetic_skim(skim, n, config)
+        everything = {"train": 1.0, "val": 0.0, "test": 0.0}
+        for mode in ("upsampled", "native"):
+            shards = {**config["shards"], "mode": mode}
+            paths = {s: Path(tmp) / f"{mode}.{s}.tfrecord" for s in ("train", "val", "test")}
+            start = time.perf_counter()
+            write_shards(skim, paths, Path(tmp) / f"{mode}.parquet", config["images"],
+                         {**config["splits"], "fractions": everything}, shards)
+            write_rate = n / (time.perf_counter() - start)
+            pipeline = InputPipeline(config["images"], shards, identity)
+            dataset = pipeline.dataset([paths["train"]], 256, training=False)
+            in_memory = tf.data.Dataset.from_tensor_slices(
+                next(iter(pipeline.dataset([paths["train"]], n, training=False)))) \
+                .batch(256).prefetch(tf.data.AUTOTUNE)
+            for ds in (dataset, in_memory):  # warm up (graph tracing)
+                for _ in ds:
+                    pass
+            read = best_of(lambda: [None for _ in dataset], 3)
+            memory = best_of(lambda: [None for _ in in_memory], 3)
+            size = paths["train"].stat().st_size / n
+            print(f"input pipeline, {mode} shards ({size / 1e3:.1f} KB/object on disk, "
+                  f"written at {write_rate:.0f} objects/s):")
+            print(f"  from shards   : {n / read:9.0f} samples/s ({n / read / cores:.0f} per core)")
+            print(f"  from memory   : {n / memory:9.0f} samples/s  (bound)")
+            print(f"  ratio         : {memory / read:9.3f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4096)
