@@ -18,6 +18,8 @@ include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/skim.smk"
 include: "rules/images.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

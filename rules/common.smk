@@ -88,6 +88,8 @@ def all_outputs():
         outputs += rules.validate_simulation.output
     outputs += expand("results/skim/{dataset}.cutflow.csv", dataset=DATASETS)
     outputs += per_file("results/shards/{dataset}/{file}.parquet")
+    outputs += expand("results/eval/{model}/metrics.json", model=selected_models())
+    outputs += rules.compare.output
     return outputs
 
 

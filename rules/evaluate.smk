@@ -1,0 +1,67 @@
+# Evaluation per model and the comparison of all models (DESIGN.md section 9).
+
+EVALUATION_CODE = code_version("evaluation", "metrics", "fitting", "masses", "plotting")
+
+
+rule evaluate:
+    input:
+        all_predictions,
+    output:
+        metrics="results/eval/{model}/metrics.json",
+        differential=report(
+            "results/eval/{model}/differential.csv",
+            caption="../report/differential.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
+        zfits="results/eval/{model}/zfits.csv",
+        relative_error=report(
+            "results/eval/{model}/relative_error.png",
+            caption="../report/relative_error.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
+        et_2d=report(
+            "results/eval/{model}/et_2d.png",
+            caption="../report/et_2d.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
+        eiqr_vs_eta=report(
+            "results/eval/{model}/eiqr_vs_eta.png",
+            caption="../report/differential.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
+        zfits_dir=report(
+            directory("results/eval/{model}/zfits"),
+            patterns=["{name}.png"],
+            caption="../report/zfits.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
+    params:
+        datasets=lambda wildcards: {d: config["datasets"][d] for d in inference_datasets(wildcards.model)},
+        evaluation=config["evaluation"],
+        code=EVALUATION_CODE,
+    log:
+        "results/logs/evaluate/{model}.log",
+    script:
+        "../workflow_scripts/evaluate.py"
+
+
+rule compare:
+    input:
+        expand("results/eval/{model}/metrics.json", model=selected_models()),
+    output:
+        csv=report("results/eval/ablation.csv", caption="../report/ablation.rst", category="Comparison"),
+        markdown="results/eval/ablation.md",
+        png=report("results/eval/ablation.png", caption="../report/ablation.rst", category="Comparison"),
+        summary=report("results/eval/summary.md", caption="../report/ablation.rst", category="Comparison"),
+    params:
+        recommended=config["recommended_model"],
+        code=EVALUATION_CODE,
+    log:
+        "results/logs/evaluate/compare.log",
+    script:
+        "../workflow_scripts/compare.py"

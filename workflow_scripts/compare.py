@@ -1,0 +1,7 @@
+"""Snakemake script: the ablation table over all models and the recommended-model summary."""
+from egcalib.evaluation import compare
+from egcalib.logs import log_to_file
+
+log_to_file(snakemake.log[0])
+compare(list(snakemake.input), snakemake.params.recommended,
+        {name: snakemake.output[name] for name in snakemake.output.keys()})

@@ -1,0 +1,144 @@
+"""The DeepCalo network (seed 000): CNNnet with FiLM, ScalarNet, TrackNet and Top, from config.
+
+Each model entry says where the scalars and tracks go: ``film: [scalars, tracks]`` feeds them to
+the FiLM generator, which produces a per-channel (gamma, beta) for every convolution of the CNN;
+``top: [scalars, tracks]`` concatenates them with the pooled CNN features before the Top dense
+block. The 12 variants of the seed's ablation table are 12 such entries. The network predicts a
+correction r = E_true / E_acc (ReLU output); with the ``mdn`` loss it also predicts a
+per-object resolution sigma > 0 (softplus).
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from egcalib.contract import N_TRACKS, SCALARS, TRACK_FEATURES
+
+INPUT_NAMES = ("image", "scalars", "tracks", "track_mask")
+
+
+@keras.saving.register_keras_serializable(package="egcalib")
+class FiLM(layers.Layer):
+    """Feature-wise linear modulation: x * (1 + gamma) + beta, per channel."""
+
+    def call(self, inputs):
+        features, gamma, beta = inputs
+        return features * (1.0 + gamma[:, None, None, :]) + beta[:, None, None, :]
+
+
+@keras.saving.register_keras_serializable(package="egcalib")
+class MaskedPooling(layers.Layer):
+    """Sum and mean over the real tracks: invariant to their order and to the padding."""
+
+    def call(self, inputs):
+        features, mask = inputs
+        mask = ops.expand_dims(ops.cast(mask, features.dtype), -1)
+        total = ops.sum(features * mask, axis=1)
+        count = ops.maximum(ops.sum(mask, axis=1), 1.0)
+        return ops.concatenate([total, total / count], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="egcalib")
+class MaskTracks(layers.Layer):
+    """Zero the per-track features of padding slots (Dense biases would make them non-zero)."""
+
+    def call(self, inputs):
+        features, mask = inputs
+        return features * ops.expand_dims(ops.cast(mask, features.dtype), -1)
+
+
+def _dense_block(x, units, activation, name, batch_norm=True):
+    for i, width in enumerate(units):
+        x = layers.Dense(width, name=f"{name}_dense{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.Activation(activation, name=f"{name}_act{i}")(x)
+    return x
+
+
+def conv_channels(cnn: dict) -> list[int]:
+    """Output channels of every convolution: blocks x depth, filters doubling per block."""
+    return [cnn["filters"] * 2**block for block in range(cnn["blocks"])
+            for _ in range(cnn["depth"])]
+
+
+def build_model(model: dict, image_shape, time_images: bool = False) -> keras.Model:
+    """A Keras model from one resolved model entry (see config.yaml ``models:``)."""
+    arch = model["architecture"]
+    activation = arch["activation"]
+    inputs = {
+        "image": keras.Input(image_shape, name="image"),
+        "scalars": keras.Input((len(SCALARS),), name="scalars"),
+        "tracks": keras.Input((N_TRACKS, len(TRACK_FEATURES)), name="tracks"),
+        "track_mask": keras.Input((N_TRACKS,), name="track_mask"),
+    }
+    image = inputs["image"]
+    if time_images:  # the seed's "gate" image: cell times as extra channels
+        inputs["time_image"] = keras.Input(image_shape, name="time_image")
+        image = layers.Concatenate(name="image_and_time")([image, inputs["time_image"]])
+
+    branches = {}
+    uses = set(model["film"]) | set(model["top"])
+    if "scalars" in uses:
+        branches["scalars"] = _dense_block(inputs["scalars"], arch["scalarnet"], activation,
+                                           "scalarnet")
+    if "tracks" in uses:
+        per_track = inputs["tracks"]
+        for i, width in enumerate(arch["tracknet"]):
+            per_track = layers.Dense(width, activation=activation, name=f"tracknet_dense{i}")(
+                per_track)
+            per_track = MaskTracks(name=f"tracknet_mask{i}")([per_track, inputs["track_mask"]])
+        pooled = MaskedPooling(name="tracknet_pool")([per_track, inputs["track_mask"]])
+        branches["tracks"] = layers.BatchNormalization(name="tracknet_bn")(pooled)
+
+    channels = conv_channels(arch["cnn"])
+    film = None
+    if model["film"]:
+        context = [branches[name] for name in model["film"]]
+        context = context[0] if len(context) == 1 else layers.Concatenate(name="film_in")(context)
+        context = _dense_block(context, arch["film"], activation, "film")
+        # Zero-initialised: every modulation starts as the identity.
+        film = layers.Dense(2 * sum(channels), kernel_initializer="zeros", name="film_params")(
+            context)
+
+    x, offset = image, 0
+    for index, width in enumerate(channels):
+        block = index // arch["cnn"]["depth"]
+        if index and index % arch["cnn"]["depth"] == 0:
+            x = layers.MaxPooling2D(2, padding="same", name=f"pool{block}")(x)
+        x = layers.Conv2D(width, arch["cnn"]["kernel"], padding="same", name=f"conv{index}")(x)
+        x = layers.BatchNormalization(name=f"conv_bn{index}")(x)
+        if film is not None:
+            gamma = film[:, offset:offset + width]
+            beta = film[:, sum(channels) + offset:sum(channels) + offset + width]
+            x = FiLM(name=f"film{index}")([x, gamma, beta])
+        x = layers.Activation(activation, name=f"conv_act{index}")(x)
+        offset += width
+    x = layers.GlobalMaxPooling2D(name="global_max_pool")(x)
+
+    top = [x] + [branches[name] for name in model["top"]]
+    x = top[0] if len(top) == 1 else layers.Concatenate(name="top_in")(top)
+    x = _dense_block(x, arch["top"], activation, "top", batch_norm=False)
+    # The target E_true / E_acc is a correction near 1: start there.
+    correction = layers.Dense(1, activation="relu", bias_initializer=keras.initializers.Constant(1.0),
+                              name="correction")(x)
+    if model["loss"]["name"] == "mdn":
+        sigma = layers.Dense(1, activation="softplus", name="sigma_raw")(x)
+        sigma = layers.Lambda(lambda s: s + 1e-4, name="sigma")(sigma)
+        outputs = layers.Concatenate(name="correction_and_sigma", dtype="float32")(
+            [correction, sigma])
+    else:
+        outputs = layers.Activation("linear", dtype="float32", name="output")(correction)
+    return keras.Model(inputs, outputs, name=model["name"])
+
+
+def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
+    """A model entry merged over ``model_defaults`` (architecture merged one level deep)."""
+    model = {**defaults, **entry, "name": name}
+    model["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
+    model["loss"] = {**defaults["loss"], **entry.get("loss", {})}
+    for place in ("film", "top"):
+        unknown = set(model[place]) - {"scalars", "tracks"}
+        if unknown:
+            raise ValueError(f"model {name}: unknown {place} inputs {sorted(unknown)}")
+    return model

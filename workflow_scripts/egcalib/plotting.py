@@ -1,0 +1,105 @@
+"""Evaluation figures in HEP style (mplhep), written atomically."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+
+from egcalib.atomic import atomic_path  # noqa: E402
+from egcalib.metrics import eiqr  # noqa: E402
+
+plt.style.use(mplhep.style.ATLAS)
+
+
+def save(fig, path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+
+
+def relative_error_histograms(re_baseline, re_model, path, label="model"):
+    fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
+    bins = np.linspace(0.9, 1.1, 81)
+    for name, values in (("baseline", re_baseline), (label, re_model)):
+        ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins, histtype="step", linewidth=2,
+                label=f"{name}: eIQR75 {eiqr(values, 75):.4f}, eIQR95 {eiqr(values, 95):.4f}")
+    ax.set(xlabel="E / E_true", ylabel="objects")
+    ax.legend(fontsize="small", loc="upper left")
+    save(fig, path)
+
+
+def et_2d(et_true, et_baseline, et_model, path, label="model"):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6), layout="constrained")
+    bins = np.linspace(10, 100, 46)
+    for ax, (name, values) in zip(axes, (("baseline", et_baseline), (label, et_model))):
+        ax.hist2d(et_true, values, bins=[bins, bins], cmap="viridis", cmin=1)
+        ax.plot(bins, bins, "w--", linewidth=1)
+        ax.set(xlabel="ET_true [GeV]", ylabel=f"ET_pred [GeV] ({name})")
+    save(fig, path)
+
+
+def eiqr_vs_eta(table, path, label="model"):
+    """eIQR75 against |eta| per ET bin for baseline and model, and the relative improvement."""
+    fig, axes = plt.subplots(1, 3, figsize=(19, 6), layout="constrained")
+    for (et_lo, et_hi), rows in table.groupby(["et_lo", "et_hi"]):
+        centre = 0.5 * (rows["abs_eta_lo"] + rows["abs_eta_hi"])
+        tag = f"ET {et_lo}-{et_hi} GeV"
+        axes[0].plot(centre, rows["eiqr75_baseline"], "o-", label=tag)
+        axes[1].plot(centre, rows["eiqr75_model"], "o-", label=tag)
+        axes[2].errorbar(centre, rows["riqr75"], rows["riqr75_error"], fmt="o-", label=tag)
+    axes[0].set(title="baseline", ylabel="eIQR75")
+    axes[1].set(title=label, ylabel="eIQR75")
+    axes[2].set(title="relative improvement", ylabel="rIQR75 = 1 - eIQR_model / eIQR_baseline")
+    axes[2].axhline(0, color="grey", linewidth=1)
+    for ax in axes:
+        ax.set_xlabel("|eta|")
+    axes[0].legend(fontsize="x-small")
+    save(fig, path)
+
+
+def z_fit(result, path, title):
+    """Data points, fitted curve, parameter box and pull panel."""
+    fig, (ax, pull_ax) = plt.subplots(2, 1, figsize=(9, 8), sharex=True, layout="constrained",
+                                      gridspec_kw={"height_ratios": [3, 1]})
+    centres = 0.5 * (result.edges[1:] + result.edges[:-1])
+    errors = np.sqrt(np.maximum(result.counts, 1))
+    ax.errorbar(centres, result.counts, errors, fmt="k.", markersize=3, label="events")
+    ax.plot(result.curve_x, result.curve_y, "r-", label="BW (x) CB fit")
+    v, e = result.values, result.errors
+    box = (f"sigma_CB = {v['sigma']:.3f} +- {e['sigma']:.3f} GeV\n"
+           f"mean_CB = {v['mean']:.3f} +- {e['mean']:.3f} GeV\n"
+           f"alpha_CB = {v['alpha']:.2f} +- {e['alpha']:.2f}\n"
+           f"n_CB = {v['n']:.2f} +- {e['n']:.2f}\n"
+           f"N = {v['yield']:.0f}\nchi2/ndf = {result.chi2:.0f}/{result.ndf}")
+    ax.text(0.03, 0.95, box, transform=ax.transAxes, va="top", fontsize="small",
+            bbox={"facecolor": "white", "alpha": 0.8})
+    ax.set(ylabel=f"events / {result.edges[1] - result.edges[0]:.1f} GeV", title=title)
+    ax.legend(loc="upper right", fontsize="small")
+    pulls = (result.counts - result.expected) / np.sqrt(np.maximum(result.expected, 1e-9))
+    pull_ax.bar(centres, pulls, width=result.edges[1] - result.edges[0], color="grey")
+    pull_ax.axhline(0, color="r")
+    pull_ax.set(xlabel="invariant mass [GeV]", ylabel="pull", ylim=(-5, 5))
+    save(fig, path)
+
+
+def ablation(table, path):
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(table) + 2), layout="constrained")
+    y = np.arange(len(table))
+    ax.barh(y - 0.2, table["riqr75"], 0.4, xerr=table["riqr75_error"], label="rIQR75")
+    ax.barh(y + 0.2, table["riqr95"], 0.4, xerr=table["riqr95_error"], label="rIQR95")
+    ax.set_yticks(y, table["model"])
+    ax.axvline(0, color="grey")
+    ax.set(xlabel="relative improvement over the baseline")
+    ax.legend()
+    save(fig, path)
+
+
+def placeholder(path, message):
+    """A figure saying why there is nothing to show (a tiny or data-only configuration)."""
+    fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    ax.set_axis_off()
+    save(fig, path)

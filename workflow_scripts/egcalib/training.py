@@ -1,0 +1,129 @@
+"""Training one model (DESIGN.md section 8).
+
+Deterministic given the seed; mixed precision and XLA on a GPU, plain float32 on CPU (XLA on CPU
+is configurable: ~3x faster for a ~0.7M-parameter model, DESIGN.md section 12); Adam with a
+plateau learning-rate schedule and early stopping; a backup of model and optimizer state every
+epoch, so a killed job rerun resumes at the next epoch with the weights it saved; history, curve
+and the final .keras file written atomically.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import pandas as pd
+import tensorflow as tf
+
+from egcalib.atomic import atomic_path
+from egcalib.losses import get_loss
+from egcalib.models import build_model
+
+log = logging.getLogger(__name__)
+
+
+def has_gpu() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def compile_model(model_config: dict, training: dict, image_shape, time_images: bool):
+    """Build and compile a model with the loss and optimizer of its config."""
+    gpu = has_gpu()
+    keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "float32")
+    strategy = (tf.distribute.MirroredStrategy() if gpu and training["multi_gpu"]
+                else tf.distribute.get_strategy())
+    with strategy.scope():
+        model = build_model(model_config, image_shape, time_images)
+        model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]),
+                      loss=get_loss(model_config["loss"]),
+                      jit_compile=True if gpu else training["jit_compile_cpu"])
+    return model
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """Stop after a given epoch (tests simulate a killed job with it)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epoch:
+            raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}")
+
+
+def train(model_config: dict, training: dict, train_data, val_data, image_shape,
+          out_model, out_history, out_plot, work_dir, time_images=False,
+          stop_after_epoch=None) -> keras.Model:
+    """Train, resuming from ``work_dir`` when a previous run of the same job was killed."""
+    keras.utils.set_random_seed(training["seed"])
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    model = compile_model(model_config, training, image_shape, time_images)
+    log.info("model %s: %d parameters", model.name, model.count_params())
+    partial_history = work_dir / "history.partial.csv"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(work_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(partial_history), append=True),
+        keras.callbacks.EarlyStopping(patience=training["early_stopping_patience"],
+                                      restore_best_weights=False),
+        keras.callbacks.ReduceLROnPlateau(factor=training["lr_factor"],
+                                          patience=training["lr_patience"]),
+    ]
+    callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
+        "epoch %d: %s", epoch + 1, {k: round(float(v), 6) for k, v in (logs or {}).items()})))
+    if stop_after_epoch is not None:
+        callbacks.append(_StopAfter(stop_after_epoch))
+    model.fit(train_data, validation_data=val_data, epochs=training["epochs"],
+              callbacks=callbacks, verbose=0)
+    history = pd.read_csv(partial_history)
+    with atomic_path(out_history) as tmp:
+        history.to_csv(tmp, index=False)
+    plot_history(history, out_plot, model.name)
+    out_model = Path(out_model)
+    tmp_model = out_model.with_name(f".{out_model.stem}.tmp-{os.getpid()}.keras")
+    model.save(tmp_model)
+    os.replace(tmp_model, out_model)
+    shutil.rmtree(work_dir / "backup", ignore_errors=True)  # finished: nothing to resume
+    partial_history.unlink()
+    return model
+
+
+def plot_history(history: pd.DataFrame, path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(layout="constrained")
+    epochs = history["epoch"] + 1
+    ax.plot(epochs, history["loss"], "o-", label="training")
+    if "val_loss" in history:
+        ax.plot(epochs, history["val_loss"], "s-", label="validation")
+    ax.set(xlabel="epoch", ylabel="loss", title=title)
+    ax.legend()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def training_data(pipeline, files_by_kind: dict, batch_size: int, seed: int,
+                  source_weights: dict, training: bool):
+    """MC files train on the truth target, data files on the Z-mass labels; with both, batches
+    are drawn from the two sources with the configured weights, so the expected loss is the
+    weighted sum L(MC) + L(data) of seed 000."""
+    target = {"mc": "target", "data": "label_target"}
+    parts, weights = [], []
+    for kind, files in sorted(files_by_kind.items()):
+        if files:
+            parts.append(pipeline.dataset(files, batch_size, training=training,
+                                          target=target[kind], seed=seed))
+            weights.append(float(source_weights[kind]))
+    if not parts:
+        raise ValueError("training: no shard files to train on")
+    if len(parts) == 1:
+        return parts[0]
+    return tf.data.Dataset.sample_from_datasets(parts, weights=weights, seed=seed,
+                                                stop_on_empty_dataset=False)

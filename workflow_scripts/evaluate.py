@@ -1,0 +1,9 @@
+"""Snakemake script: metrics, tables and figures of one model."""
+from egcalib.evaluation import evaluate_model
+from egcalib.logs import log_to_file
+
+log = log_to_file(snakemake.log[0])
+out = {name: snakemake.output[name] for name in snakemake.output.keys()}
+summary = evaluate_model(snakemake.wildcards.model, list(snakemake.input),
+                         snakemake.params.datasets, snakemake.params.evaluation, out)
+log.info("inclusive: %s", summary.get("inclusive"))

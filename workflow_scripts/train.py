@@ -1,0 +1,29 @@
+"""Snakemake script: train one model on its datasets' shards."""
+import logging
+
+from egcalib.logs import log_to_file
+from egcalib.normalisation import load
+from egcalib.pipeline import InputPipeline
+from egcalib.training import train, training_data
+
+log = log_to_file(snakemake.log[0])
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
+params = snakemake.params
+pipeline = InputPipeline(params.images, params.shards, load(snakemake.input.normalisation))
+
+
+def by_kind(files):
+    grouped = {"mc": [], "data": []}
+    for path in files:
+        dataset = path.split("/")[-2]
+        grouped[params.kinds[dataset]].append(path)
+    return grouped
+
+
+batch, seed, weights = (params.training["batch_size"], params.training["seed"],
+                        params.training["source_weights"])
+train_data = training_data(pipeline, by_kind(snakemake.input.train), batch, seed, weights, True)
+val_data = training_data(pipeline, by_kind(snakemake.input.val), batch, seed, weights, False)
+train(params.model, params.training, train_data, val_data, pipeline.image_shape,
+      snakemake.output.model, snakemake.output.history, snakemake.output.plot, params.work_dir,
+      time_images=params.images["time_images"])
