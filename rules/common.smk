@@ -2,10 +2,13 @@
 import glob
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 LIBRARY = Path(workflow.basedir) / "workflow_scripts"
-# Jobs (local, conda or SLURM) import the library from the checkout.
+# The workflow and its jobs (local, conda or SLURM) import the library of this checkout, never
+# another installed copy.
+sys.path.insert(0, str(LIBRARY))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(LIBRARY)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )

@@ -4,6 +4,8 @@ EVALUATION_CODE = code_version("evaluation", "metrics", "fitting", "masses", "pl
 
 
 rule evaluate:
+    conda:
+        "../envs/analysis.yaml"
     input:
         all_predictions,
     output:
@@ -51,6 +53,8 @@ rule evaluate:
 
 
 rule compare:
+    conda:
+        "../envs/analysis.yaml"
     input:
         expand("results/eval/{model}/metrics.json", model=selected_models()),
     output:

@@ -2,6 +2,8 @@
 
 
 rule images:
+    conda:
+        "../envs/analysis.yaml"
     input:
         "results/skim/{dataset}/{file}.parquet",
     output:

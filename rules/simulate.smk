@@ -4,6 +4,8 @@ SIMULATION_CODE = code_version("simulation", "rootio", "atomic", "contract")
 
 
 rule calibrate_simulation:
+    conda:
+        "../envs/analysis.yaml"
     output:
         "results/simulation/baseline_calibration.json",
     params:
@@ -20,6 +22,8 @@ rule calibrate_simulation:
 
 
 rule simulate:
+    conda:
+        "../envs/analysis.yaml"
     input:
         calibration="results/simulation/baseline_calibration.json",
     output:
@@ -43,6 +47,8 @@ rule simulate:
 
 
 rule validate_simulation:
+    conda:
+        "../envs/analysis.yaml"
     input:
         egun=lambda wildcards: expand_ntuples(datasets_of(kind="mc", process="egun")),
         mc_zee=lambda wildcards: expand_ntuples(datasets_of(kind="mc", process="zee")),

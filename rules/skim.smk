@@ -4,6 +4,8 @@ SKIM_CODE = code_version("skim", "selection", "branches", "contract", "atomic")
 
 
 rule skim:
+    conda:
+        "../envs/analysis.yaml"
     input:
         ntuple_path,
     output:
@@ -27,6 +29,8 @@ rule skim:
 
 
 rule merge_cutflows:
+    conda:
+        "../envs/analysis.yaml"
     input:
         lambda wildcards: expand(
             "results/skim/{{dataset}}/{file}.cutflow.json",

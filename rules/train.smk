@@ -1,11 +1,11 @@
 # Training: normalisation from the training split, then one (GPU) job per model.
 
-TRAIN_CODE = code_version("models", "losses", "training", "pipeline", "normalisation", "images")
+TRAIN_CODE = code_version("models", "model_config", "losses", "training", "pipeline", "normalisation", "images")
 
 
 def model_config(name):
     """A model entry resolved over model_defaults, checked against the datasets."""
-    from egcalib.models import resolve_model
+    from egcalib.model_config import resolve_model
 
     model = resolve_model(name, config["models"][name], config["model_defaults"])
     unknown = [d for d in model["train_on"] if d not in config["datasets"]]
@@ -36,6 +36,8 @@ def training_shards(split):
 
 
 rule normalise:
+    conda:
+        "../envs/analysis.yaml"
     input:
         training_skims,
     output:
@@ -50,6 +52,8 @@ rule normalise:
 
 
 rule train:
+    conda:
+        "../envs/train-gpu.yaml"
     input:
         train=training_shards("train"),
         val=training_shards("val"),
@@ -94,6 +98,8 @@ def all_predictions(wildcards):
 
 
 rule infer:
+    conda:
+        "../envs/analysis.yaml"
     input:
         model="results/models/{model}/model.keras",
         normalisation="results/models/{model}/normalisation.json",

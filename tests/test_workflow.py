@@ -29,6 +29,28 @@ def test_end_to_end_outputs(workflow_run):
     cutflow = (workflow_run / "results/skim/mc_zee.cutflow.csv").read_text().splitlines()
     assert cutflow[0].startswith("cut,events,objects") and len(cutflow) > 5
     assert len(list((workflow_run / "results/skim/mc_zee").glob("*.parquet"))) == 2
+    for model in ("basic", "recommended_mc_data"):
+        directory = workflow_run / "results/models" / model
+        assert (directory / "model.keras").stat().st_size > 10_000
+        history = (directory / "history.csv").read_text().splitlines()
+        assert len(history) == 1 + 2, "two epochs"
+        evaluation = workflow_run / "results/eval" / model
+        for name in ("relative_error.png", "et_2d.png", "eiqr_vs_eta.png"):
+            assert (evaluation / name).stat().st_size > 10_000, name
+        metrics = json.loads((evaluation / "metrics.json").read_text())
+        assert metrics["inclusive"]["n"] > 50
+        assert 0.005 < metrics["inclusive"]["eiqr75_baseline"] < 0.1
+        assert {fit["dataset"] for fit in metrics["z_fits"]} == {"mc_zee", "data_zee"}
+    ablation = (workflow_run / "results/eval/ablation.csv").read_text().splitlines()
+    assert ablation[0].startswith("model,riqr75") and len(ablation) == 3
+    assert "Recommended model" in (workflow_run / "results/eval/summary.md").read_text()
+
+
+def test_report_collects_the_figures(workflow_run):
+    snakemake(workflow_run, "--report", "results/report.html")
+    html = (workflow_run / "results/report.html").read_text(errors="ignore")
+    for caption in ("Simulation validation", "Cutflows", "Training", "Evaluation", "Comparison"):
+        assert caption in html, caption
 
 
 def test_second_run_does_nothing(workflow_run):
@@ -43,6 +65,11 @@ def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", str(more)))
     assert jobs.pop("simulate") == 1
     assert jobs.pop("skim") == 1
+    assert jobs.pop("images") == 1
+    assert jobs.pop("infer") == 2  # one per model
+    # The models train on mc_zee only: adding a gun file retrains nothing.
+    assert "train" not in jobs and "normalise" not in jobs
+    assert jobs.pop("evaluate") == 2 and jobs.pop("compare") == 1
     # Aggregations over the file set.
     assert jobs.pop("validate_simulation") == 1
     assert jobs.pop("merge_cutflows") == 1
@@ -57,6 +84,15 @@ def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     assert "simulate" not in jobs and "calibrate_simulation" not in jobs
     assert jobs["skim"] == 6  # every file (Z->mumugamma skims carry the selection too)
     assert jobs["merge_cutflows"] == 5
+    assert jobs["train"] == 2 and jobs["compare"] == 1
+
+
+def test_evaluation_setting_reruns_only_evaluation(workflow_run, tmp_path):
+    changed = tmp_path / "eval.yaml"
+    changed.write_text("evaluation:\n  bootstrap: 50\n")
+    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml",
+                                                   str(changed)))
+    assert set(jobs) == {"evaluate", "compare", "all"}
 
 
 def test_library_change_reruns_its_stage(workflow_run, tmp_path):

@@ -32,6 +32,7 @@ class FitResult:
     edges: np.ndarray
     counts: np.ndarray
     expected: np.ndarray
+    fixed: list
     curve_x: np.ndarray = field(repr=False)
     curve_y: np.ndarray = field(repr=False)
 
@@ -41,7 +42,7 @@ class FitResult:
 
     def as_dict(self) -> dict:
         return {"values": self.values, "errors": self.errors, "chi2": self.chi2, "ndf": self.ndf,
-                "chi2_ndf": self.chi2_ndf}
+                "chi2_ndf": self.chi2_ndf, "fixed": self.fixed}
 
 
 class BreitWignerCrystalBall:
@@ -97,19 +98,27 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
                                     0.3, 8.0)),
              "alpha": 1.5, "n": 3.0, **(start or {})}
     cost = ExtendedBinnedNLL(counts, edges, model)
-    for strategy, alpha in ((1, guess["alpha"]), (2, 1.0), (2, 3.0)):
+    # Retries: another strategy and start, then n fixed. A Gaussian-like peak (large alpha) makes
+    # n irrelevant and the alpha-n valley flat; fixing n is the usual remedy and is reported.
+    # When even that runs alpha to its limit, the peak is Gaussian: alpha is fixed there too.
+    alpha_max = 20.0
+    attempts = ((1, guess["alpha"], ()), (2, 1.0, ()), (2, 3.0, ()), (2, 5.0, ("n",)),
+                (2, alpha_max, ("n", "alpha")))
+    for strategy, alpha, fixed in attempts:
         minuit = Minuit(cost, **{**guess, "alpha": alpha})
-        minuit.limits["n_events"] = (0, None)
-        minuit.limits["mean"] = (-10, 10)
-        minuit.limits["sigma"] = (0.05, 15)
-        minuit.limits["alpha"] = (0.1, 20)
-        minuit.limits["n"] = (1.01, 100)
+        limits = {"n_events": (0, None), "mean": (-10, 10), "sigma": (0.05, 15),
+                  "alpha": (0.1, alpha_max), "n": (1.01, 100)}
+        for name, limit in limits.items():
+            if name in fixed:  # a fixed parameter on its limit would flag the minimum invalid
+                minuit.fixed[name] = True
+            else:
+                minuit.limits[name] = limit
         minuit.strategy = strategy
         minuit.migrad()
         if minuit.valid:
-            minuit.hesse()
-            if minuit.accurate:
-                break
+            minuit.hesse()  # HESSE can find the minimum invalid after all: check again
+        if minuit.valid and minuit.accurate:
+            break
     if not (minuit.valid and minuit.accurate):
         raise FitError(f"Z fit did not converge (valid={minuit.valid}, "
                        f"accurate={minuit.accurate}, fmin={minuit.fmin})")
@@ -124,6 +133,7 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     scale = values["yield"] * bin_width / np.trapezoid(
         density[model.in_range], model.x[model.in_range])
     return FitResult(values=values, errors=errors, covariance=np.array(minuit.covariance),
-                     chi2=chi2, ndf=int(used.sum() - len(PARAMETERS)), edges=edges,
+                     chi2=chi2, ndf=int(used.sum() - minuit.nfit), edges=edges,
+                     fixed=[names[k] for k in minuit.parameters if minuit.fixed[k]],
                      counts=counts, expected=expected, curve_x=curve_x,
                      curve_y=np.interp(curve_x, model.x, density) * scale)

@@ -1,7 +1,9 @@
 """Resolution metrics (DESIGN.md section 9): eIQR of the relative error and rIQR.
 
-RE = E / E_true. eIQR_q = (P_{50+q/2} - P_{50-q/2}) / (2 z_{0.5+q/2}): a Gaussian of width sigma
-has eIQR75 = eIQR95 = sigma. rIQR = 1 - eIQR_model / eIQR_baseline, with bootstrap errors from
+RE = E / E_true. As in the seed, eIQR75 = (P75 - P25) / 1.349 and eIQR95 = (P97.5 - P2.5) / 3.92:
+the percentile range over twice the Gaussian quantile of the same central fraction, so a Gaussian
+of width sigma has eIQR75 = eIQR95 = sigma. (The general formula in DESIGN.md section 9 would give
+P12.5..P87.5 for q = 75; its explicit P25..P75 is what the seed's eIQR75 is, and wins.) rIQR = 1 - eIQR_model / eIQR_baseline, with bootstrap errors from
 paired resampling of the objects.
 
 The percentile range is taken of RE / median(RE) (``relative=True``, the default): the seed's
@@ -20,18 +22,23 @@ MIN_OBJECTS = 10
 ABS_ETA_EDGES = (0.0, 0.4, 0.8, 1.2, 1.37, 1.52, 1.8, 2.1, 2.47)  # the crack is its own bin
 
 
-def eiqr(values, q: float = 75.0, relative: bool = True) -> float:
-    """Effective IQR of ``values`` for the central ``q`` per cent (NaN for empty input)."""
+# eIQR name -> central fraction (per cent) of the percentile range it uses.
+CENTRAL_FRACTION = {75: 50.0, 95: 95.0}
+
+
+def eiqr(values, q: int = 75, relative: bool = True) -> float:
+    """eIQR75 or eIQR95 of ``values`` (NaN for empty input)."""
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return float("nan")
-    lo, median, hi = np.percentile(values, [50 - q / 2, 50, 50 + q / 2])
-    width = (hi - lo) / (2 * norm.ppf(0.5 + q / 200))
+    central = CENTRAL_FRACTION[q]
+    lo, median, hi = np.percentile(values, [50 - central / 2, 50, 50 + central / 2])
+    width = (hi - lo) / (2 * norm.ppf(0.5 + central / 200))
     return float(width / median if relative else width)
 
 
-def riqr(re_model, re_baseline, q: float = 75.0, n_bootstrap: int = 200, seed: int = 1):
+def riqr(re_model, re_baseline, q: int = 75, n_bootstrap: int = 200, seed: int = 1):
     """1 - eIQR(model) / eIQR(baseline) and its bootstrap standard error (paired objects)."""
     re_model, re_baseline = np.asarray(re_model, float), np.asarray(re_baseline, float)
     if len(re_model) < MIN_OBJECTS:  # a percentile range of a handful of objects means nothing

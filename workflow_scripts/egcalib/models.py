@@ -131,14 +131,3 @@ def build_model(model: dict, image_shape, time_images: bool = False) -> keras.Mo
         outputs = layers.Activation("linear", dtype="float32", name="output")(correction)
     return keras.Model(inputs, outputs, name=model["name"])
 
-
-def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
-    """A model entry merged over ``model_defaults`` (architecture merged one level deep)."""
-    model = {**defaults, **entry, "name": name}
-    model["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
-    model["loss"] = {**defaults["loss"], **entry.get("loss", {})}
-    for place in ("film", "top"):
-        unknown = set(model[place]) - {"scalars", "tracks"}
-        if unknown:
-            raise ValueError(f"model {name}: unknown {place} inputs {sorted(unknown)}")
-    return model

@@ -56,7 +56,7 @@ class _StopAfter(keras.callbacks.Callback):
 
 def train(model_config: dict, training: dict, train_data, val_data, image_shape,
           out_model, out_history, out_plot, work_dir, time_images=False,
-          stop_after_epoch=None) -> keras.Model:
+          stop_after_epoch=None, extra_callbacks=()) -> keras.Model:
     """Train, resuming from ``work_dir`` when a previous run of the same job was killed."""
     keras.utils.set_random_seed(training["seed"])
     work_dir = Path(work_dir)
@@ -74,6 +74,7 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     ]
     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
         "epoch %d: %s", epoch + 1, {k: round(float(v), 6) for k, v in (logs or {}).items()})))
+    callbacks.extend(extra_callbacks)  # after BackupAndRestore: they see the restored state
     if stop_after_epoch is not None:
         callbacks.append(_StopAfter(stop_after_epoch))
     model.fit(train_data, validation_data=val_data, epochs=training["epochs"],

@@ -1,0 +1,103 @@
+"""The DeepCalo network: every ablation variant builds, FiLM is live, tracks are a set."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from egcalib.model_config import resolve_model  # noqa: E402
+from egcalib.models import build_model, conv_channels  # noqa: E402
+
+IMAGE = (16, 15, 4)
+
+
+@pytest.fixture(scope="module")
+def entries(default_config):
+    return {name: resolve_model(name, entry, default_config["model_defaults"])
+            for name, entry in default_config["models"].items()}
+
+
+def inputs(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((n, 10), np.float32)
+    mask[:, :4] = 1
+    return {"image": rng.exponential(1, (n, *IMAGE)).astype(np.float32),
+            "scalars": rng.normal(size=(n, 16)).astype(np.float32),
+            "tracks": (rng.normal(size=(n, 10, 11)) * mask[..., None]).astype(np.float32),
+            "track_mask": mask}
+
+
+def test_config_holds_the_seed_ablation_variants(entries):
+    placements = {(tuple(m["film"]), tuple(m["top"])) for m in entries.values()}
+    assert len(placements) == 12, "the 12 variants of the seed's table"
+    assert ((), ()) in placements and (("scalars",), ("tracks",)) in placements
+
+
+def test_every_variant_builds_with_the_expected_inputs_and_output(entries):
+    for name, entry in entries.items():
+        model = build_model(entry, IMAGE)
+        assert set(model.input) == {"image", "scalars", "tracks", "track_mask"}, name
+        assert model(inputs(), training=False).shape == (4, 1), name
+        has_film = any(layer.name.startswith("film") and layer.name[4:].isdigit()
+                       for layer in model.layers)
+        assert has_film == bool(entry["film"]), name
+
+
+def test_mdn_head_predicts_a_positive_resolution(entries):
+    entry = copy.deepcopy(entries["recommended"])
+    entry["loss"] = {"name": "mdn"}
+    out = build_model(entry, IMAGE)(inputs(), training=False).numpy()
+    assert out.shape == (4, 2) and np.all(out[:, 1] > 0)
+
+
+def _cnn_features(model):
+    return keras.Model(model.input, model.get_layer("global_max_pool").output)
+
+
+def _randomise_film(model):
+    layer = model.get_layer("film_params")
+    kernel, bias = layer.get_weights()
+    rng = np.random.default_rng(3)
+    layer.set_weights([rng.normal(0, 0.3, kernel.shape).astype(np.float32), bias])
+
+
+def test_film_modulation_is_live_only_when_scalars_feed_it(entries):
+    x, changed = inputs(), inputs()
+    changed["scalars"] = changed["scalars"] + 1.0
+    film = build_model(entries["film_scalars"], IMAGE)
+    _randomise_film(film)
+    features = _cnn_features(film)
+    assert not np.allclose(features(x, training=False), features(changed, training=False))
+    plain = _cnn_features(build_model(entries["top_scalars"], IMAGE))
+    np.testing.assert_allclose(plain(x, training=False), plain(changed, training=False))
+    assert len(conv_channels(entries["basic"]["architecture"]["cnn"])) == 4
+
+
+def test_track_order_and_padding_do_not_change_the_output(entries):
+    model = build_model(entries["film_scalars_tracks_top_scalars_tracks"], IMAGE)
+    _randomise_film(model)
+    x = inputs(seed=5)
+    reference = model(x, training=False).numpy()
+    permuted = dict(x)
+    order = np.array([3, 1, 0, 2, 9, 8, 7, 6, 5, 4])
+    permuted["tracks"], permuted["track_mask"] = x["tracks"][:, order], x["track_mask"][:, order]
+    np.testing.assert_allclose(model(permuted, training=False), reference, rtol=1e-5, atol=1e-6)
+    padded = dict(x)
+    padded["tracks"] = x["tracks"] + 100.0 * (1 - x["track_mask"])[..., None]  # junk in padding
+    np.testing.assert_allclose(model(padded, training=False), reference, rtol=1e-5, atol=1e-6)
+    extra = dict(x)
+    extra["track_mask"] = x["track_mask"].copy()
+    extra["track_mask"][:, 5] = 1  # a real track changes it
+    assert not np.allclose(model(extra, training=False), reference)
+
+
+def test_saved_model_round_trips(entries, tmp_path):
+    model = build_model(entries["recommended"], IMAGE)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = keras.models.load_model(path, compile=False)
+    np.testing.assert_allclose(again(inputs(), training=False), model(inputs(), training=False),
+                               rtol=1e-6)

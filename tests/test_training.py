@@ -1,0 +1,80 @@
+"""Training: the loss goes down, and a killed run resumes at the next epoch with its weights."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from egcalib.model_config import resolve_model  # noqa: E402
+from egcalib.training import train  # noqa: E402
+
+IMAGE = (8, 5, 4)
+
+
+def synthetic(n, seed):
+    """A learnable problem: the correction is a function of the image and of one scalar."""
+    rng = np.random.default_rng(seed)
+    image = rng.exponential(1, (n, *IMAGE)).astype(np.float32)
+    scalars = rng.normal(size=(n, 16)).astype(np.float32)
+    target = (1.0 + 0.05 * image[..., 1].mean(axis=(1, 2)) + 0.1 * np.tanh(scalars[:, 0]))
+    mask = np.zeros((n, 10), np.float32)
+    inputs = {"image": image, "scalars": scalars, "tracks": np.zeros((n, 10, 11), np.float32),
+              "track_mask": mask}
+    return tf.data.Dataset.from_tensor_slices(
+        (inputs, target.astype(np.float32), np.ones(n, np.float32))).batch(32, drop_remainder=True)
+
+
+@pytest.fixture
+def setup(default_config, tmp_path):
+    model = resolve_model("top_scalars", default_config["models"]["top_scalars"],
+                          default_config["model_defaults"])
+    training = {**copy.deepcopy(default_config["training"]), "epochs": 5, "jit_compile_cpu": False,
+                "early_stopping_patience": 10}
+    out = {"out_model": tmp_path / "model.keras", "out_history": tmp_path / "history.csv",
+           "out_plot": tmp_path / "training.png", "work_dir": tmp_path / "work"}
+    return model, training, out
+
+
+def test_training_lowers_the_validation_loss(setup):
+    model, training, out = setup
+    train(model, training, synthetic(512, 1), synthetic(256, 2), IMAGE, **out)
+    history = pd.read_csv(out["out_history"])
+    assert history["epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert history["val_loss"].iloc[-1] < 0.85 * history["val_loss"].iloc[0]
+    assert out["out_model"].exists() and out["out_plot"].stat().st_size > 5000
+    assert not (out["work_dir"] / "backup").exists(), "a finished run leaves nothing to resume"
+
+
+def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup):
+    model, training, out = setup
+    with pytest.raises(KeyboardInterrupt):
+        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2,
+              **out)
+    assert not out["out_model"].exists(), "no final model from a killed job"
+    saved = sorted((out["work_dir"] / "backup").rglob("*.weights.h5"))
+    assert saved, "a checkpoint was written every epoch"
+    from egcalib.training import compile_model
+
+    reference = compile_model(model, training, IMAGE, False)
+    reference.load_weights(saved[-1])
+
+    seen = {}
+
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if "epoch" not in seen:
+                seen["epoch"] = epoch
+                seen["weights"] = [w.copy() for w in self.model.get_weights()]
+
+    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE,
+          extra_callbacks=[FirstEpoch()], **out)
+    assert seen["epoch"] == 2, "resumed at epoch k + 1 (zero-based k = 2)"
+    for got, expected in zip(seen["weights"], reference.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+    history = pd.read_csv(out["out_history"])
+    assert history["epoch"].tolist() == [0, 1, 2, 3, 4], "each epoch once across the two runs"
