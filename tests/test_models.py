@@ -101,3 +101,13 @@ def test_saved_model_round_trips(entries, tmp_path):
     again = keras.models.load_model(path, compile=False)
     np.testing.assert_allclose(again(inputs(), training=False), model(inputs(), training=False),
                                rtol=1e-6)
+
+
+def test_time_images_enter_as_a_second_image(entries):
+    model = build_model(entries["recommended"], IMAGE, time_images=True)
+    assert "time_image" in model.input
+    x = inputs()
+    x["time_image"] = np.zeros_like(x["image"])
+    reference = model(x, training=False).numpy()
+    x["time_image"] = x["time_image"] + 5.0
+    assert not np.allclose(model(x, training=False), reference), "the gate image is used"

@@ -39,15 +39,21 @@ def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled"):
     return paths, sidecar, counts, shards
 
 
-@pytest.mark.parametrize("mode", ["upsampled", "native"])
-def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_config, mode):
+IDENTITY = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
+            "track_iqr": [1.0] * 11, "image_scale": 1.0}
+
+
+@pytest.mark.parametrize("mode, time_images", [("upsampled", False), ("native", False),
+                                               ("upsampled", True), ("native", True)])
+def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_config, mode,
+                                                 time_images):
+    from egcalib.contract import TIME_COLUMNS
     from egcalib.pipeline import InputPipeline, numpy_batches
 
-    config = default_config
+    config = copy.deepcopy(default_config)
+    config["images"]["time_images"] = time_images
     paths, sidecar, counts, shards = write(skimmed, tmp_path, config, mode=mode)
-    identity = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
-                "track_iqr": [1.0] * 11, "image_scale": 1.0}
-    pipeline = InputPipeline(config["images"], shards, identity)
+    pipeline = InputPipeline(config["images"], shards, IDENTITY)
     inputs, record = numpy_batches(pipeline.dataset(list(paths.values()), 32, training=False,
                                                     with_ids=True))
     skim = pq.read_table(skimmed / "mc_zee.parquet")
@@ -67,6 +73,12 @@ def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_conf
     native = upsampler.concatenate({c.removeprefix("cells_"): fixed_size(skim[c])
                                     for c in CELL_COLUMNS})
     np.testing.assert_allclose(inputs["image"], upsampler(native[rows]), rtol=1e-6, atol=1e-7)
+    if time_images:
+        times = upsampler.concatenate({c.removeprefix("time_"): fixed_size(skim[c])
+                                       for c in TIME_COLUMNS})
+        np.testing.assert_array_equal(inputs["time_image"], upsampler(times[rows], intensive=True))
+    else:
+        assert "time_image" not in inputs
     acc = sum(skim[f"cl_E{i}"].to_numpy() for i in (1, 2, 3))
     np.testing.assert_allclose(record["target"], (skim["e_truth"].to_numpy() / acc)[rows],
                                rtol=1e-6)
@@ -137,8 +149,5 @@ def test_empty_skim_gives_empty_valid_shards(tmp_path, default_config):
                           default_config["splits"], default_config["shards"])
     assert counts == {"train": 0, "val": 0, "test": 0}
     assert pq.read_table(tmp_path / "side.parquet").num_rows == 0
-    pipeline = InputPipeline(default_config["images"], default_config["shards"],
-                             {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16,
-                              "track_median": [0.0] * 11, "track_iqr": [1.0] * 11,
-                              "image_scale": 1.0})
+    pipeline = InputPipeline(default_config["images"], default_config["shards"], IDENTITY)
     assert list(pipeline.dataset(list(paths.values()), 8, training=False).as_numpy_iterator()) == []

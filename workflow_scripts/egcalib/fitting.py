@@ -33,6 +33,7 @@ class FitResult:
     counts: np.ndarray
     expected: np.ndarray
     fixed: list
+    n_calls: int
     curve_x: np.ndarray = field(repr=False)
     curve_y: np.ndarray = field(repr=False)
 
@@ -135,5 +136,6 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     return FitResult(values=values, errors=errors, covariance=np.array(minuit.covariance),
                      chi2=chi2, ndf=int(used.sum() - minuit.nfit), edges=edges,
                      fixed=[names[k] for k in minuit.parameters if minuit.fixed[k]],
+                     n_calls=int(minuit.nfcn),
                      counts=counts, expected=expected, curve_x=curve_x,
                      curve_y=np.interp(curve_x, model.x, density) * scale)

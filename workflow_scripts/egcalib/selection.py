@@ -78,17 +78,23 @@ def z_mass_label(probe_eta, tag_et, tag_eta, d_phi, z_mass):
         2.0 * tag_et * (np.cosh(probe_eta - tag_eta) - np.cos(d_phi)))
 
 
+def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc):
+    """Valid energy, ET, |eta| and identification, each step in the cutflow."""
+    objects = objects[valid_energy(objects, is_mc)]
+    cutflow.add_objects(f"{kind}: valid energy", objects)
+    objects = objects[_et(objects) > et_min]
+    cutflow.add_objects(f"{kind}: ET > {et_min} GeV", objects)
+    objects = objects[np.abs(objects.eta) < eta_max]
+    cutflow.add_objects(f"{kind}: abs(eta) < {eta_max}", objects)
+    objects = objects[objects[id_flag]]
+    cutflow.add_objects(f"{kind}: {id_flag}", objects)
+    return objects
+
+
 def _electron_cuts(el, sel, cutflow, is_mc):
     cuts = sel["electron"]
-    el = el[valid_energy(el, is_mc)]
-    cutflow.add_objects("electron: valid energy", el)
-    el = el[_et(el) > cuts["et_min"]]
-    cutflow.add_objects(f"electron: ET > {cuts['et_min']} GeV", el)
-    el = el[np.abs(el.eta) < cuts["eta_max"]]
-    cutflow.add_objects(f"electron: abs(eta) < {cuts['eta_max']}", el)
-    el = el[el[cuts["id"]]]
-    cutflow.add_objects(f"electron: {cuts['id']}", el)
-    return el
+    return _object_cuts(el, "electron", cuts["et_min"], cuts["eta_max"], cuts["id"], cutflow,
+                        is_mc)
 
 
 def select_zee(events, el, sel: dict, is_mc: bool, label: bool):
@@ -145,14 +151,8 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
     opposite = ak.fill_none(ak.sum(mu.charge, axis=1) == 0, False)
     ph, mu = ph[opposite], mu[opposite]
     cutflow.add("opposite-charge muons", ak.sum(opposite), ak.sum(ak.num(ph)))
-    ph = ph[valid_energy(ph, is_mc)]
-    cutflow.add_objects("photon: valid energy", ph)
-    ph = ph[_et(ph) > cuts["photon_et_min"]]
-    cutflow.add_objects(f"photon: ET > {cuts['photon_et_min']} GeV", ph)
-    ph = ph[np.abs(ph.eta) < cuts["photon_eta_max"]]
-    cutflow.add_objects(f"photon: abs(eta) < {cuts['photon_eta_max']}", ph)
-    ph = ph[ph[cuts["photon_id"]]]
-    cutflow.add_objects(f"photon: {cuts['photon_id']}", ph)
+    ph = _object_cuts(ph, "photon", cuts["photon_et_min"], cuts["photon_eta_max"],
+                      cuts["photon_id"], cutflow, is_mc)
     muons = ak.zip({"pt": mu.pt, "eta": mu.eta, "phi": mu.phi,
                     "mass": ak.full_like(mu.pt, MUON_MASS)}, with_name="Momentum4D")
     photons = massless(ph)
