@@ -92,6 +92,7 @@ def all_outputs():
     outputs += expand("results/skim/{dataset}.cutflow.csv", dataset=DATASETS)
     outputs += per_file("results/shards/{dataset}/{file}.parquet")
     outputs += expand("results/eval/{model}/metrics.json", model=selected_models())
+    outputs += expand("results/models/{model}/model.onnx", model=selected_models())
     outputs += rules.compare.output
     return outputs
 

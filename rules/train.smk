@@ -119,3 +119,19 @@ rule infer:
         runtime=lambda wildcards, attempt: 60 * attempt,
     script:
         "../workflow_scripts/infer.py"
+
+
+rule export_onnx:
+    input:
+        "results/models/{model}/model.keras",
+    output:
+        "results/models/{model}/model.onnx",
+    params:
+        tolerance=1e-4,
+        code=code_version("export", "models", "losses"),
+    log:
+        "results/logs/train/{model}.onnx.log",
+    conda:
+        "../envs/train-gpu.yaml"
+    script:
+        "../workflow_scripts/export_onnx.py"

@@ -32,6 +32,7 @@ def test_end_to_end_outputs(workflow_run):
     for model in ("basic", "recommended_mc_data"):
         directory = workflow_run / "results/models" / model
         assert (directory / "model.keras").stat().st_size > 10_000
+        assert (directory / "model.onnx").stat().st_size > 10_000
         history = (directory / "history.csv").read_text().splitlines()
         assert len(history) == 1 + 2, "two epochs"
         evaluation = workflow_run / "results/eval" / model

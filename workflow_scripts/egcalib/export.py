@@ -1,0 +1,53 @@
+"""ONNX export of a trained model, checked against Keras with onnxruntime (DESIGN.md section 8).
+
+tf2onnx converts a traced tf.function with a fixed input signature (the Keras 3 model object
+itself is not a tf.keras model). The inputs keep the model's names.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+
+def export_onnx(model, path, opset: int = 17) -> None:
+    """Write ``model`` as ONNX to ``path`` (atomically)."""
+    import tf2onnx
+
+    names = list(model.input)
+    signature = [tf.TensorSpec((None, *model.input[name].shape[1:]), tf.float32, name=name)
+                 for name in names]
+
+    @tf.function(input_signature=signature)
+    def forward(*tensors):
+        return model(dict(zip(names, tensors)), training=False)
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tf2onnx.convert.from_function(forward, input_signature=signature, opset=opset,
+                                      output_path=str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def max_difference(model, onnx_path, inputs: dict) -> float:
+    """Largest |ONNX - Keras| output difference on ``inputs`` (a dict of numpy arrays)."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(None, {i.name: inputs[i.name] for i in session.get_inputs()})[0]
+    return float(np.max(np.abs(onnx_out - np.asarray(model(inputs, training=False)))))
+
+
+def random_inputs(model, n: int = 8, seed: int = 0) -> dict:
+    """Inputs of the model's shapes, with a realistic 0/1 track mask."""
+    rng = np.random.default_rng(seed)
+    inputs = {name: rng.normal(size=(n, *tensor.shape[1:])).astype(np.float32)
+              for name, tensor in model.input.items()}
+    inputs["image"] = np.abs(inputs["image"])
+    inputs["track_mask"] = (inputs["track_mask"] > 0).astype(np.float32)
+    return inputs
