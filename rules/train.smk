@@ -3,38 +3,6 @@
 TRAIN_CODE = code_version("models", "model_config", "losses", "training", "pipeline", "normalisation", "images")
 
 
-def model_config(name):
-    """A model entry resolved over model_defaults, checked against the datasets."""
-    from egcalib.model_config import resolve_model
-
-    model = resolve_model(name, config["models"][name], config["model_defaults"])
-    unknown = [d for d in model["train_on"] if d not in config["datasets"]]
-    if unknown:
-        raise ValueError(f"model {name}: train_on names unknown datasets {unknown}")
-    return model
-
-
-def selected_models():
-    chosen = config["selected_models"]
-    names = list(config["models"]) if chosen == "all" else chosen
-    unknown = [m for m in names if m not in config["models"]]
-    if unknown:
-        raise ValueError(f"selected_models: unknown models {unknown}")
-    return names
-
-
-def training_skims(wildcards):
-    return per_file("results/skim/{dataset}/{file}.parquet", model_config(wildcards.model)["train_on"])
-
-
-def training_shards(split):
-    def shards(wildcards):
-        return per_file(f"results/shards/{{dataset}}/{{file}}.{split}.tfrecord",
-                        model_config(wildcards.model)["train_on"])
-
-    return shards
-
-
 rule normalise:
     conda:
         "../envs/analysis.yaml"
@@ -83,18 +51,6 @@ rule train:
         runtime=lambda wildcards, attempt: 240 * attempt,
     script:
         "../workflow_scripts/train.py"
-
-
-def inference_datasets(model):
-    """Electron models are evaluated on every electron dataset (Z -> ee and the gun)."""
-    return [d for d, spec in config["datasets"].items() if spec["process"] in ("zee", "egun")]
-
-
-def all_predictions(wildcards):
-    return per_file(
-        f"results/predictions/{wildcards.model}/{{dataset}}/{{file}}.parquet",
-        inference_datasets(wildcards.model),
-    )
 
 
 rule infer:
