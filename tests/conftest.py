@@ -55,3 +55,14 @@ def ntuple_dir(tmp_path_factory, sim, calibration) -> Path:
                                       ("mc_egun", "mc", "egun", 600)):
         simulate_file(out / f"{dataset}.root", dataset, process, kind, 0, n, sim, calibration)
     return out
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory) -> Path:
+    """A copy of the checkout with the tiny workflow run to completion once, locally (shared by
+    the workflow and cluster tests; tests must not change its results)."""
+    from workflow_utils import copy_checkout, snakemake
+
+    workdir = copy_checkout(tmp_path_factory.mktemp("workflow"))
+    snakemake(workdir)
+    return workdir

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -86,9 +89,17 @@ def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_conf
     assert set(splits) <= set(SPLITS) and counts["train"] == np.sum(splits == "train")
 
 
-def test_shards_are_byte_identical_across_runs(skimmed, tmp_path, default_config):
+def test_shards_are_byte_identical_across_runs(skimmed, tmp_path, default_config, repo):
+    """Also across processes with different hash seeds (protobuf map order follows them)."""
     first = write(skimmed, tmp_path / "a", default_config)[0]
-    second = write(skimmed, tmp_path / "b", default_config)[0]
+    (tmp_path / "b").mkdir()
+    code = ("import sys, yaml; from pathlib import Path; sys.path.insert(0, 'tests'); "
+            "from test_shards import write; "
+            f"write(Path({str(skimmed)!r}), Path({str(tmp_path / 'b')!r}), "
+            "yaml.safe_load(open('config.yaml')))")
+    environment = {**os.environ, "PYTHONHASHSEED": "12345", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-c", code], cwd=repo, env=environment, check=True)
+    second = {split: tmp_path / "b" / path.name for split, path in first.items()}
     for split in SPLITS:
         assert first[split].read_bytes() == second[split].read_bytes()
 

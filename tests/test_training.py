@@ -50,7 +50,7 @@ def test_training_lowers_the_validation_loss(setup):
     assert not (out["work_dir"] / "backup").exists(), "a finished run leaves nothing to resume"
 
 
-def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup):
+def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, caplog):
     model, training, out = setup
     with pytest.raises(KeyboardInterrupt):
         train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2,
@@ -71,8 +71,10 @@ def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup):
                 seen["epoch"] = epoch
                 seen["weights"] = [w.copy() for w in self.model.get_weights()]
 
-    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE,
-          extra_callbacks=[FirstEpoch()], **out)
+    with caplog.at_level("INFO", logger="egcalib.training"):
+        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE,
+              extra_callbacks=[FirstEpoch()], **out)
+    assert "resumed from the checkpoint of epoch 2" in caplog.text
     assert seen["epoch"] == 2, "resumed at epoch k + 1 (zero-based k = 2)"
     for got, expected in zip(seen["weights"], reference.get_weights()):
         np.testing.assert_array_equal(got, expected)

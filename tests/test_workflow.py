@@ -11,14 +11,6 @@ from workflow_utils import copy_checkout, planned_jobs, snakemake
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    """A copy of the checkout with the tiny workflow run to completion once."""
-    workdir = copy_checkout(tmp_path_factory.mktemp("workflow"))
-    snakemake(workdir)
-    return workdir
-
-
 def test_end_to_end_outputs(workflow_run):
     summary = json.loads((workflow_run / "results/simulation/validation.json").read_text())
     assert 0.98 < summary["barrel_median_response"] < 1.02

@@ -113,7 +113,8 @@ def write_shards(skim_path, shard_paths: dict, sidecar_path, images: dict, split
                     if time_block is not None:
                         feature["time_image"] = _bytes_feature(time_block[j].tobytes())
                     example = tf.train.Example(features=tf.train.Features(feature=feature))
-                    out.write(example.SerializeToString())
+                    # deterministic: map order otherwise follows the process hash seed
+                    out.write(example.SerializeToString(deterministic=True))
     big = set(CELL_COLUMNS) | set(TIME_COLUMNS) | set(TRACK_COLUMNS)
     sidecar = table.drop_columns([c for c in table.column_names if c in big])
     sidecar = sidecar.append_column("split", pa.array(np.array(SPLITS)[split].tolist(), pa.string()))

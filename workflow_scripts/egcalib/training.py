@@ -65,8 +65,11 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     log.info("model %s: %d parameters", model.name, model.count_params())
     partial_history = work_dir / "history.partial.csv"
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(work_dir / "backup"), delete_checkpoint=False),
+        # The history row of an epoch is written before its backup: a job killed in between
+        # reruns that epoch and its row is replaced (duplicates are dropped below).
         keras.callbacks.CSVLogger(str(partial_history), append=True),
+        keras.callbacks.BackupAndRestore(str(work_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.LambdaCallback(on_train_begin=lambda logs: _log_resume(model)),
         keras.callbacks.EarlyStopping(patience=training["early_stopping_patience"],
                                       restore_best_weights=False),
         keras.callbacks.ReduceLROnPlateau(factor=training["lr_factor"],
@@ -79,7 +82,7 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
         callbacks.append(_StopAfter(stop_after_epoch))
     model.fit(train_data, validation_data=val_data, epochs=training["epochs"],
               callbacks=callbacks, verbose=0)
-    history = pd.read_csv(partial_history)
+    history = pd.read_csv(partial_history).drop_duplicates("epoch", keep="last")
     with atomic_path(out_history) as tmp:
         history.to_csv(tmp, index=False)
     plot_history(history, out_plot, model.name)
@@ -90,6 +93,12 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     shutil.rmtree(work_dir / "backup", ignore_errors=True)  # finished: nothing to resume
     partial_history.unlink()
     return model
+
+
+def _log_resume(model) -> None:
+    epoch = getattr(model, "_initial_epoch", None) or 0  # set by BackupAndRestore on restore
+    if epoch:
+        log.info("resumed from the checkpoint of epoch %d: continuing at epoch %d", epoch, epoch + 1)
 
 
 def plot_history(history: pd.DataFrame, path, title: str) -> None:
