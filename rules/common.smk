@@ -87,12 +87,10 @@ def per_file(pattern, datasets=None):
 
 def model_config(name):
     """A model entry resolved over model_defaults, checked against the datasets."""
-    from egcalib.model_config import resolve_model
+    from egcalib.model_config import model_particle, resolve_model
 
     model = resolve_model(name, config["models"][name], config["model_defaults"])
-    unknown = [d for d in model["train_on"] if d not in config["datasets"]]
-    if unknown:
-        raise ValueError(f"model {name}: train_on names unknown datasets {unknown}")
+    model_particle(model, config["datasets"])
     return model
 
 
@@ -118,8 +116,9 @@ def training_shards(split):
 
 
 def inference_datasets(model):
-    """Electron models are evaluated on every electron dataset (Z -> ee and the gun)."""
-    return [d for d, spec in config["datasets"].items() if spec["process"] in ("zee", "egun")]
+    from egcalib.model_config import evaluation_datasets
+
+    return evaluation_datasets(model_config(model), config["datasets"])
 
 
 def all_predictions(wildcards):

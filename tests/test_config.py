@@ -61,7 +61,7 @@ def test_paper_scale_config_builds_its_dag(repo, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     import re
 
-    assert re.search(r"^train\s+14$", result.stdout, re.M), "every model variant trains"
+    assert re.search(r"^train\s+15$", result.stdout, re.M), "every model variant trains"
     assert "tensorflow" not in result.stderr.lower(), "building the DAG must not import TF"
 
 
@@ -75,3 +75,22 @@ def test_bad_config_stops_the_workflow_naming_the_key(repo, tmp_path):
         capture_output=True, text=True, cwd=repo, timeout=300)
     assert result.returncode != 0
     assert "n_files" in result.stdout + result.stderr
+
+
+def test_models_train_on_one_particle(default_config):
+    from egcalib.model_config import evaluation_datasets, model_particle, resolve_model
+
+    datasets, defaults = default_config["datasets"], default_config["model_defaults"]
+    photon = resolve_model("recommended_photon", default_config["models"]["recommended_photon"],
+                           defaults)
+    assert model_particle(photon, datasets) == "photon"
+    assert evaluation_datasets(photon, datasets) == ["mc_zmumug", "data_zmumug"]
+    electron = resolve_model("recommended", default_config["models"]["recommended"], defaults)
+    assert evaluation_datasets(electron, datasets) == ["mc_zee", "mc_egun", "data_zee"]
+    mixed = resolve_model("mixed", {"film": [], "top": [], "train_on": ["mc_zee", "mc_zmumug"]},
+                          defaults)
+    with pytest.raises(ValueError, match="model mixed: train_on mixes electron and photon"):
+        model_particle(mixed, datasets)
+    unknown = resolve_model("typo", {"film": [], "top": [], "train_on": ["mc_zeee"]}, defaults)
+    with pytest.raises(ValueError, match=r"model typo: train_on names unknown datasets \['mc_zeee'\]"):
+        model_particle(unknown, datasets)

@@ -115,3 +115,42 @@ def test_non_convergent_fits_report_failure():
         fit_bw_cb(np.full(20, 91.0))
     with pytest.raises(FitError):
         fit_bw_cb(np.random.default_rng(7).uniform(0, 1, 5000))  # nothing in range
+
+
+@pytest.fixture(scope="module")
+def z_skims(tmp_path_factory, sim, calibration, default_config):
+    """Skimmed MC Z -> ee and Z -> mumugamma objects, large enough for Z-peak fits."""
+    from egcalib.simulation import simulate_file
+    from egcalib.skim import skim_file
+
+    out = tmp_path_factory.mktemp("zskims")
+    frames = []
+    for dataset, process, n in (("mc_zee", "zee", 700), ("mc_zmumug", "zmumug", 4000)):
+        simulate_file(out / f"{dataset}.root", dataset, process, "mc", 0, n, sim, calibration)
+        skim_file(str(out / f"{dataset}.root"), str(out / f"{dataset}.parquet"),
+                  str(out / f"{dataset}.csv"), dataset=dataset, file_name="f000", kind="mc",
+                  process=process, ntuple=default_config["ntuple"],
+                  selection=default_config["selection"], skim=default_config["skim"],
+                  native_shapes=default_config["images"]["native_shapes"])
+        frames.append(pd.read_parquet(out / f"{dataset}.parquet"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_z_fits_rebuild_each_process_with_the_model_energy(z_skims, default_config, tmp_path):
+    """Z -> ee from both electrons, Z -> mumugamma from the photon: a "model" that smears the
+    baseline energy by 8 % must widen both peaks, so the fits really use the model energies."""
+    from egcalib.evaluation import z_fits
+
+    smear = np.random.default_rng(5).normal(1.0, 0.08, len(z_skims))
+    predictions = z_skims.assign(e_pred=z_skims["e_baseline"] * smear)
+    datasets = {name: default_config["datasets"][name] for name in ("mc_zee", "mc_zmumug")}
+    fits = z_fits(predictions, datasets, default_config["evaluation"]["z_fit"], tmp_path, "smeared")
+    assert fits.loc[fits["dataset"] == "mc_zmumug", "process"].eq("zmumug").all()
+    assert "error" not in fits or fits["error"].isna().all(), fits
+    for dataset in datasets:
+        rows = fits[fits["dataset"] == dataset].set_index("energy")
+        assert 0.5 < rows.loc["baseline", "sigma"] < 5.0
+        assert rows.loc["smeared", "sigma"] > 1.3 * rows.loc["baseline", "sigma"], rows["sigma"]
+        assert rows.loc["smeared", "sigma_improvement"] < -0.3
+        for energy in ("baseline", "smeared"):
+            assert (tmp_path / f"{dataset}_{energy}.png").stat().st_size > 10_000

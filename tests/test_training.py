@@ -80,3 +80,11 @@ def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, capl
         np.testing.assert_array_equal(got, expected)
     history = pd.read_csv(out["out_history"])
     assert history["epoch"].tolist() == [0, 1, 2, 3, 4], "each epoch once across the two runs"
+
+
+def test_fewer_objects_than_a_batch_is_a_clear_error():
+    from egcalib.training import check_training_size
+
+    check_training_size("basic", 64, 64)
+    with pytest.raises(ValueError, match="model basic: 10 training objects, fewer than one batch"):
+        check_training_size("basic", 10, 64)

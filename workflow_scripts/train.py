@@ -4,12 +4,14 @@ import logging
 from egcalib.logs import log_to_file
 from egcalib.normalisation import load
 from egcalib.pipeline import InputPipeline
-from egcalib.training import train, training_data
+from egcalib.training import check_training_size, train, training_data
 
 log = log_to_file(snakemake.log[0])
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 params = snakemake.params
-pipeline = InputPipeline(params.images, params.shards, load(snakemake.input.normalisation))
+stats = load(snakemake.input.normalisation)
+check_training_size(params.model["name"], stats["n_objects"], params.training["batch_size"])
+pipeline = InputPipeline(params.images, params.shards, stats)
 
 
 def by_kind(files):

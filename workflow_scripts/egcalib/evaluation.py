@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 
 from egcalib import metrics, plotting
 from egcalib.atomic import atomic_path
+from egcalib.contract import PROCESS_PARTICLE
 from egcalib.fitting import FitError, fit_bw_cb
-from egcalib.masses import dielectron_masses
+from egcalib.masses import dielectron_masses, mumugamma_masses
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +24,24 @@ def read_predictions(paths) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def z_fits(predictions: pd.DataFrame, kinds: dict, fit_config: dict, plot_dir: Path, model):
-    """BW (x) CB fits of m_ee with the baseline and the model energies, per Z -> ee dataset."""
+# The Z-peak mass of each process, rebuilt with any energy hypothesis of its objects.
+Z_MASSES = {"zee": dielectron_masses, "zmumug": mumugamma_masses}
+
+
+def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir: Path, model):
+    """BW (x) CB fits of the Z peak (m_ee, or m_mumugamma with the photon energy) with the
+    baseline and the model energies, per Z dataset; ``datasets`` maps names to config entries."""
     rows = []
-    for dataset, kind in kinds.items():
+    for dataset, spec in datasets.items():
+        if spec["process"] not in Z_MASSES:
+            continue
+        kind, process = spec["kind"], spec["process"]
         frame = predictions[predictions["dataset"] == dataset]
-        masses = dielectron_masses(frame, ["e_baseline", "e_pred"])
+        masses = Z_MASSES[process](frame, ["e_baseline", "e_pred"])
         results = {}
         for hypothesis, column in (("baseline", "e_baseline"), (model, "e_pred")):
-            row = {"dataset": dataset, "kind": kind, "energy": hypothesis, "events": len(masses)}
+            row = {"dataset": dataset, "process": process, "kind": kind, "energy": hypothesis,
+                   "events": len(masses)}
             try:
                 result = fit_bw_cb(masses[column].to_numpy(), **fit_config)
             except FitError as error:
@@ -60,7 +70,9 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
     predictions = read_predictions(prediction_paths)
     mc = predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))] \
         if len(predictions) else predictions
-    summary = {"model": model, "objects": int(len(predictions))}
+    particles = {PROCESS_PARTICLE[spec["process"]] for spec in datasets.values()}
+    summary = {"model": model, "particle": "/".join(sorted(particles)),
+               "objects": int(len(predictions))}
     if len(mc):
         re_base = (mc["e_baseline"] / mc["e_truth"]).to_numpy()
         re_model = (mc["e_pred"] / mc["e_truth"]).to_numpy()
@@ -80,9 +92,8 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
         table.to_csv(tmp, index=False)
     plot_dir = Path(out["zfits_dir"])
     plot_dir.mkdir(parents=True, exist_ok=True)
-    zee = {d: spec["kind"] for d, spec in datasets.items() if spec["process"] == "zee"}
-    fits = z_fits(predictions, zee, evaluation["z_fit"], plot_dir, model) if len(predictions) \
-        else pd.DataFrame()
+    fits = z_fits(predictions, datasets, evaluation["z_fit"], plot_dir, model) \
+        if len(predictions) else pd.DataFrame()
     with atomic_path(out["zfits"]) as tmp:
         fits.to_csv(tmp, index=False)
     summary["z_fits"] = json.loads(fits.to_json(orient="records"))
@@ -96,14 +107,15 @@ def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
     rows = []
     for path in metric_paths:
         summary = json.loads(Path(path).read_text())
-        row = {"model": summary["model"], **{k: summary.get("inclusive", {}).get(k, np.nan)
+        row = {"model": summary["model"], "particle": summary["particle"], **{k: summary.get("inclusive", {}).get(k, np.nan)
                                             for k in ("riqr75", "riqr75_error", "riqr95",
                                                       "riqr95_error", "eiqr75_model",
                                                       "eiqr75_baseline")}}
         for fit in summary["z_fits"]:
-            if fit["energy"] != "baseline" and "sigma_improvement" in fit:
-                row[f"sigma_improvement_{fit['kind']}"] = fit["sigma_improvement"]
-                row[f"sigma_improvement_{fit['kind']}_error"] = fit["sigma_improvement_error"]
+            if fit["energy"] != "baseline" and np.isfinite(fit.get("sigma_improvement", np.nan)):
+                column = f"sigma_improvement_{fit['process']}_{fit['kind']}"
+                row[column] = fit["sigma_improvement"]
+                row[f"{column}_error"] = fit["sigma_improvement_error"]
         rows.append(row)
     table = pd.DataFrame(rows)
     with atomic_path(out["csv"]) as tmp:
@@ -111,18 +123,28 @@ def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
     with atomic_path(out["markdown"]) as tmp:
         tmp.write_text(table.round(4).to_markdown(index=False) + "\n")
     plotting.ablation(table, out["png"])
-    best = table[table["model"] == recommended]
     lines = [f"# Recommended model: {recommended}", ""]
-    if len(best):
-        r = best.iloc[0]
-        lines.append(f"- {100 * r['riqr75']:.1f} % improvement in eIQR75 "
-                     f"(+- {100 * r['riqr75_error']:.1f} %), {100 * r['riqr95']:.1f} % in eIQR95 "
-                     f"(eIQR75: baseline {r['eiqr75_baseline']:.4f}, model {r['eiqr75_model']:.4f})")
-        for kind in ("mc", "data"):
-            if f"sigma_improvement_{kind}" in r and np.isfinite(r[f"sigma_improvement_{kind}"]):
-                lines.append(f"- Z -> ee {kind}: 1 - sigma_CB^model / sigma_CB^baseline = "
-                             f"{100 * r[f'sigma_improvement_{kind}']:.1f} +- "
-                             f"{100 * r[f'sigma_improvement_{kind}_error']:.1f} %")
+    lines += _summary_lines(table[table["model"] == recommended])
+    for name in table.loc[table["particle"] == "photon", "model"]:
+        lines += ["", f"## Photon model: {name}", ""]
+        lines += _summary_lines(table[table["model"] == name])
     with atomic_path(out["summary"]) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return table
+
+
+def _summary_lines(rows: pd.DataFrame) -> list[str]:
+    """The seed's form: "x % improvement in eIQR75", "1 - sigma_CB^model / sigma_CB^baseline"."""
+    if not len(rows):
+        return []
+    r = rows.iloc[0]
+    lines = [f"- {100 * r['riqr75']:.1f} % improvement in eIQR75 "
+             f"(+- {100 * r['riqr75_error']:.1f} %), {100 * r['riqr95']:.1f} % in eIQR95 "
+             f"(eIQR75: baseline {r['eiqr75_baseline']:.4f}, model {r['eiqr75_model']:.4f})"]
+    for process, name in (("zee", "Z -> ee"), ("zmumug", "Z -> mumugamma")):
+        for kind in ("mc", "data"):
+            column = f"sigma_improvement_{process}_{kind}"
+            if column in r and np.isfinite(r[column]):
+                lines.append(f"- {name} {kind}: 1 - sigma_CB^model / sigma_CB^baseline = "
+                             f"{100 * r[column]:.1f} +- {100 * r[f'{column}_error']:.1f} %")
+    return lines

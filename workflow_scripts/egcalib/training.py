@@ -119,6 +119,14 @@ def plot_history(history: pd.DataFrame, path, title: str) -> None:
     plt.close(fig)
 
 
+def check_training_size(model_name: str, n_objects: int, batch_size: int) -> None:
+    """Training batches have a fixed size: fewer objects than one batch would train nothing."""
+    if n_objects < batch_size:
+        raise ValueError(f"model {model_name}: {n_objects} training objects, fewer than one batch "
+                         f"of {batch_size}; add events to its train_on datasets or lower "
+                         "training.batch_size")
+
+
 def training_data(pipeline, files_by_kind: dict, batch_size: int, seed: int,
                   source_weights: dict, training: bool):
     """MC files train on the truth target, data files on the Z-mass labels; with both, batches
