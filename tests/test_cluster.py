@@ -135,9 +135,20 @@ def test_outputs_match_a_local_run(cluster_run, workflow_run):
         np.testing.assert_allclose(ours["eiqr75_model"], theirs["eiqr75_model"], rtol=1e-3)
 
 
+def training_processes(workdir: Path) -> list[int]:
+    """PIDs of the train script that Snakemake runs inside a SLURM job of this workdir."""
+    found = subprocess.run(["pgrep", "-f", f"{workdir}/.snakemake/scripts/.*train.py"],
+                           capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
 def test_a_killed_training_job_is_retried_and_resumes(cluster_run, tmp_path):
-    """scancel a running train job after its first checkpoint: the profile retries it once and the
-    retry continues from the checkpoint instead of starting over."""
+    """SIGKILL the training process of a running train job after its first checkpoint (as the
+    OOM killer or a node problem would): the SLURM job fails, the profile retries it once, and the
+    retry continues from the checkpoint instead of starting over.
+
+    (Not scancel: sacct then reports "CANCELLED by <uid>", which snakemake-executor-plugin-slurm
+    2.8.0 does not recognise as finished, and Snakemake waits for the job forever.)"""
     workdir, _ = cluster_run
     longer = tmp_path / "longer.yaml"
     longer.write_text("training: {epochs: 8}\n")
@@ -146,16 +157,16 @@ def test_a_killed_training_job_is_retried_and_resumes(cluster_run, tmp_path):
     out = tmp_path / "snakemake.out"
     with out.open("w") as sink:
         run = subprocess.Popen(bounded(profile_command(target, configfiles=("config.yaml", TINY,
-                                                                        str(longer))), 900),
+                                                                            str(longer))), 900),
                                cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
         try:
-            killed = None
+            killed = []
             deadline = time.monotonic() + 600
-            while killed is None and time.monotonic() < deadline and run.poll() is None:
-                jobs = submitted_jobs(out.read_text()).get("train", [])
-                if jobs and partial.exists() and len(partial.read_text().splitlines()) >= 2:
-                    killed = jobs[0]
-                    subprocess.run(["scancel", killed], check=True)
+            while not killed and time.monotonic() < deadline and run.poll() is None:
+                if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+                    killed = training_processes(workdir)
+                    for pid in killed:
+                        os.kill(pid, signal.SIGKILL)
                 time.sleep(0.2)
             assert killed, "the train job never wrote a checkpointed epoch:\n" + out.read_text()
             assert run.wait(timeout=900) == 0, out.read_text()[-6000:]
@@ -164,10 +175,10 @@ def test_a_killed_training_job_is_retried_and_resumes(cluster_run, tmp_path):
                 run.send_signal(signal.SIGINT)
                 run.wait(timeout=60)
     jobs = submitted_jobs(out.read_text())["train"]
-    assert len(jobs) == 2 and jobs[0] == killed, jobs
+    assert len(jobs) == 2, jobs
     records = accounting(jobs)
-    assert records[jobs[0]]["state"].startswith("CANCELLED")
-    assert records[jobs[1]]["state"] == "COMPLETED"
+    assert records[jobs[0]]["state"] == "FAILED", records
+    assert records[jobs[1]]["state"] == "COMPLETED", records
     log = (workdir / "results/logs/train/basic.log").read_text()
     assert "resumed from the checkpoint of epoch" in log, log
     history = pd.read_csv(workdir / target)

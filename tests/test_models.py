@@ -57,11 +57,16 @@ def _cnn_features(model):
     return keras.Model(model.input, model.get_layer("global_max_pool").output)
 
 
-def _randomise_film(model):
-    layer = model.get_layer("film_params")
+def _randomise(model, name):
+    """Zero-initialised layers (FiLM parameters, the output) made random, as after training."""
+    layer = model.get_layer(name)
     kernel, bias = layer.get_weights()
     rng = np.random.default_rng(3)
     layer.set_weights([rng.normal(0, 0.3, kernel.shape).astype(np.float32), bias])
+
+
+def _randomise_film(model):
+    _randomise(model, "film_params")
 
 
 def test_film_modulation_is_live_only_when_scalars_feed_it(entries):
@@ -79,6 +84,7 @@ def test_film_modulation_is_live_only_when_scalars_feed_it(entries):
 def test_track_order_and_padding_do_not_change_the_output(entries):
     model = build_model(entries["film_scalars_tracks_top_scalars_tracks"], IMAGE)
     _randomise_film(model)
+    _randomise(model, "correction_z")
     x = inputs(seed=5)
     reference = model(x, training=False).numpy()
     permuted = dict(x)
@@ -105,9 +111,24 @@ def test_saved_model_round_trips(entries, tmp_path):
 
 def test_time_images_enter_as_a_second_image(entries):
     model = build_model(entries["recommended"], IMAGE, time_images=True)
+    _randomise(model, "correction_z")
     assert "time_image" in model.input
     x = inputs()
     x["time_image"] = np.zeros_like(x["image"])
     reference = model(x, training=False).numpy()
     x["time_image"] = x["time_image"] + 5.0
     assert not np.allclose(model(x, training=False), reference), "the gate image is used"
+
+
+def test_an_untrained_model_predicts_the_median_training_target(entries, tmp_path):
+    """The output is relu(median + IQR * z) with z zero-initialised (seed 002's target
+    normalisation); the scale is saved with the model."""
+    model = build_model(entries["recommended"], IMAGE, target_scale=(1.07, 0.04))
+    np.testing.assert_allclose(model(inputs(), training=False).numpy(), 1.07, rtol=1e-6)
+    model.get_layer("correction_z").set_weights(
+        [np.full((64, 1), 0.5, np.float32), np.ones(1, np.float32)])
+    expected = model(inputs(), training=False).numpy()
+    assert not np.allclose(expected, 1.07)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    np.testing.assert_allclose(loaded(inputs(), training=False).numpy(), expected, rtol=1e-6)

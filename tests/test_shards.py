@@ -146,6 +146,12 @@ def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_con
     assert with_scaled("test")["scalar_iqr"] == base["scalar_iqr"]
     assert with_scaled("train")["scalar_median"][0] > 5 * base["scalar_median"][0]
     assert base["n_objects"] == int(np.sum(split.to_numpy(zero_copy_only=False) == "train"))
+    train = split.to_numpy(zero_copy_only=False) == "train"
+    e_acc = sum(table[f"cl_E{i}"].to_numpy().astype(np.float64) for i in (1, 2, 3))
+    target = (table["e_truth"].to_numpy() / e_acc)[train]
+    q25, median, q75 = np.percentile(target, [25, 50, 75])
+    assert base["target_median"] == pytest.approx(median, rel=1e-5)
+    assert base["target_iqr"] == pytest.approx(q75 - q25, rel=1e-4)
 
 
 def test_empty_skim_gives_empty_valid_shards(tmp_path, default_config):

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
 import yaml
 
-from workflow_utils import copy_checkout, planned_jobs, snakemake
+from workflow_utils import TINY, copy_checkout, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +112,39 @@ def test_library_change_reruns_its_stage(workflow_run, tmp_path):
     module.write_text(module.read_text() + "\n# a physics change\n")
     jobs = planned_jobs(work)
     assert jobs.get("simulate", 0) >= 1 and jobs.get("calibrate_simulation") == 1
+
+
+def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
+    """Kill Snakemake and its training job mid-run (a crashed login node): no output of the job is
+    left looking complete, the next run plans the job again, and with --rerun-incomplete (as both
+    profiles set) it finishes, resuming from the checkpoint the killed job wrote."""
+    work = copy_checkout(tmp_path / "copy")
+    for directory in ("results", ".snakemake"):
+        shutil.copytree(workflow_run / directory, work / directory, symlinks=True)
+    longer = tmp_path / "longer.yaml"
+    longer.write_text("training: {epochs: 8}\n")
+    configfiles = ("config.yaml", TINY, str(longer))
+    target = "results/models/basic/history.csv"
+    outputs = [work / "results/models/basic" / name
+               for name in ("model.keras", "history.csv", "training.png")]
+    partial = work / "results/models/basic/work/history.partial.csv"
+    command = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile",
+               *configfiles]
+    run = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while run.poll() is None and time.monotonic() < deadline:
+            if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.1)
+        assert run.poll() is None, "training finished before it could be killed"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert not any(path.exists() for path in outputs), "a killed job left an output behind"
+    assert planned_jobs(work, target, configfiles=configfiles) == {"train": 1}
+    snakemake(work, target, "--rerun-incomplete", configfiles=configfiles)
+    log = (work / "results/logs/train/basic.log").read_text()
+    assert "resumed from the checkpoint of epoch" in log, log
+    assert pd.read_csv(work / target)["epoch"].tolist() == list(range(8))

@@ -28,4 +28,5 @@ train_data = training_data(pipeline, by_kind(snakemake.input.train), batch, seed
 val_data = training_data(pipeline, by_kind(snakemake.input.val), batch, seed, weights, False)
 train(params.model, params.training, train_data, val_data, pipeline.image_shape,
       snakemake.output.model, snakemake.output.history, snakemake.output.plot, params.work_dir,
-      time_images=params.images["time_images"])
+      time_images=params.images["time_images"],
+      target_scale=(stats["target_median"], stats["target_iqr"]))

@@ -112,7 +112,8 @@ def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
                                                       "riqr95_error", "eiqr75_model",
                                                       "eiqr75_baseline")}}
         for fit in summary["z_fits"]:
-            if fit["energy"] != "baseline" and np.isfinite(fit.get("sigma_improvement", np.nan)):
+            improvement = fit.get("sigma_improvement")  # null in JSON when a fit failed
+            if fit["energy"] != "baseline" and improvement is not None and np.isfinite(improvement):
                 column = f"sigma_improvement_{fit['process']}_{fit['kind']}"
                 row[column] = fit["sigma_improvement"]
                 row[f"{column}_error"] = fit["sigma_improvement_error"]
@@ -124,7 +125,8 @@ def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
         tmp.write_text(table.round(4).to_markdown(index=False) + "\n")
     plotting.ablation(table, out["png"])
     lines = [f"# Recommended model: {recommended}", ""]
-    lines += _summary_lines(table[table["model"] == recommended])
+    lines += _summary_lines(table[table["model"] == recommended]) or [
+        f"- not evaluated: `{recommended}` is not among the selected models"]
     for name in table.loc[table["particle"] == "photon", "model"]:
         lines += ["", f"## Photon model: {name}", ""]
         lines += _summary_lines(table[table["model"] == name])

@@ -1,5 +1,6 @@
 """Robust input normalisation from the training split only (DESIGN.md section 7).
 
+Targets: their median and IQR set the network's output scale (models.TargetScale).
 Scalars and track features: (x - median) / IQR, track statistics over real tracks only, padding
 kept at zero. Images: divided by one global scale, the median per-object cell-energy sum, so a
 typical image sums to ~1 while energies stay comparable between objects (the network predicts
@@ -12,11 +13,26 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from egcalib.atomic import atomic_path
 from egcalib.contract import CELL_COLUMNS, N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
 from egcalib.splits import SPLITS, assign_splits
+
+
+def e_acc(table: pa.Table) -> np.ndarray:
+    """E_acc = E1 + E2 + E3 of the cluster: what the network's correction multiplies."""
+    return sum(table[f"cl_E{i}"].to_numpy().astype(np.float64) for i in (1, 2, 3))
+
+
+def targets(table: pa.Table) -> dict[str, np.ndarray]:
+    """Regression targets: E_true / E_acc (MC) and E_label / E_acc (data); NaN when absent."""
+    acc = e_acc(table)
+    safe = np.where(acc > 0, acc, np.nan)
+    return {"target": (table["e_truth"].to_numpy() / safe).astype(np.float32),
+            "label_target": (table["e_label"].to_numpy() / safe).astype(np.float32),
+            "e_acc": acc.astype(np.float32)}
 
 
 def _median_iqr(values: np.ndarray):
@@ -29,8 +45,9 @@ def _median_iqr(values: np.ndarray):
 
 
 def compute_statistics(scalars: np.ndarray, tracks: np.ndarray, track_mask: np.ndarray,
-                       cell_sums: np.ndarray) -> dict:
-    """Statistics from training objects: scalars (n, 16), tracks (n, 10, 11), mask (n, 10)."""
+                       cell_sums: np.ndarray, target: np.ndarray) -> dict:
+    """Statistics from training objects: scalars (n, 16), tracks (n, 10, 11), mask (n, 10),
+    cell-energy sums (n,) and regression targets (n,; NaN where an object has none)."""
     scalar_median, scalar_iqr = _median_iqr(np.asarray(scalars, np.float64))
     real = np.asarray(tracks, np.float64)[np.asarray(track_mask) > 0]
     track_median, track_iqr = _median_iqr(real.reshape(-1, len(TRACK_FEATURES)))
@@ -42,14 +59,25 @@ def compute_statistics(scalars: np.ndarray, tracks: np.ndarray, track_mask: np.n
         "track_features": list(TRACK_FEATURES),
         "track_median": track_median.tolist(), "track_iqr": track_iqr.tolist(),
         "image_scale": float(np.median(positive)) if len(positive) else 1.0,
+        **_target_scale(target),
     }
+
+
+def _target_scale(target: np.ndarray) -> dict:
+    """Median and IQR of the training targets: the network's output scale (models.TargetScale)."""
+    finite = target[np.isfinite(target)]
+    if len(finite) < 2:
+        return {"target_median": 1.0, "target_iqr": 0.05}
+    q25, median, q75 = np.percentile(finite, [25, 50, 75])
+    return {"target_median": float(median), "target_iqr": float(q75 - q25) if q75 > q25 else 0.05}
 
 
 def training_statistics(skim_paths, splits_config: dict) -> dict:
     """Statistics over the training-split objects of skim tables (other splits never read)."""
     columns = list(SCALAR_COLUMNS) + ["tracks", "tracks_mask", "runNumber", "eventNumber",
-                                      "dataset"] + list(CELL_COLUMNS)
-    parts = {"scalars": [], "tracks": [], "mask": [], "sums": []}
+                                      "dataset", "e_truth", "e_label", "cl_E1", "cl_E2",
+                                      "cl_E3"] + list(CELL_COLUMNS)
+    parts = {"scalars": [], "tracks": [], "mask": [], "sums": [], "target": []}
     for path in skim_paths:
         table = pq.read_table(path, columns=columns)
         if table.num_rows == 0:
@@ -64,10 +92,14 @@ def training_statistics(skim_paths, splits_config: dict) -> dict:
                                                                    len(TRACK_FEATURES)))
         parts["mask"].append(fixed_size(table["tracks_mask"]))
         parts["sums"].append(sum(fixed_size(table[c]).sum(axis=1) for c in CELL_COLUMNS))
+        truth = targets(table)  # MC objects train on the truth, data objects on their labels
+        parts["target"].append(np.where(np.isfinite(truth["target"]), truth["target"],
+                                        truth["label_target"]))
     if not parts["scalars"]:
         raise ValueError(f"normalisation: no training objects in {list(map(str, skim_paths))}")
     return compute_statistics(np.concatenate(parts["scalars"]), np.concatenate(parts["tracks"]),
-                              np.concatenate(parts["mask"]), np.concatenate(parts["sums"]))
+                              np.concatenate(parts["mask"]), np.concatenate(parts["sums"]),
+                              np.concatenate(parts["target"]))
 
 
 def fixed_size(column) -> np.ndarray:

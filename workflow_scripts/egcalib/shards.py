@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from egcalib.atomic import atomic_path
 from egcalib.contract import CELL_COLUMNS, SCALAR_COLUMNS, TIME_COLUMNS, TRACK_COLUMNS
 from egcalib.images import Upsampler
-from egcalib.normalisation import fixed_size
+from egcalib.normalisation import fixed_size, targets
 from egcalib.splits import SPLITS, assign_splits, dataset_key
 
 ID_FEATURES = ("runNumber", "eventNumber", "object_index", "particle", "dataset_key")
@@ -25,20 +25,6 @@ def compression_type(shards: dict) -> str:
     """TFRecord compression from config ('none' -> ''; GZIP at level 1 writes ~20x faster than
     at the default level, DESIGN.md section 12)."""
     return "" if shards["compression"] == "none" else shards["compression"]
-
-
-def e_acc(table: pa.Table) -> np.ndarray:
-    """E_acc = E1 + E2 + E3 of the cluster: what the network's correction multiplies."""
-    return sum(table[f"cl_E{i}"].to_numpy().astype(np.float64) for i in (1, 2, 3))
-
-
-def targets(table: pa.Table) -> dict[str, np.ndarray]:
-    """Regression targets: E_true / E_acc (MC) and E_label / E_acc (data); NaN when absent."""
-    acc = e_acc(table)
-    safe = np.where(acc > 0, acc, np.nan)
-    return {"target": (table["e_truth"].to_numpy() / safe).astype(np.float32),
-            "label_target": (table["e_label"].to_numpy() / safe).astype(np.float32),
-            "e_acc": acc.astype(np.float32)}
 
 
 def _float_feature(values):

@@ -28,14 +28,15 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def compile_model(model_config: dict, training: dict, image_shape, time_images: bool):
+def compile_model(model_config: dict, training: dict, image_shape, time_images: bool,
+                  target_scale=(1.0, 0.05)):
     """Build and compile a model with the loss and optimizer of its config."""
     gpu = has_gpu()
     keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "float32")
     strategy = (tf.distribute.MirroredStrategy() if gpu and training["multi_gpu"]
                 else tf.distribute.get_strategy())
     with strategy.scope():
-        model = build_model(model_config, image_shape, time_images)
+        model = build_model(model_config, image_shape, time_images, target_scale)
         model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]),
                       loss=get_loss(model_config["loss"]),
                       jit_compile=True if gpu else training["jit_compile_cpu"])
@@ -56,12 +57,13 @@ class _StopAfter(keras.callbacks.Callback):
 
 def train(model_config: dict, training: dict, train_data, val_data, image_shape,
           out_model, out_history, out_plot, work_dir, time_images=False,
-          stop_after_epoch=None, extra_callbacks=()) -> keras.Model:
-    """Train, resuming from ``work_dir`` when a previous run of the same job was killed."""
+          stop_after_epoch=None, extra_callbacks=(), target_scale=(1.0, 0.05)) -> keras.Model:
+    """Train, resuming from ``work_dir`` when a previous run of the same job was killed.
+    ``target_scale`` is the (median, IQR) of the training targets (normalisation.json)."""
     keras.utils.set_random_seed(training["seed"])
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    model = compile_model(model_config, training, image_shape, time_images)
+    model = compile_model(model_config, training, image_shape, time_images, target_scale)
     log.info("model %s: %d parameters", model.name, model.count_params())
     partial_history = work_dir / "history.partial.csv"
     callbacks = [
