@@ -88,3 +88,34 @@ def test_fewer_objects_than_a_batch_is_a_clear_error():
     check_training_size("basic", 64, 64)
     with pytest.raises(ValueError, match="model basic: 10 training objects, fewer than one batch"):
         check_training_size("basic", 10, 64)
+
+
+def test_a_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(setup, monkeypatch):
+    """The third checkpoint write dies half-way (a SIGKILL during the write): the rerun resumes
+    after epoch 2 from intact files instead of failing on a truncated weights file."""
+    model, training, out = setup
+    original = keras.Model.save_weights
+    calls = []
+
+    def dies_on_the_third_write(self, filepath, *args, **kwargs):
+        calls.append(filepath)
+        if len(calls) == 3:
+            with open(filepath, "wb") as handle:
+                handle.write(b"\x89HDF\r\n\x1a\n truncated")
+            raise KeyboardInterrupt("killed while writing the checkpoint")
+        return original(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save_weights", dies_on_the_third_write)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
+    monkeypatch.setattr(keras.Model, "save_weights", original)
+    seen = {}
+
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.setdefault("epoch", epoch)
+
+    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE,
+          extra_callbacks=[FirstEpoch()], **out)
+    assert seen["epoch"] == 2
+    assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]

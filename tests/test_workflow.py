@@ -40,7 +40,7 @@ def test_end_to_end_outputs(workflow_run):
         for name in ("relative_error.png", "et_2d.png", "eiqr_vs_eta.png"):
             assert (evaluation / name).stat().st_size > 10_000, name
         metrics = json.loads((evaluation / "metrics.json").read_text())
-        assert metrics["inclusive"]["n"] > 50
+        assert metrics["inclusive"]["n"] > 20  # the tiny Z->mumugamma test split has ~30 photons
         assert 0.005 < metrics["inclusive"]["eiqr75_baseline"] < 0.1
         assert {fit["dataset"] for fit in metrics["z_fits"]} == datasets
     # The tiny Z -> ee test split is just large enough for a fit; its figure has a curve.
@@ -116,8 +116,9 @@ def test_library_change_reruns_its_stage(workflow_run, tmp_path):
 
 def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
     """Kill Snakemake and its training job mid-run (a crashed login node): no output of the job is
-    left looking complete, the next run plans the job again, and with --rerun-incomplete (as both
-    profiles set) it finishes, resuming from the checkpoint the killed job wrote."""
+    left looking complete, the next run plans the job again, and after --unlock with
+    --rerun-incomplete (as both profiles set) it finishes, resuming from the killed job's last
+    checkpoint (even when the kill came while it was writing one)."""
     work = copy_checkout(tmp_path / "copy")
     for directory in ("results", ".snakemake"):
         shutil.copytree(workflow_run / directory, work / directory, symlinks=True)
@@ -144,6 +145,7 @@ def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
         run.wait()
     assert not any(path.exists() for path in outputs), "a killed job left an output behind"
     assert planned_jobs(work, target, configfiles=configfiles) == {"train": 1}
+    snakemake(work, "--unlock", configfiles=configfiles)  # the killed Snakemake held the lock
     snakemake(work, target, "--rerun-incomplete", configfiles=configfiles)
     log = (work / "results/logs/train/basic.log").read_text()
     assert "resumed from the checkpoint of epoch" in log, log

@@ -26,8 +26,9 @@ def copy_checkout(dest: Path) -> Path:
 
 def snakemake(workdir: Path, *args: str, configfiles=("config.yaml", TINY), timeout=1800,
               check=True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *configfiles,
-               *args]
+    # --configfile takes several values: the arguments (targets among them) go before it.
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
+               *configfiles]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n"

@@ -67,11 +67,12 @@ class TargetScale(layers.Layer):
         return {**super().get_config(), "median": self.median, "iqr": self.iqr}
 
 
-def _dense_block(x, units, activation, name, batch_norm=True):
+def _dense_block(x, units, activation, name, batch_norm=None):
+    """Dense layers, each followed by BatchNorm (``batch_norm`` is its momentum; None: none)."""
     for i, width in enumerate(units):
         x = layers.Dense(width, name=f"{name}_dense{i}")(x)
-        if batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        if batch_norm is not None:
+            x = layers.BatchNormalization(momentum=batch_norm, name=f"{name}_bn{i}")(x)
         x = layers.Activation(activation, name=f"{name}_act{i}")(x)
     return x
 
@@ -88,6 +89,9 @@ def build_model(model: dict, image_shape, time_images: bool = False,
     targets (normalisation.json)."""
     arch = model["architecture"]
     activation = arch["activation"]
+    # BatchNorm's moving statistics (used at inference) follow the batches with this momentum:
+    # Keras's 0.99 needs thousands of steps, far more than a short CPU training makes.
+    momentum = arch.get("batch_norm_momentum", 0.99)
     inputs = {
         "image": keras.Input(image_shape, name="image"),
         "scalars": keras.Input((len(SCALARS),), name="scalars"),
@@ -103,7 +107,7 @@ def build_model(model: dict, image_shape, time_images: bool = False,
     uses = set(model["film"]) | set(model["top"])
     if "scalars" in uses:
         branches["scalars"] = _dense_block(inputs["scalars"], arch["scalarnet"], activation,
-                                           "scalarnet")
+                                           "scalarnet", momentum)
     if "tracks" in uses:
         per_track = inputs["tracks"]
         for i, width in enumerate(arch["tracknet"]):
@@ -111,14 +115,14 @@ def build_model(model: dict, image_shape, time_images: bool = False,
                 per_track)
             per_track = MaskTracks(name=f"tracknet_mask{i}")([per_track, inputs["track_mask"]])
         pooled = MaskedPooling(name="tracknet_pool")([per_track, inputs["track_mask"]])
-        branches["tracks"] = layers.BatchNormalization(name="tracknet_bn")(pooled)
+        branches["tracks"] = layers.BatchNormalization(momentum=momentum, name="tracknet_bn")(pooled)
 
     channels = conv_channels(arch["cnn"])
     film = None
     if model["film"]:
         context = [branches[name] for name in model["film"]]
         context = context[0] if len(context) == 1 else layers.Concatenate(name="film_in")(context)
-        context = _dense_block(context, arch["film"], activation, "film")
+        context = _dense_block(context, arch["film"], activation, "film", momentum)
         # Zero-initialised: every modulation starts as the identity.
         film = layers.Dense(2 * sum(channels), kernel_initializer="zeros", name="film_params")(
             context)
@@ -129,7 +133,7 @@ def build_model(model: dict, image_shape, time_images: bool = False,
         if index and index % arch["cnn"]["depth"] == 0:
             x = layers.MaxPooling2D(2, padding="same", name=f"pool{block}")(x)
         x = layers.Conv2D(width, arch["cnn"]["kernel"], padding="same", name=f"conv{index}")(x)
-        x = layers.BatchNormalization(name=f"conv_bn{index}")(x)
+        x = layers.BatchNormalization(momentum=momentum, name=f"conv_bn{index}")(x)
         if film is not None:
             gamma = film[:, offset:offset + width]
             beta = film[:, sum(channels) + offset:sum(channels) + offset + width]
@@ -140,7 +144,7 @@ def build_model(model: dict, image_shape, time_images: bool = False,
 
     top = [x] + [branches[name] for name in model["top"]]
     x = top[0] if len(top) == 1 else layers.Concatenate(name="top_in")(top)
-    x = _dense_block(x, arch["top"], activation, "top", batch_norm=False)
+    x = _dense_block(x, arch["top"], activation, "top")
     # Zero-initialised: every model starts at the median training target.
     z = layers.Dense(1, kernel_initializer="zeros", name="correction_z")(x)
     median, iqr = target_scale

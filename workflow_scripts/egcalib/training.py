@@ -8,6 +8,7 @@ and the final .keras file written atomically.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -43,6 +44,22 @@ def compile_model(model_config: dict, training: dict, image_shape, time_images: 
     return model
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose checkpoint files are replaced atomically. Keras writes them in
+    place, so a job killed during the write left a truncated weights file and its rerun failed
+    ("bad object header"); now a killed write leaves the previous checkpoint intact."""
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        tmp_weights = os.path.join(self.backup_dir, f".tmp-{os.getpid()}.weights.h5")
+        tmp_metadata = f"{self._training_metadata_path}.tmp-{os.getpid()}"
+        self.model.save_weights(tmp_weights, overwrite=True)
+        Path(tmp_metadata).write_text(json.dumps({"epoch": self._current_epoch,
+                                                  "batch": self._last_batch_seen}))
+        os.replace(tmp_weights, self._weights_path)
+        os.replace(tmp_metadata, self._training_metadata_path)
+
+
 class _StopAfter(keras.callbacks.Callback):
     """Stop after a given epoch (tests simulate a killed job with it)."""
 
@@ -70,7 +87,7 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
         # The history row of an epoch is written before its backup: a job killed in between
         # reruns that epoch and its row is replaced (duplicates are dropped below).
         keras.callbacks.CSVLogger(str(partial_history), append=True),
-        keras.callbacks.BackupAndRestore(str(work_dir / "backup"), delete_checkpoint=False),
+        AtomicBackupAndRestore(str(work_dir / "backup"), delete_checkpoint=False),
         keras.callbacks.LambdaCallback(on_train_begin=lambda logs: _log_resume(model)),
         keras.callbacks.EarlyStopping(patience=training["early_stopping_patience"],
                                       restore_best_weights=False),
