@@ -153,7 +153,8 @@ def test_a_killed_training_job_is_retried_and_resumes(cluster_run, tmp_path):
     longer = tmp_path / "longer.yaml"
     longer.write_text("training: {epochs: 8}\n")
     target = "results/models/basic/history.csv"
-    partial = workdir / "results/models/basic/work/history.partial.csv"
+    # Written (atomically) after an epoch's weights: a checkpoint exists to resume from.
+    checkpoint = workdir / "results/models/basic/work/backup/training_metadata.json"
     out = tmp_path / "snakemake.out"
     with out.open("w") as sink:
         run = subprocess.Popen(bounded(profile_command(target, configfiles=("config.yaml", TINY,
@@ -163,7 +164,7 @@ def test_a_killed_training_job_is_retried_and_resumes(cluster_run, tmp_path):
             killed = []
             deadline = time.monotonic() + 600
             while not killed and time.monotonic() < deadline and run.poll() is None:
-                if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+                if checkpoint.exists():
                     killed = training_processes(workdir)
                     for pid in killed:
                         os.kill(pid, signal.SIGKILL)
