@@ -3,13 +3,15 @@
 Deterministic given the seed; mixed precision and XLA on a GPU, plain float32 on CPU (XLA on CPU
 is configurable: ~3x faster for a ~0.7M-parameter model, DESIGN.md section 12); Adam with a
 plateau learning-rate schedule and early stopping; a backup of model and optimizer state every
-epoch, so a killed job rerun resumes at the next epoch with the weights it saved; history, curve
-and the final .keras file written atomically.
+epoch, so a killed job rerun resumes at the next epoch with the weights it saved; the model
+written is that of the epoch with the lowest validation loss (kept across resumes); history,
+curve and the final .keras file written atomically.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 from pathlib import Path
@@ -60,6 +62,43 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         os.replace(tmp_metadata, self._training_metadata_path)
 
 
+class BestValidationWeights(keras.callbacks.Callback):
+    """Keep the weights of the epoch with the lowest validation loss and end training with them.
+    They live on disk beside the backup, written atomically: Keras's in-memory
+    ``restore_best_weights`` forgets them when a killed job resumes."""
+
+    def __init__(self, directory, monitor="val_loss"):
+        super().__init__()
+        self.directory = Path(directory)
+        self.monitor = monitor
+        self.weights_path = self.directory / "best.weights.h5"
+        self.record_path = self.directory / "best.json"
+        self.best = {"epoch": None, "value": float("inf")}
+
+    def on_train_begin(self, logs=None):
+        if self.record_path.exists() and self.weights_path.exists():
+            self.best = json.loads(self.record_path.read_text())
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value) or value >= self.best["value"]:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # The weights are renamed into place before the record that points at them.
+        tmp_weights = self.directory / f".tmp-{os.getpid()}.weights.h5"
+        self.model.save_weights(tmp_weights, overwrite=True)
+        os.replace(tmp_weights, self.weights_path)
+        self.best = {"epoch": epoch, "value": float(value)}
+        with atomic_path(self.record_path) as tmp:
+            Path(tmp).write_text(json.dumps(self.best))
+
+    def on_train_end(self, logs=None):
+        if self.best["epoch"] is not None:
+            self.model.load_weights(self.weights_path)
+            log.info("kept the weights of epoch %d (%s %.6g)", self.best["epoch"] + 1,
+                     self.monitor, self.best["value"])
+
+
 class _StopAfter(keras.callbacks.Callback):
     """Stop after a given epoch (tests simulate a killed job with it)."""
 
@@ -87,6 +126,7 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
         # The history row of an epoch is written before its backup: a job killed in between
         # reruns that epoch and its row is replaced (duplicates are dropped below).
         keras.callbacks.CSVLogger(str(partial_history), append=True),
+        BestValidationWeights(work_dir / "best"),
         AtomicBackupAndRestore(str(work_dir / "backup"), delete_checkpoint=False),
         keras.callbacks.LambdaCallback(on_train_begin=lambda logs: _log_resume(model)),
         keras.callbacks.EarlyStopping(patience=training["early_stopping_patience"],
@@ -109,7 +149,8 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     tmp_model = out_model.with_name(f".{out_model.stem}.tmp-{os.getpid()}.keras")
     model.save(tmp_model)
     os.replace(tmp_model, out_model)
-    shutil.rmtree(work_dir / "backup", ignore_errors=True)  # finished: nothing to resume
+    for finished in ("backup", "best"):  # nothing left to resume
+        shutil.rmtree(work_dir / finished, ignore_errors=True)
     partial_history.unlink()
     return model
 
