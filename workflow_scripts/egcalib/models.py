@@ -18,6 +18,7 @@ import keras
 from keras import layers, ops
 
 from egcalib.contract import N_TRACKS, SCALARS, TRACK_FEATURES
+from egcalib.normalisation import DEFAULT_TARGET_SCALE
 
 INPUT_NAMES = ("image", "scalars", "tracks", "track_mask")
 
@@ -56,7 +57,7 @@ class MaskTracks(layers.Layer):
 class TargetScale(layers.Layer):
     """z -> median + iqr * z: the training targets' scale, fixed (not trained)."""
 
-    def __init__(self, median=1.0, iqr=0.05, **kwargs):
+    def __init__(self, median, iqr, **kwargs):
         super().__init__(**kwargs)
         self.median, self.iqr = float(median), float(iqr)
 
@@ -84,7 +85,7 @@ def conv_channels(cnn: dict) -> list[int]:
 
 
 def build_model(model: dict, image_shape, time_images: bool = False,
-                target_scale=(1.0, 0.05)) -> keras.Model:
+                target_scale=DEFAULT_TARGET_SCALE) -> keras.Model:
     """The network of one model entry; ``target_scale`` is (median, IQR) of the training
     targets (normalisation.json)."""
     arch = model["architecture"]

@@ -20,6 +20,9 @@ from egcalib.atomic import atomic_path
 from egcalib.contract import CELL_COLUMNS, N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
 from egcalib.splits import SPLITS, assign_splits
 
+# The output scale (target median, IQR) where training targets give none: a correction near 1.
+DEFAULT_TARGET_SCALE = (1.0, 0.05)
+
 
 def e_acc(table: pa.Table) -> np.ndarray:
     """E_acc = E1 + E2 + E3 of the cluster: what the network's correction multiplies."""
@@ -66,10 +69,12 @@ def compute_statistics(scalars: np.ndarray, tracks: np.ndarray, track_mask: np.n
 def _target_scale(target: np.ndarray) -> dict:
     """Median and IQR of the training targets: the network's output scale (models.TargetScale)."""
     finite = target[np.isfinite(target)]
+    default_median, default_iqr = DEFAULT_TARGET_SCALE
     if len(finite) < 2:
-        return {"target_median": 1.0, "target_iqr": 0.05}
+        return {"target_median": default_median, "target_iqr": default_iqr}
     q25, median, q75 = np.percentile(finite, [25, 50, 75])
-    return {"target_median": float(median), "target_iqr": float(q75 - q25) if q75 > q25 else 0.05}
+    return {"target_median": float(median),
+            "target_iqr": float(q75 - q25) if q75 > q25 else default_iqr}
 
 
 def training_statistics(skim_paths, splits_config: dict) -> dict:

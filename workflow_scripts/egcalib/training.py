@@ -23,6 +23,7 @@ import tensorflow as tf
 from egcalib.atomic import atomic_path
 from egcalib.losses import get_loss
 from egcalib.models import build_model
+from egcalib.normalisation import DEFAULT_TARGET_SCALE
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def has_gpu() -> bool:
 
 
 def compile_model(model_config: dict, training: dict, image_shape, time_images: bool,
-                  target_scale=(1.0, 0.05)):
+                  target_scale=DEFAULT_TARGET_SCALE):
     """Build and compile a model with the loss and optimizer of its config."""
     gpu = has_gpu()
     keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "float32")
@@ -113,7 +114,8 @@ class _StopAfter(keras.callbacks.Callback):
 
 def train(model_config: dict, training: dict, train_data, val_data, image_shape,
           out_model, out_history, out_plot, work_dir, time_images=False,
-          stop_after_epoch=None, extra_callbacks=(), target_scale=(1.0, 0.05)) -> keras.Model:
+          stop_after_epoch=None, extra_callbacks=(),
+          target_scale=DEFAULT_TARGET_SCALE) -> keras.Model:
     """Train, resuming from ``work_dir`` when a previous run of the same job was killed.
     ``target_scale`` is the (median, IQR) of the training targets (normalisation.json)."""
     keras.utils.set_random_seed(training["seed"])
