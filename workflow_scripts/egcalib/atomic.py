@@ -11,10 +11,12 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path in the target's directory; rename it to ``path`` on success."""
+    """Yield a temporary path in the target's directory; rename it to ``path`` on success.
+    The temporary name ends with the target's name: writers that infer the format from the
+    suffix (Keras's ``.keras`` and ``.weights.h5``) accept it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".tmp-{os.getpid()}.{path.name}")
     try:
         yield tmp
         os.replace(tmp, path)

@@ -5,11 +5,10 @@ itself is not a tf.keras model). The inputs keep the model's names.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import tensorflow as tf
+
+from egcalib.atomic import atomic_path
 
 
 def export_onnx(model, path, opset: int = 17) -> None:
@@ -24,14 +23,9 @@ def export_onnx(model, path, opset: int = 17) -> None:
     def forward(*tensors):
         return model(dict(zip(names, tensors)), training=False)
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         tf2onnx.convert.from_function(forward, input_signature=signature, opset=opset,
                                       output_path=str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def max_difference(model, onnx_path, inputs: dict) -> float:

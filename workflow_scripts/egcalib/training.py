@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -53,14 +52,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     ("bad object header"); now a killed write leaves the previous checkpoint intact."""
 
     def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        tmp_weights = os.path.join(self.backup_dir, f".tmp-{os.getpid()}.weights.h5")
-        tmp_metadata = f"{self._training_metadata_path}.tmp-{os.getpid()}"
-        self.model.save_weights(tmp_weights, overwrite=True)
-        Path(tmp_metadata).write_text(json.dumps({"epoch": self._current_epoch,
-                                                  "batch": self._last_batch_seen}))
-        os.replace(tmp_weights, self._weights_path)
-        os.replace(tmp_metadata, self._training_metadata_path)
+        with atomic_path(self._weights_path) as tmp:
+            self.model.save_weights(tmp, overwrite=True)
+        with atomic_path(self._training_metadata_path) as tmp:
+            tmp.write_text(json.dumps({"epoch": self._current_epoch,
+                                       "batch": self._last_batch_seen}))
 
 
 class BestValidationWeights(keras.callbacks.Callback):
@@ -84,14 +80,12 @@ class BestValidationWeights(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value) or value >= self.best["value"]:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
         # The weights are renamed into place before the record that points at them.
-        tmp_weights = self.directory / f".tmp-{os.getpid()}.weights.h5"
-        self.model.save_weights(tmp_weights, overwrite=True)
-        os.replace(tmp_weights, self.weights_path)
+        with atomic_path(self.weights_path) as tmp:
+            self.model.save_weights(tmp, overwrite=True)
         self.best = {"epoch": epoch, "value": float(value)}
         with atomic_path(self.record_path) as tmp:
-            Path(tmp).write_text(json.dumps(self.best))
+            tmp.write_text(json.dumps(self.best))
 
     def on_train_end(self, logs=None):
         if self.best["epoch"] is not None:
@@ -147,10 +141,8 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     with atomic_path(out_history) as tmp:
         history.to_csv(tmp, index=False)
     plot_history(history, out_plot, model.name)
-    out_model = Path(out_model)
-    tmp_model = out_model.with_name(f".{out_model.stem}.tmp-{os.getpid()}.keras")
-    model.save(tmp_model)
-    os.replace(tmp_model, out_model)
+    with atomic_path(out_model) as tmp:
+        model.save(tmp)
     for finished in ("backup", "best"):  # nothing left to resume
         shutil.rmtree(work_dir / finished, ignore_errors=True)
     partial_history.unlink()
