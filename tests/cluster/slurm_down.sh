@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Stops the daemons tests/cluster/slurm_up.sh started (pid files under its state directory).
+# Stops the daemons tests/cluster/slurm_up.sh started (pid files under its state directory) and
+# waits until they are gone, so a following slurm_up.sh finds their ports free.
 state=/var/run/egcalib-slurm
+pids=()
 for pidfile in "$state/slurmd.pid" "$state/slurmctld.pid" "$state/slurmdbd.pid" /run/mysqld/mariadb.pid; do
-  [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
+  if [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; then pids+=("$(cat "$pidfile")"); fi
 done
 pkill -u munge munged 2>/dev/null
-sleep 1
+for _ in $(seq 40); do
+  alive=0
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+  [ "$alive" = 0 ] && break
+  sleep 0.5
+done
 rm -rf "$state"
 true

@@ -10,9 +10,9 @@
 set -euo pipefail
 
 state=/var/run/egcalib-slurm
+spool=/var/spool/egcalib-slurm  # job state of this test cluster only: wiped at every start
 cluster=egcalib-ci
 node=$(hostname -s)
-install -d -o slurm -g slurm "$state"  # pid files; slurmctld and slurmdbd run as slurm
 
 if ! command -v slurmctld >/dev/null || ! command -v slurmdbd >/dev/null \
    || ! command -v mariadbd >/dev/null || ! command -v sacct >/dev/null; then
@@ -21,6 +21,13 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmdbd >/dev/null \
   apt-get install -y -q --no-install-recommends \
     munge slurmctld slurmd slurm-client slurmdbd mariadb-server >/dev/null
 fi
+
+# A clean start: stop daemons an earlier run left behind and forget its jobs, which would
+# otherwise be recovered as running and keep the node busy.
+bash "$(dirname "$0")/slurm_down.sh"
+rm -rf "$spool"
+install -d -o slurm -g slurm "$state" "$spool/ctld" /var/log/slurm
+install -d "$spool/d"
 
 # munge: the key comes with the package; the daemon runs as its own user.
 install -d -o munge -g munge -m 0755 /run/munge
@@ -40,8 +47,6 @@ mariadb --socket=/run/mysqld/mysqld.sock -e "
   CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'egcalib-ci';
   GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
 
-install -d -o slurm -g slurm /var/spool/slurmctld /var/log/slurm
-install -d /var/spool/slurmd
 cat > /etc/slurm/slurmdbd.conf <<CONF
 AuthType=auth/munge
 DbdHost=localhost
@@ -63,8 +68,8 @@ ClusterName=$cluster
 SlurmctldHost=$node(127.0.0.1)
 SlurmUser=slurm
 AuthType=auth/munge
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+StateSaveLocation=$spool/ctld
+SlurmdSpoolDir=$spool/d
 SlurmctldPidFile=$state/slurmctld.pid
 SlurmdPidFile=$state/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
