@@ -1,6 +1,5 @@
 # Shared helpers: dataset/file listing, input functions, per-stage code versions.
 import glob
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -9,8 +8,11 @@ LIBRARY = Path(workflow.basedir) / "workflow_scripts"
 # The workflow and its jobs (local, conda or SLURM) import the library of this checkout, never
 # another installed copy.
 sys.path.insert(0, str(LIBRARY))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(LIBRARY)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+# (Set, not required from the user: no `envvars:` directive.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        [str(LIBRARY)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
 )
 
 DATASETS = list(config["datasets"])
@@ -62,18 +64,12 @@ def datasets_of(kind=None, process=None, source=None):
     ]
 
 
-def code_version(*modules):
-    """Hash of the library modules a stage runs: a param, so changing them reruns the stage.
+def code_version(script):
+    """Hash of the library modules ``workflow_scripts/{script}.py`` runs: a param, so changing
+    them reruns the rules of that script (Snakemake's code trigger sees only the script file)."""
+    from egcalib.provenance import code_version
 
-    Snakemake's code trigger sees only the `script:` file, not the library it imports.
-    """
-    digest = hashlib.sha256()
-    for module in modules:
-        path = LIBRARY / "egcalib" / module
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
-        for file in files:
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
+    return code_version(LIBRARY / f"{script}.py", LIBRARY)
 
 
 def per_file(pattern, datasets=None):

@@ -1,7 +1,5 @@
 # Evaluation per model and the comparison of all models (DESIGN.md section 9).
 
-EVALUATION_CODE = code_version("evaluation", "metrics", "fitting", "masses", "plotting")
-
 
 rule evaluate:
     conda:
@@ -45,7 +43,7 @@ rule evaluate:
     params:
         datasets=lambda wildcards: {d: config["datasets"][d] for d in inference_datasets(wildcards.model)},
         evaluation=config["evaluation"],
-        code=EVALUATION_CODE,
+        code=code_version("evaluate"),
     log:
         "results/logs/evaluate/{model}.log",
     script:
@@ -64,7 +62,7 @@ rule compare:
         summary=report("results/eval/summary.md", caption="../report/ablation.rst", category="Comparison"),
     params:
         recommended=config["recommended_model"],
-        code=EVALUATION_CODE,
+        code=code_version("compare"),
     log:
         "results/logs/evaluate/compare.log",
     script:

@@ -15,7 +15,7 @@ rule images:
         images=config["images"],
         splits=config["splits"],
         shards=config["shards"],
-        code=code_version("images", "shards", "splits", "normalisation", "contract", "atomic"),
+        code=code_version("images"),
     log:
         "results/logs/images/{dataset}/{file}.log",
     resources:

@@ -1,7 +1,5 @@
 # The embedded default input: the toy ATLAS-like calorimeter (DESIGN.md section 4).
 
-SIMULATION_CODE = code_version("simulation", "rootio", "atomic", "contract")
-
 
 rule calibrate_simulation:
     conda:
@@ -11,7 +9,7 @@ rule calibrate_simulation:
     params:
         simulation=lambda wildcards: config["simulation"],
         images=config["images"],
-        code=SIMULATION_CODE,
+        code=code_version("calibrate_simulation"),
     log:
         "results/logs/simulation/calibrate.log",
     resources:
@@ -36,7 +34,7 @@ rule simulate:
         simulation=config["simulation"],
         images=config["images"],
         tree=config["ntuple"]["tree"],
-        code=SIMULATION_CODE,
+        code=code_version("simulate"),
     log:
         "results/logs/simulation/{dataset}/{file}.log",
     resources:
@@ -69,7 +67,7 @@ rule validate_simulation:
         simulation=config["simulation"],
         images=config["images"],
         tree=config["ntuple"]["tree"],
-        code=code_version("simulation"),
+        code=code_version("validate_simulation"),
     log:
         "results/logs/simulation/validate.log",
     script:

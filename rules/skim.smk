@@ -1,7 +1,5 @@
 # Skim: selections, truth matching, data labels, scalars and tracks, one job per input file.
 
-SKIM_CODE = code_version("skim", "selection", "branches", "contract", "atomic")
-
 
 rule skim:
     conda:
@@ -18,7 +16,7 @@ rule skim:
         selection=config["selection"],
         skim=config["skim"],
         native_shapes=config["images"]["native_shapes"],
-        code=SKIM_CODE,
+        code=code_version("skim"),
     log:
         "results/logs/skim/{dataset}/{file}.log",
     resources:
@@ -44,7 +42,7 @@ rule merge_cutflows:
         ),
         markdown="results/skim/{dataset}.cutflow.md",
     params:
-        code=SKIM_CODE,
+        code=code_version("merge_cutflows"),
     log:
         "results/logs/skim/{dataset}.cutflow.log",
     script:

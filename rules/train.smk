@@ -1,7 +1,5 @@
 # Training: normalisation from the training split, then one (GPU) job per model.
 
-TRAIN_CODE = code_version("models", "model_config", "losses", "training", "pipeline", "normalisation", "images")
-
 
 rule normalise:
     conda:
@@ -12,7 +10,7 @@ rule normalise:
         "results/models/{model}/normalisation.json",
     params:
         splits=config["splits"],
-        code=TRAIN_CODE,
+        code=code_version("normalise"),
     log:
         "results/logs/train/{model}.normalise.log",
     script:
@@ -41,7 +39,7 @@ rule train:
         images=config["images"],
         shards=config["shards"],
         work_dir=lambda wildcards: f"results/models/{wildcards.model}/work",
-        code=TRAIN_CODE,
+        code=code_version("train"),
     log:
         "results/logs/train/{model}.log",
     threads: 2
@@ -67,7 +65,7 @@ rule infer:
         images=config["images"],
         shards=config["shards"],
         batch_size=config["training"]["batch_size"],
-        code=code_version("inference", "pipeline", "models", "losses", "normalisation"),
+        code=code_version("infer"),
     log:
         "results/logs/infer/{model}/{dataset}/{file}.log",
     resources:
@@ -84,7 +82,7 @@ rule export_onnx:
         "results/models/{model}/model.onnx",
     params:
         tolerance=1e-4,
-        code=code_version("export", "models", "losses"),
+        code=code_version("export_onnx"),
     log:
         "results/logs/train/{model}.onnx.log",
     conda:

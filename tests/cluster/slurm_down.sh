@@ -4,7 +4,7 @@
 state=/var/run/egcalib-slurm
 pids=()
 for pidfile in "$state/slurmd.pid" "$state/slurmctld.pid" "$state/slurmdbd.pid" /run/mysqld/mariadb.pid; do
-  if [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; then pids+=("$(cat "$pidfile")"); fi
+  pid=$(cat "$pidfile" 2>/dev/null) && [ -n "$pid" ] && kill "$pid" 2>/dev/null && pids+=("$pid")
 done
 pkill -u munge munged 2>/dev/null
 for _ in $(seq 40); do

@@ -1,0 +1,58 @@
+"""Code versions follow the imports of a script through the library, and only those."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from egcalib.provenance import code_version, library_files
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "workflow_scripts"
+
+
+def write_library(root: Path) -> None:
+    files = {
+        "egcalib/__init__.py": "",
+        "egcalib/physics/__init__.py": "from egcalib.physics.shower import profile\n",
+        "egcalib/physics/shower.py": "from egcalib import units\nprofile = 1\n",
+        "egcalib/units.py": "GEV = 1.0\n",
+        "egcalib/lazy.py": "X = 1\n",
+        "egcalib/unused.py": "Y = 2\n",
+        "stage.py": ("import numpy\nfrom egcalib.physics import profile\n\n"
+                     "def run():\n    import egcalib.lazy\n"),
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_closure_follows_package_inits_submodules_and_function_imports(tmp_path):
+    write_library(tmp_path)
+    found = {str(p.relative_to(tmp_path)) for p in library_files(tmp_path / "stage.py", tmp_path)}
+    assert found == {"egcalib/__init__.py", "egcalib/physics/__init__.py",
+                     "egcalib/physics/shower.py", "egcalib/units.py", "egcalib/lazy.py"}
+
+
+def test_version_changes_with_reached_modules_only(tmp_path):
+    write_library(tmp_path)
+    script = tmp_path / "stage.py"
+    before = code_version(script, tmp_path)
+    (tmp_path / "egcalib/unused.py").write_text("Y = 3\n")
+    assert code_version(script, tmp_path) == before
+    (tmp_path / "egcalib/units.py").write_text("GEV = 1000.0\n")  # reached through two imports
+    assert code_version(script, tmp_path) != before
+
+
+def test_workflow_scripts_reach_what_they_run():
+    def reached(script):
+        return {str(p.relative_to(SCRIPTS / "egcalib"))
+                for p in library_files(SCRIPTS / f"{script}.py", SCRIPTS)}
+
+    train = reached("train")
+    # Reached only through other modules: the atomic checkpoint writes, the input contract.
+    assert {"training.py", "models.py", "losses.py", "pipeline.py", "atomic.py",
+            "contract.py"} <= train
+    assert "fitting.py" not in train and "skim.py" not in train
+    assert "simulation/validation.py" not in reached("simulate")
+    assert "simulation/validation.py" in reached("validate_simulation")
+    assert {"fitting.py", "metrics.py", "masses.py"} <= reached("evaluate")
