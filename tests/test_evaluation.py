@@ -100,6 +100,18 @@ def test_fit_pulls_over_toys_have_unit_width():
         assert 0.8 < values.std() < 1.25, name
 
 
+def test_weighted_fit_errors_follow_the_effective_statistics():
+    masses = bw_cb_toy(20_000, np.random.default_rng(8))
+    plain = fit_bw_cb(masses, bin_width=0.2, grid_step=0.1)
+    # A constant weight carries no information: same values, same errors, yield scaled.
+    weighted = fit_bw_cb(masses, weights=np.full(len(masses), 3.0), bin_width=0.2, grid_step=0.1)
+    for name in ("sigma", "mean", "alpha"):
+        assert weighted.values[name] == pytest.approx(plain.values[name], rel=1e-3), name
+        assert weighted.errors[name] == pytest.approx(plain.errors[name], rel=0.02), name
+    assert weighted.values["yield"] == pytest.approx(3 * plain.values["yield"], rel=1e-3)
+    assert weighted.chi2 == pytest.approx(plain.chi2, rel=0.02)
+
+
 def test_gaussian_smeared_breit_wigner_gives_a_large_alpha():
     rng = np.random.default_rng(6)
     masses = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=100_000) - 0.5)) \

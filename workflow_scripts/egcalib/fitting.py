@@ -81,12 +81,19 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     """Fit the Z peak; raise FitError when MINUIT does not converge.
 
     ``mean`` is the CB shift relative to ``bw_mean``; the seed's MC baseline has sigma_CB ~2.4
-    GeV, alpha ~1.4, n ~1.5.
+    GeV, alpha ~1.4, n ~1.5. ``weights`` (per event, e.g. mcEventWeight) enter as sum(w) and
+    sum(w^2) per bin (a scaled Poisson likelihood), so the errors follow the effective number of
+    events, not the sum of weights.
     """
     masses = np.asarray(masses, float)
     lo, hi = mass_range
     edges = np.arange(lo, hi + bin_width / 2, bin_width)
     counts, _ = np.histogram(masses, bins=edges, weights=weights)
+    if weights is None:
+        observed, variance = counts, None
+    else:  # weighted: the cost needs the sum of squared weights per bin for honest errors
+        variance, _ = np.histogram(masses, bins=edges, weights=np.square(weights))
+        observed = np.stack([counts, variance], axis=-1)
     n_in = counts.sum()
     if n_in < 50:
         raise FitError(f"Z fit: only {n_in:.0f} events in {mass_range} GeV")
@@ -98,7 +105,7 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
              "sigma": float(np.clip(np.sqrt(max(spread**2 - (bw_width / 2.355) ** 2, 0.25)),
                                     0.3, 8.0)),
              "alpha": 1.5, "n": 3.0, **(start or {})}
-    cost = ExtendedBinnedNLL(counts, edges, model)
+    cost = ExtendedBinnedNLL(observed, edges, model)
     # Retries: another strategy and start, then n fixed. A Gaussian-like peak (large alpha) makes
     # n irrelevant and the alpha-n valley flat; fixing n is the usual remedy and is reported.
     # When even that runs alpha to its limit, the peak is Gaussian: alpha is fixed there too.
@@ -128,7 +135,10 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     errors = {names[k]: float(minuit.errors[k]) for k in minuit.parameters}
     expected = np.diff(model(edges, *minuit.values))
     used = expected > 0
-    chi2 = float(np.sum((counts[used] - expected[used]) ** 2 / expected[used]))
+    # Poisson variance, scaled by sum(w^2) / sum(w) per bin for weighted events.
+    bin_variance = expected if variance is None else expected * np.divide(
+        variance, counts, out=np.ones_like(expected), where=counts > 0)
+    chi2 = float(np.sum((counts[used] - expected[used]) ** 2 / bin_variance[used]))
     curve_x = np.linspace(lo, hi, 400)
     density = model.density(*list(minuit.values)[1:])
     scale = values["yield"] * bin_width / np.trapezoid(
