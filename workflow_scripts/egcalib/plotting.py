@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
+from hist.intervals import poisson_interval  # noqa: E402
 
 from egcalib.atomic import atomic_path  # noqa: E402
 from egcalib.metrics import eiqr  # noqa: E402
@@ -65,18 +66,22 @@ def z_fit(result, path, title):
     fig, (ax, pull_ax) = plt.subplots(2, 1, figsize=(9, 8), sharex=True, layout="constrained",
                                       gridspec_kw={"height_ratios": [3, 1]})
     centres = 0.5 * (result.edges[1:] + result.edges[:-1])
-    errors = np.sqrt(np.maximum(result.counts, 1))
-    ax.errorbar(centres, result.counts, errors, fmt="k.", markersize=3, label="events")
-    ax.plot(result.curve_x, result.curve_y, "r-", label="BW (x) CB fit")
+    # Poisson (Garwood) intervals: empty bins get an upper error only, nothing below zero.
+    lower, upper = poisson_interval(result.counts)
+    ax.errorbar(centres, result.counts, [result.counts - lower, upper - result.counts],
+                fmt="k.", markersize=3, label="events")
+    ax.plot(result.curve_x, result.curve_y, "r-", label=r"BW $\otimes$ CB fit")
     v, e = result.values, result.errors
-    box = (f"sigma_CB = {v['sigma']:.3f} +- {e['sigma']:.3f} GeV\n"
-           f"mean_CB = {v['mean']:.3f} +- {e['mean']:.3f} GeV\n"
-           f"alpha_CB = {v['alpha']:.2f} +- {e['alpha']:.2f}\n"
-           f"n_CB = {v['n']:.2f} +- {e['n']:.2f}\n"
-           f"N = {v['yield']:.0f}\nchi2/ndf = {result.chi2:.0f}/{result.ndf}")
+    box = (rf"$\sigma_\mathrm{{CB}}$ = {v['sigma']:.3f} $\pm$ {e['sigma']:.3f} GeV" "\n"
+           rf"$\mu_\mathrm{{CB}}$ = {v['mean']:.3f} $\pm$ {e['mean']:.3f} GeV" "\n"
+           rf"$\alpha_\mathrm{{CB}}$ = {v['alpha']:.2f} $\pm$ {e['alpha']:.2f}" "\n"
+           rf"$n_\mathrm{{CB}}$ = {v['n']:.2f} $\pm$ {e['n']:.2f}" "\n"
+           f"N = {v['yield']:.0f}\n" rf"$\chi^2$/ndf = {result.chi2:.0f}/{result.ndf}"
+           + (f"\nfixed: {', '.join(result.fixed)}" if result.fixed else ""))
     ax.text(0.03, 0.95, box, transform=ax.transAxes, va="top", fontsize="small",
             bbox={"facecolor": "white", "alpha": 0.8})
-    ax.set(ylabel=f"events / {result.edges[1] - result.edges[0]:.1f} GeV", title=title)
+    ax.set(ylabel=f"events / {result.edges[1] - result.edges[0]:.1f} GeV", title=title,
+           ylim=(0, None))
     ax.legend(loc="upper right", fontsize="small")
     pulls = (result.counts - result.expected) / np.sqrt(np.maximum(result.expected, 1e-9))
     pull_ax.bar(centres, pulls, width=result.edges[1] - result.edges[0], color="grey")
