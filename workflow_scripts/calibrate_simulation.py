@@ -1,11 +1,13 @@
 """Snakemake script: derive the toy detector's baseline calibration from its own sample."""
+from egcalib.logs import log_to_file
+
+log = log_to_file(snakemake.log[0])  # first: libraries print on import
+
 import json
 
 from egcalib.atomic import atomic_path
-from egcalib.logs import log_to_file
 from egcalib.simulation import derive_baseline_calibration, simulation_config
 
-log = log_to_file(snakemake.log[0])
 sim = simulation_config(snakemake.params.simulation, snakemake.params.images)
 tables = derive_baseline_calibration(sim)
 with atomic_path(snakemake.output[0]) as tmp:

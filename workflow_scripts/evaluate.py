@@ -1,8 +1,10 @@
 """Snakemake script: metrics, tables and figures of one model."""
-from egcalib.evaluation import evaluate_model
 from egcalib.logs import log_to_file
 
-log = log_to_file(snakemake.log[0])
+log = log_to_file(snakemake.log[0])  # first: libraries print on import
+
+from egcalib.evaluation import evaluate_model
+
 out = {name: snakemake.output[name] for name in snakemake.output.keys()}
 summary = evaluate_model(snakemake.wildcards.model, list(snakemake.input),
                          snakemake.params.datasets, snakemake.params.evaluation, out)

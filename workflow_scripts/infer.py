@@ -1,14 +1,16 @@
 """Snakemake script: predictions of one model for the test split of one shard file."""
+from egcalib.logs import log_to_file
+
+log = log_to_file(snakemake.log[0])  # first: libraries print on import
+
 import keras
 
 import egcalib.losses  # noqa: F401 - registers the custom losses for loading
 import egcalib.models  # noqa: F401 - registers the custom layers for loading
 from egcalib.inference import predict_file
-from egcalib.logs import log_to_file
 from egcalib.normalisation import load
 from egcalib.pipeline import InputPipeline
 
-log = log_to_file(snakemake.log[0])
 params = snakemake.params
 model = keras.models.load_model(snakemake.input.model, compile=False)
 pipeline = InputPipeline(params.images, params.shards, load(snakemake.input.normalisation))

@@ -1,6 +1,8 @@
 """Snakemake script: sum the per-file cutflows of a dataset into a CSV and a Markdown table."""
-from egcalib.cutflows import merge_cutflows
 from egcalib.logs import log_to_file
 
-log_to_file(snakemake.log[0])
+log_to_file(snakemake.log[0])  # first: libraries print on import
+
+from egcalib.cutflows import merge_cutflows
+
 merge_cutflows(list(snakemake.input), snakemake.output.csv, snakemake.output.markdown)

@@ -1,10 +1,12 @@
 """Snakemake script: simulate one file of a dataset with the embedded toy calorimeter."""
+from egcalib.logs import log_to_file
+
+log = log_to_file(snakemake.log[0])  # first: libraries print on import
+
 import json
 
-from egcalib.logs import log_to_file
 from egcalib.simulation import simulate_file, simulation_config
 
-log = log_to_file(snakemake.log[0])
 params = snakemake.params
 sim = simulation_config(params.simulation, params.images)
 file_index = int(snakemake.wildcards.file.removeprefix("f"))

@@ -1,8 +1,10 @@
 """Snakemake script: skim one input ntuple into the per-object table and its cutflow."""
 from egcalib.logs import log_to_file
+
+log_to_file(snakemake.log[0])  # first: libraries print on import
+
 from egcalib.skim import skim_file
 
-log_to_file(snakemake.log[0])
 params = snakemake.params
 skim_file(snakemake.input[0], snakemake.output.table, snakemake.output.cutflow,
           dataset=snakemake.wildcards.dataset, file_name=snakemake.wildcards.file,

@@ -1,12 +1,14 @@
 """Snakemake script: train one model on its datasets' shards."""
+from egcalib.logs import log_to_file
+
+log = log_to_file(snakemake.log[0])  # first: libraries print on import
+
 import logging
 
-from egcalib.logs import log_to_file
 from egcalib.normalisation import load
 from egcalib.pipeline import InputPipeline
 from egcalib.training import check_training_size, train, training_data
 
-log = log_to_file(snakemake.log[0])
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 params = snakemake.params
 stats = load(snakemake.input.normalisation)

@@ -1,8 +1,10 @@
 """Snakemake script: validate the toy calorimeter (resolution anchors, layers, data vs MC)."""
 from egcalib.logs import log_to_file
+
+log = log_to_file(snakemake.log[0])  # first: libraries print on import
+
 from egcalib.simulation.validation import validate
 
-log = log_to_file(snakemake.log[0])
 summary = validate(list(snakemake.input.egun), list(snakemake.input.mc_zee),
                    list(snakemake.input.data_zee), snakemake.params.images["native_shapes"],
                    snakemake.params.tree, snakemake.output.summary, snakemake.output.plots)
