@@ -66,22 +66,39 @@ def test_second_run_does_nothing(workflow_run):
     assert planned_jobs(workflow_run) == {}
 
 
-def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
+def more_files(workflow_run, tmp_path, dataset) -> tuple[str, str]:
+    """Config files adding one ntuple file to ``dataset`` of the tiny config."""
     more = tmp_path / "more.yaml"
-    tiny = yaml.safe_load((workflow_run / "tests/configs/tiny.yaml").read_text())
-    tiny["datasets"]["mc_egun"]["n_files"] += 1
+    tiny = yaml.safe_load((workflow_run / TINY).read_text())
+    tiny["datasets"][dataset]["n_files"] += 1
     more.write_text(yaml.safe_dump(tiny))
-    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", str(more)))
+    return ("config.yaml", str(more))
+
+
+def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
+    # No model trains on data_zmumug: only the photon model evaluates it.
+    jobs = planned_jobs(workflow_run, configfiles=more_files(workflow_run, tmp_path, "data_zmumug"))
     assert jobs.pop("simulate") == 1
     assert jobs.pop("skim") == 1
     assert jobs.pop("images") == 1
-    assert jobs.pop("infer") == 2  # one per model
-    # The models train on mc_zee only: adding a gun file retrains nothing.
-    assert "train" not in jobs and "normalise" not in jobs
-    assert jobs.pop("evaluate") == 2 and jobs.pop("compare") == 1
+    assert jobs.pop("infer") == 1
     # Aggregations over the file set.
-    assert jobs.pop("validate_simulation") == 1
     assert jobs.pop("merge_cutflows") == 1
+    assert jobs.pop("evaluate") == 1 and jobs.pop("compare") == 1
+    assert set(jobs) <= {"all"}
+
+
+def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_run, tmp_path):
+    jobs = planned_jobs(workflow_run, configfiles=more_files(workflow_run, tmp_path, "mc_egun"))
+    assert jobs.pop("simulate") == 1 and jobs.pop("skim") == 1 and jobs.pop("images") == 1
+    assert jobs.pop("merge_cutflows") == 1 and jobs.pop("validate_simulation") == 1
+    # The two electron models train on the gun; the photon model is left alone.
+    assert jobs.pop("normalise") == 2 and jobs.pop("train") == 2
+    assert jobs.pop("export_onnx") == 2
+    # A retrained model predicts again for every file of its datasets (mc_zee 2, mc_egun 1 + 1,
+    # data_zee 1).
+    assert jobs.pop("infer") == 2 * 5
+    assert jobs.pop("evaluate") == 2 and jobs.pop("compare") == 1
     assert set(jobs) <= {"all"}
 
 
