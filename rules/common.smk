@@ -67,9 +67,9 @@ def datasets_of(kind=None, process=None, source=None):
 def code_version(script):
     """Hash of the library modules ``workflow_scripts/{script}.py`` runs: a param, so changing
     them reruns the rules of that script (Snakemake's code trigger sees only the script file)."""
-    from egcalib.provenance import code_version
+    from egcalib import provenance
 
-    return code_version(LIBRARY / f"{script}.py", LIBRARY)
+    return provenance.code_version(LIBRARY / f"{script}.py", LIBRARY)
 
 
 def per_file(pattern, datasets=None):
