@@ -132,7 +132,7 @@ DOWNSTREAM_OF_TRAINING = {"train", "export_onnx", "infer", "evaluate", "compare"
     ("fitting.py", "evaluate", {"evaluate", "compare", "all"}),
     ("losses.py", "train", DOWNSTREAM_OF_TRAINING),
     # Reached by training only through other modules (checkpoints are written atomically).
-    ("atomic.py", "simulate", None),
+    ("atomic.py", "train", None),
 ])
 def test_library_change_reruns_its_stage(workflow_run, tmp_path, module, first, planned):
     work = copy_checkout(tmp_path / "copy")
