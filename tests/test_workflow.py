@@ -129,7 +129,8 @@ DOWNSTREAM_OF_TRAINING = {"train", "export_onnx", "infer", "evaluate", "compare"
     ("simulation/calorimeter.py", "calibrate_simulation", None),
     # The simulation's validation is not part of the simulation.
     ("simulation/validation.py", "validate_simulation", {"validate_simulation", "all"}),
-    ("fitting.py", "evaluate", {"evaluate", "compare", "all"}),
+    # The Z fit serves the evaluation and the simulation's validation (sigma_CB per effect).
+    ("fitting.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
     ("losses.py", "train", DOWNSTREAM_OF_TRAINING),
     # Reached by training only through other modules (checkpoints are written atomically).
     ("atomic.py", "train", None),
@@ -155,7 +156,8 @@ def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
     for directory in ("results", ".snakemake"):
         shutil.copytree(workflow_run / directory, work / directory, symlinks=True)
     longer = tmp_path / "longer.yaml"
-    longer.write_text("training: {epochs: 8}\n")
+    # No early stopping: the history must hold all 8 epochs whatever the data.
+    longer.write_text("training: {epochs: 8, early_stopping_patience: 100}\n")
     configfiles = ("config.yaml", TINY, str(longer))
     target = "results/models/basic/history.csv"
     outputs = [work / "results/models/basic" / name

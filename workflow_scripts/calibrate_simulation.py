@@ -12,4 +12,5 @@ sim = simulation_config(snakemake.params.simulation, snakemake.params.images)
 tables = derive_baseline_calibration(sim)
 with atomic_path(snakemake.output[0]) as tmp:
     tmp.write_text(json.dumps(tables, indent=1))
-log.info("calibration tables for %s written to %s", sorted(tables), snakemake.output[0])
+log.info("MVA and binned calibrations for %s written to %s", sorted(tables["mva"]),
+         snakemake.output[0])

@@ -16,11 +16,13 @@ from egcalib.contract import LAYERS, all_branches
 from egcalib.rootio import write_tree
 from egcalib.simulation.calorimeter import (CONVERTED, ELECTRON, UNCONVERTED, simulate_showers,
                                             upstream_material)
+from egcalib.simulation.calibration import as_calibration
 from egcalib.simulation.generator import ELECTRON_PDG, MUON_PDG, PHOTON_PDG, generate
-from egcalib.simulation.reconstruction import apply_calibration, reconstruct_clusters
+from egcalib.simulation.reconstruction import reconstruct_clusters
 
 MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000}
-SHOWER_TYPE_NAMES = {ELECTRON: "electron", UNCONVERTED: "unconverted", CONVERTED: "converted"}
+CLUSTER_BRANCHES = ("cl_E0", "cl_E1", "cl_E2", "cl_E3", "cl_Eacc", "cl_eta", "cl_phi",
+                    "cl_etaModCalo", "cl_phiModCalo", "cl_etaIndex")
 
 
 def stream_seed(*parts) -> np.random.SeedSequence:
@@ -40,31 +42,38 @@ def sample_mu(n, detector, rng):
     return np.clip(mu, lo, hi)
 
 
-def conversion_type(abs_eta, sim, detector, rng):
-    """Photon conversions in the tracker: P = 1 - exp(-7/9 X_tracker); 1 or 2 tracks."""
+def track_pt_resolution(pt):
+    """Relative track pT resolution, 0.05 % pT (GeV) (+) 1 %: the ATLAS inner-detector design
+    (JINST 3 (2008) S08003, table 1.1)."""
+    return np.hypot(0.01, 0.0005 * pt)
+
+
+def photon_converts(abs_eta, sim, detector, rng):
+    """Photon conversions in the tracker: P = 1 - exp(-7/9 X_tracker) (PDG pair production)."""
     x_tracker = sim["longitudinal"]["tracker_fraction"] * upstream_material(abs_eta, detector)
-    converted = rng.uniform(size=len(abs_eta)) < 1.0 - np.exp(-7.0 / 9.0 * x_tracker)
-    two_track = rng.uniform(size=len(abs_eta)) < sim["two_track_conversion_fraction"]
-    return np.where(converted, np.where(two_track, 2, 1), 0)
+    return rng.uniform(size=len(abs_eta)) < 1.0 - np.exp(-7.0 / 9.0 * x_tracker)
 
 
 def simulate_objects(e, eta, phi, charge, shower_type, mu, sim, detector, rng, calibration=None):
-    """Shower + cluster + (optionally) baseline energy for n objects at the vertex (eta, phi).
+    """Shower + cluster + (optionally) baseline energies for n objects at the vertex (eta, phi).
 
-    Charged particles bend in the solenoid field: the calorimeter sees phi - q * bend / pT.
+    Charged particles bend in the solenoid field (calorimeter.bremsstrahlung). Converted photons
+    get 1 or 2 tracks (``two_track_conversion_fraction``) sharing the photon's pT: ``clusters``
+    carries ``conversion_tracks`` (0 for other objects), ``conversion_radius`` [mm] and
+    ``conversion_pt_ratio`` (the leading track's share; 1 for one track, 0 unconverted).
+    With a calibration it also carries ``e`` (MVA) and ``e_binned`` [GeV].
     """
-    pt = e / np.cosh(eta)
-    phi_calo = _wrap(phi - charge * sim["lateral"]["track_bend"] / np.maximum(pt, 1.0))
-    showers = simulate_showers(e, eta, phi_calo, charge, shower_type, mu, sim, detector, rng)
+    showers = simulate_showers(e, eta, _wrap(phi), charge, shower_type, mu, sim, detector, rng)
     clusters = reconstruct_clusters(showers, sim["native_shapes"], sim["cluster_size"])
+    converted = shower_type == CONVERTED
+    two_track = rng.uniform(size=len(e)) < sim["two_track_conversion_fraction"]
+    share = np.where(two_track, rng.uniform(0.5, 0.8, len(e)), 1.0)
+    clusters["conversion_tracks"] = np.where(converted, np.where(two_track, 2, 1), 0)
+    clusters["conversion_radius"] = showers.conversion_radius
+    clusters["conversion_pt_ratio"] = np.where(converted, share, 0.0)
+    calibration = as_calibration(calibration)
     if calibration is not None:
-        baseline = np.zeros(len(e))
-        for code, name in SHOWER_TYPE_NAMES.items():
-            sel = shower_type == code
-            if sel.any():
-                baseline[sel] = apply_calibration(calibration[name], np.abs(clusters["cl_eta"][sel]),
-                                                  clusters["cl_Eacc"][sel], clusters["cl_E0"][sel])
-        clusters["e"] = baseline
+        clusters["e"], clusters["e_binned"] = calibration.apply(clusters, shower_type)
     return showers, clusters
 
 
@@ -137,11 +146,12 @@ def simulate_chunk(process, kind, n_events, first_event, run_number, sim, calibr
     cand = {k: v[order] for k, v in cand.items()}
     n_cand = len(cand["e"])
     abs_eta = np.abs(cand["eta"])
-    conv = np.where(cand["photon"], conversion_type(abs_eta, sim, detector, rng), 0)
-    shower_type = np.where(~cand["photon"], ELECTRON, np.where(conv > 0, CONVERTED, UNCONVERTED))
+    converts = cand["photon"] & photon_converts(abs_eta, sim, detector, rng)
+    shower_type = np.where(~cand["photon"], ELECTRON, np.where(converts, CONVERTED, UNCONVERTED))
     cand_mu = mu[cand["event"]]
     showers, clusters = simulate_objects(cand["e"], cand["eta"], cand["phi"], cand["charge"],
                                          shower_type, cand_mu, sim, detector, rng, calibration)
+    conv = clusters.pop("conversion_tracks")
     e_base = clusters["e"]
     eta_reco = cand["eta"] + 0.0005 * rng.standard_normal(n_cand)
     phi_reco = _wrap(cand["phi"] + 0.0005 * rng.standard_normal(n_cand))
@@ -151,21 +161,26 @@ def simulate_chunk(process, kind, n_events, first_event, run_number, sim, calibr
     object_vars = {
         "pt": e_base / np.cosh(eta_reco), "eta": eta_reco, "phi": phi_reco, "e": e_base,
         "isLoose": u_id < loose_eff, "isTight": u_id < loose_eff * tight_eff,
-        **{k: v for k, v in clusters.items() if k != "e"},
+        **{k: v for k, v in clusters.items() if k in CLUSTER_BRANCHES},
+        "binned_e": clusters["e_binned"],
         "Ecrack": showers.e_crack, "Etilegap": showers.e_tilegap,
     }
 
     # Tracks: electron tracks (momentum reduced by bremsstrahlung), conversion tracks, muons and
     # in-time charged pile-up near every candidate.
     el_sel = ~cand["photon"]
+    # The track momentum is measured from the curvature in the silicon, after the brem there;
+    # the GSF fit's momentum loss from perigee to the last measurement is trk_dpp.
     y_brem = 1.0 - showers.brem_fraction
-    trk_el_pt = cand["e"] / np.cosh(cand["eta"]) * y_brem * (1 + 0.01 * rng.standard_normal(n_cand))
+    pt_true = cand["e"] / np.cosh(cand["eta"])
+    trk_el_pt = pt_true * showers.kept_in_silicon * (
+        1 + track_pt_resolution(pt_true) * rng.standard_normal(n_cand))
     muons = particles["pdg"] == MUON_PDG
     mu_pt_true = particles["e"][muons] / np.cosh(particles["eta"][muons])
     mu_reco_pt = mu_pt_true * (1 + 0.02 * rng.standard_normal(muons.sum()))
     conv_sel = cand["photon"] & (conv > 0)
     conv_two = conv[conv_sel] == 2
-    conv_split = np.where(conv_two, rng.uniform(0.2, 0.8, conv_sel.sum()), 1.0)
+    conv_split = clusters["conversion_pt_ratio"][conv_sel]
     pu = showers.pileup
     pu_obj, pu_slot = np.nonzero(pu["mask"])
     tracks = {
@@ -216,7 +231,7 @@ def simulate_chunk(process, kind, n_events, first_event, run_number, sim, calibr
         "trk_dphiRescaled": _wrap(cand["phi"] - cand["charge"] * sim["lateral"]["track_bend"]
                                   / np.maximum(e_base / np.cosh(cand["eta"]), 1.0)
                                   - clusters["cl_phi"]),
-        "trk_dpp": 1.0 - y_brem + 0.02 * rng.standard_normal(n_cand),
+        "trk_dpp": 1.0 - y_brem / showers.kept_in_silicon + 0.02 * rng.standard_normal(n_cand),
         "ntracks": 1 + (pu["mask"] & (np.hypot(pu["eta"] - cand["eta"][:, None],
                                                pu["phi"] - cand["phi"][:, None]) < 0.05)).sum(axis=1),
     }
@@ -248,6 +263,8 @@ def simulate_chunk(process, kind, n_events, first_event, run_number, sim, calibr
             values.update({k: v[sel] for k, v in el_track.items()})
         else:
             values["convType"] = conv[sel]
+            values["convRadius"] = clusters["conversion_radius"][sel]
+            values["convPtRatio"] = clusters["conversion_pt_ratio"][sel]
         if is_mc:
             values.update({k: v[sel] for k, v in truth.items()})
         branches.update(_counts_to_jagged(values, ev[sel], n_events, prefix))
@@ -271,11 +288,17 @@ def simulate_chunk(process, kind, n_events, first_event, run_number, sim, calibr
     return branches
 
 
+# Branches the simulator writes beyond the contract: the binned reference calibration, the
+# photon conversion variables of the MVA calibration and, in MC, the always-correct generator
+# energy (the contract's truth_e is deliberately mismatched for a fraction of objects).
+EXTRA_BRANCHES = {"el_binned_e": "float32", "ph_binned_e": "float32",
+                  "ph_convRadius": "float32", "ph_convPtRatio": "float32"}
+MC_EXTRA_BRANCHES = {"el_gen_e": "float32", "ph_gen_e": "float32"}
+
+
 def branch_dtypes(is_mc: bool) -> dict[str, str]:
-    dtypes = all_branches(is_mc)
-    if is_mc:
-        dtypes.update({"el_gen_e": "float32", "ph_gen_e": "float32"})
-    return dtypes
+    """Every branch a simulated file of this kind holds, with its dtype."""
+    return {**all_branches(is_mc), **EXTRA_BRANCHES, **(MC_EXTRA_BRANCHES if is_mc else {})}
 
 
 def simulate_file(path: str | Path, dataset: str, process: str, kind: str, file_index: int,
@@ -283,6 +306,7 @@ def simulate_file(path: str | Path, dataset: str, process: str, kind: str, file_
     """Simulate ``n_events`` events of one dataset file and write them atomically to ``path``."""
     chunk = sim["chunk_events"]
     run_number = sim["run_number"][kind]
+    calibration = as_calibration(calibration)
     first = file_index * sim["max_events_per_file"] + 1
 
     def chunks():

@@ -1,5 +1,6 @@
 """Validation of the toy calorimeter: resolution terms, layer fractions, mean images, truth
-mismatches and data-vs-MC comparisons, as a JSON summary and plots.
+mismatches, data-vs-MC comparisons, the Z -> ee peak of the MVA and binned baselines and what
+each detector effect costs, as a JSON summary and plots.
 """
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ from iminuit.cost import LeastSquares  # noqa: E402
 
 from egcalib.atomic import atomic_path  # noqa: E402
 from egcalib.contract import LAYERS  # noqa: E402
+from egcalib.fitting import FitError, fit_bw_cb  # noqa: E402
+from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs  # noqa: E402
 
-# DESIGN.md section 4: ATLAS design resolution anchors for central electrons.
+# DESIGN.md section 4: ATLAS design resolution anchors for central electrons, and the Z -> ee
+# sigma_CB of the MVA baseline (the seed's ATLAS MC: 2.393 GeV).
 SAMPLING_ANCHOR = (0.09, 0.15)
 CONSTANT_ANCHOR = (0.005, 0.012)
+SIGMA_CB_ANCHOR = (2.0, 2.8)
+SEED_SIGMA_CB = 2.393
 IQR_TO_SIGMA = 1.3489795
 
 
@@ -88,9 +94,37 @@ def layer_fractions(energy, layers, energy_edges):
     return rows
 
 
+def zee_peak(paths, tree: str, energies=("e", "binned_e")) -> dict:
+    """BW (x) CB fits of m_ee in simulated Z -> ee files for each electron energy branch
+    (el_{name}): events with exactly two truth-matched electrons with pT > 9.5 GeV."""
+    fields = ["eta", "phi", "pt", "truth_matched", *energies]
+    arrays = [uproot.open(p)[tree].arrays([f"el_{f}" for f in fields]) for p in paths]
+    events = ak.concatenate(arrays)
+    good = events.el_truth_matched & (events.el_pt > 9.5)
+    pairs = events[ak.num(events.el_pt[good]) == 2]
+    good = pairs.el_truth_matched & (pairs.el_pt > 9.5)
+    out = {}
+    for name in energies:
+        e, eta, phi = (ak.to_numpy(pairs[f"el_{f}"][good]).reshape(-1, 2)
+                       for f in (name, "eta", "phi"))
+        import vector
+
+        p = [vector.array({"pt": e[:, i] / np.cosh(eta[:, i]), "eta": eta[:, i],
+                           "phi": phi[:, i], "M": np.zeros(len(e))}) for i in (0, 1)]
+        try:
+            fit = fit_bw_cb((p[0] + p[1]).mass)
+        except FitError as error:
+            out[name] = {"events": len(e), "fit_error": str(error)}
+        else:
+            out[name] = {"events": len(e), "sigma_cb": fit.values["sigma"],
+                         "sigma_cb_error": fit.errors["sigma"], "fixed": fit.fixed}
+    return out
+
+
 def validate(egun_paths, mc_zee_paths, data_zee_paths, native_shapes, tree, out_json, plot_dir,
-             central_eta=0.8):
-    """Write the validation summary JSON and plots; return the summary."""
+             central_eta=0.8, sim=None):
+    """Write the validation summary JSON and plots; return the summary. With ``sim`` (the
+    simulation config), also the per-effect resolution study (resolution_study)."""
     plot_dir = Path(plot_dir)
     plot_dir.mkdir(parents=True, exist_ok=True)
     plt.style.use(mplhep.style.ATLAS)
@@ -132,6 +166,18 @@ def validate(egun_paths, mc_zee_paths, data_zee_paths, native_shapes, tree, out_
     if mc_zee_paths and data_zee_paths:
         summary["data_vs_mc"] = _data_vs_mc(mc_zee_paths, data_zee_paths, tree,
                                             plot_dir / "data_vs_mc.png")
+    if mc_zee_paths:
+        peak = zee_peak(mc_zee_paths, tree)
+        mva = peak["e"]
+        summary["zee_sigma_cb"] = {"mva": mva, "binned": peak["binned_e"],
+                                   "anchor": SIGMA_CB_ANCHOR, "seed_atlas_mc": SEED_SIGMA_CB,
+                                   "in_anchor": bool("sigma_cb" in mva and SIGMA_CB_ANCHOR[0]
+                                                     <= mva["sigma_cb"] <= SIGMA_CB_ANCHOR[1])}
+    if sim is not None:
+        study = sim["validation"]
+        summary["effects"] = effect_costs(sim, study["calibration_objects"], study["z_events"],
+                                          {})
+        _plot_effects(summary["effects"], plot_dir / "effects.png")
     with atomic_path(out_json) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
     return summary
@@ -153,6 +199,23 @@ def _plot_resolution(fit, path):
             label=(f"a = {100 * fit['sampling']:.1f} %, b = {fit['noise_gev']:.2f} GeV, "
                    f"c = {100 * fit['constant']:.2f} %"))
     ax.set(xscale="log", yscale="log", xlabel="E_true [GeV]", ylabel="sigma(E)/E")
+    ax.legend(fontsize="small")
+    _save(fig, path)
+
+
+def _plot_effects(table, path):
+    """sigma_CB of each detector variant, the all-effects and floor values as lines."""
+    labels = [k for k in table if "sigma_cb" in table[k]]
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    y = np.arange(len(labels))
+    ax.errorbar([table[k]["sigma_cb"] for k in labels], y,
+                xerr=[table[k]["sigma_cb_error"] for k in labels], fmt="o")
+    for name, style in ((ALL_ON, "-"), (FLOOR, ":")):
+        if name in labels:
+            ax.axvline(table[name]["sigma_cb"], ls=style, color="grey")
+    ax.axvspan(*SIGMA_CB_ANCHOR, color="C1", alpha=0.15, label="anchor (seed: 2.39 GeV)")
+    ax.set_yticks(y, labels)
+    ax.set(xlabel=r"MVA baseline $\sigma_{CB}$ of $m_{ee}$ [GeV]")
     ax.legend(fontsize="small")
     _save(fig, path)
 
