@@ -18,8 +18,26 @@ os.environ.update(
 DATASETS = list(config["datasets"])
 
 
+def _models_of_kind(kind):
+    from egcalib.model_config import models_of_kind
+
+    return models_of_kind(config["models"], config["model_defaults"], kind)
+
+
+# CNN and BDT models write files of the same names (history, training plot, predictions): the
+# {model} wildcard of each kind's rules matches only that kind's names.
+CNN_MODELS = _models_of_kind("cnn")
+BDT_MODELS = _models_of_kind("bdt")
+NO_MATCH = "(?!)"  # a regular expression that matches nothing: a kind without models
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names``."""
+    return "|".join(names) or NO_MATCH
+
+
 wildcard_constraints:
-    dataset="|".join(DATASETS) or "NO_DATASETS",
+    dataset=one_of(DATASETS),
     file=r"[^/]+",
 
 
@@ -103,6 +121,16 @@ def training_skims(wildcards):
     return per_file("results/skim/{dataset}/{file}.parquet", model_config(wildcards.model)["train_on"])
 
 
+def training_sidecars(wildcards):
+    return per_file("results/shards/{dataset}/{file}.parquet", model_config(wildcards.model)["train_on"])
+
+
+def training_kinds(wildcards):
+    """Dataset -> kind (mc or data) of the datasets a model trains on: MC trains on truth, data
+    on the Z-mass labels."""
+    return {d: config["datasets"][d]["kind"] for d in model_config(wildcards.model)["train_on"]}
+
+
 def training_shards(split):
     def shards(wildcards):
         return per_file(f"results/shards/{{dataset}}/{{file}}.{split}.tfrecord",
@@ -131,7 +159,11 @@ def all_outputs():
     outputs += expand("results/skim/{dataset}.cutflow.csv", dataset=DATASETS)
     outputs += per_file("results/shards/{dataset}/{file}.parquet")
     outputs += expand("results/eval/{model}/metrics.json", model=selected_models())
-    outputs += expand("results/models/{model}/model.onnx", model=selected_models())
+    # The ONNX export is of the networks; a BDT's deliverable is its LightGBM text model.
+    outputs += expand("results/models/{model}/model.onnx",
+                      model=[m for m in selected_models() if m in CNN_MODELS])
+    outputs += expand("results/models/{model}/model.txt",
+                      model=[m for m in selected_models() if m in BDT_MODELS])
     outputs += rules.compare.output
     return outputs
 

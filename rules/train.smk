@@ -1,7 +1,10 @@
-# Training: normalisation from the training split, then one (GPU) job per model.
+# Training: normalisation from the training split, then one (GPU) job per CNN model; BDT
+# control models train on the sidecars' scalars in one CPU job each.
 
 
 rule normalise:
+    wildcard_constraints:
+        model=one_of(CNN_MODELS),
     conda:
         "../envs/analysis.yaml"
     input:
@@ -18,6 +21,8 @@ rule normalise:
 
 
 rule train:
+    wildcard_constraints:
+        model=one_of(CNN_MODELS),
     conda:
         "../envs/train-gpu.yaml"
     input:
@@ -34,7 +39,7 @@ rule train:
         ),
     params:
         model=lambda wildcards: model_config(wildcards.model),
-        kinds=lambda wildcards: {d: config["datasets"][d]["kind"] for d in model_config(wildcards.model)["train_on"]},
+        kinds=training_kinds,
         training=config["training"],
         images=config["images"],
         shards=config["shards"],
@@ -52,6 +57,8 @@ rule train:
 
 
 rule infer:
+    wildcard_constraints:
+        model=one_of(CNN_MODELS),
     conda:
         "../envs/analysis.yaml"
     input:
@@ -76,6 +83,8 @@ rule infer:
 
 
 rule export_onnx:
+    wildcard_constraints:
+        model=one_of(CNN_MODELS),
     input:
         "results/models/{model}/model.keras",
     output:
@@ -89,3 +98,56 @@ rule export_onnx:
         "../envs/train-gpu.yaml"
     script:
         "../workflow_scripts/export_onnx.py"
+
+
+rule train_bdt:
+    wildcard_constraints:
+        model=one_of(BDT_MODELS),
+    conda:
+        "../envs/analysis.yaml"
+    input:
+        sidecars=training_sidecars,
+    output:
+        model="results/models/{model}/model.txt",
+        history="results/models/{model}/history.csv",
+        plot=report(
+            "results/models/{model}/training.png",
+            caption="../report/training.rst",
+            category="Training",
+        ),
+    # The splits are in the sidecars (an input): a change of splits reaches the BDT through them.
+    params:
+        model=lambda wildcards: model_config(wildcards.model),
+        kinds=training_kinds,
+        seed=config["training"]["seed"],
+        source_weights=config["training"]["source_weights"],
+        code=code_version("train_bdt"),
+    log:
+        "results/logs/train/{model}.log",
+    threads: 2  # bdt.NUM_THREADS: fixed, so the model does not depend on the machine
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    script:
+        "../workflow_scripts/train_bdt.py"
+
+
+rule infer_bdt:
+    wildcard_constraints:
+        model=one_of(BDT_MODELS),
+    conda:
+        "../envs/analysis.yaml"
+    input:
+        model="results/models/{model}/model.txt",
+        sidecar="results/shards/{dataset}/{file}.parquet",
+    output:
+        "results/predictions/{model}/{dataset}/{file}.parquet",
+    params:
+        code=code_version("infer_bdt"),
+    log:
+        "results/logs/infer/{model}/{dataset}/{file}.log",
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    script:
+        "../workflow_scripts/infer_bdt.py"

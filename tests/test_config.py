@@ -29,6 +29,13 @@ def test_default_config_is_valid(default_config, repo):
     (lambda c: c["simulation"]["detectors"]["mc"].pop("noise"), "noise"),
     (lambda c: c.update(simulaton={}), "simulaton"),
     (lambda c: c["images"].update(target_shape=[56]), "target_shape"),
+    (lambda c: c["models"]["bdt"].update(bdt={"num_leafs": 31}), "num_leafs"),
+    (lambda c: c["models"]["bdt"].update(bdt={"learning_rate": 0}), "learning_rate"),
+    (lambda c: c["models"]["bdt"].update(film=["scalars"]), "film"),
+    (lambda c: c["models"]["basic"].update(bdt={"num_leaves": 7}), "bdt"),
+    (lambda c: c["models"]["basic"].update(kind="xgboost"), "kind"),
+    (lambda c: c["model_defaults"]["bdt"].pop("early_stopping_rounds"), "early_stopping_rounds"),
+    (lambda c: c["models"].update(baseline_binned={"film": [], "top": []}), "baseline_binned"),
 ])
 def test_bad_values_are_rejected_naming_the_key(default_config, repo, mutate, key):
     config = copy.deepcopy(default_config)
@@ -49,7 +56,7 @@ def test_dry_run_builds_the_dag(repo, tmp_path):
         capture_output=True, text=True, cwd=repo, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     for rule in ("simulate", "validate_simulation", "skim", "images", "normalise", "train",
-                 "infer", "evaluate", "compare"):
+                 "infer", "train_bdt", "infer_bdt", "evaluate", "compare"):
         assert f"rule {rule}:" in result.stdout, rule
 
 
@@ -94,3 +101,25 @@ def test_models_train_on_one_particle(default_config):
     unknown = resolve_model("typo", {"film": [], "top": [], "train_on": ["mc_zeee"]}, defaults)
     with pytest.raises(ValueError, match=r"model typo: train_on names unknown datasets \['mc_zeee'\]"):
         model_particle(unknown, datasets)
+
+
+
+def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
+    """A BDT's resolved config (a param of its rules) holds no CNN settings and a CNN's no BDT
+    settings, so changing one kind's defaults reruns nothing of the other."""
+    from egcalib.model_config import evaluation_datasets, models_of_kind, resolve_model
+
+    defaults = default_config["model_defaults"]
+    bdt = resolve_model("bdt", default_config["models"]["bdt"], defaults)
+    assert bdt == {"name": "bdt", "kind": "bdt", "train_on": defaults["train_on"],
+                   "bdt": defaults["bdt"]}
+    assert evaluation_datasets(bdt, default_config["datasets"]) == ["mc_zee", "mc_egun", "data_zee"]
+    tuned = resolve_model("tuned", {"kind": "bdt", "bdt": {"num_leaves": 7}}, defaults)
+    assert tuned["bdt"] == {**defaults["bdt"], "num_leaves": 7}
+    cnn = resolve_model("basic", default_config["models"]["basic"], defaults)
+    assert cnn["kind"] == "cnn" and "bdt" not in cnn
+    assert models_of_kind(default_config["models"], defaults, "bdt") == ["bdt"]
+    with pytest.raises(ValueError, match=r"model odd: a bdt model takes no \['film'\]"):
+        resolve_model("odd", {"kind": "bdt", "film": []}, defaults)
+    with pytest.raises(ValueError, match="model baseline: the name labels a baseline"):
+        resolve_model("baseline", {"film": [], "top": []}, defaults)

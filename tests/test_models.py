@@ -16,8 +16,9 @@ IMAGE = (16, 15, 4)
 
 @pytest.fixture(scope="module")
 def entries(default_config):
-    return {name: resolve_model(name, entry, default_config["model_defaults"])
-            for name, entry in default_config["models"].items()}
+    models = {name: resolve_model(name, entry, default_config["model_defaults"])
+              for name, entry in default_config["models"].items()}
+    return {name: model for name, model in models.items() if model["kind"] == "cnn"}
 
 
 def inputs(n=4, seed=0):

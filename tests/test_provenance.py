@@ -56,3 +56,8 @@ def test_workflow_scripts_reach_what_they_run():
     assert "simulation/validation.py" not in reached("simulate")
     assert "simulation/validation.py" in reached("validate_simulation")
     assert {"fitting.py", "metrics.py", "masses.py"} <= reached("evaluate")
+    # The BDT control runs without TensorFlow: a change in the networks' code leaves it alone.
+    assert {"bdt.py", "history.py", "inference.py"} <= reached("train_bdt") & reached("infer_bdt")
+    assert not {"training.py", "models.py", "losses.py", "pipeline.py"} & (
+        reached("train_bdt") | reached("infer_bdt"))
+    assert "history.py" in train

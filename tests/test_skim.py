@@ -265,3 +265,35 @@ def test_empty_input_or_selection_gives_empty_parquet_with_full_schema(config, t
     assert table.schema == arrow_schema(NATIVE_SHAPES)
     assert [s["cut"] for s in steps][-1].startswith("truth matched")
     assert json.loads((tmp_path / "out.json").read_text())["steps"] == steps
+
+
+def test_binned_reference_is_read_when_present_and_nan_when_absent(config, tmp_path):
+    events = [pair({"e": 41.0, "binned_e": 40.5}, {"e": 39.0, "binned_e": 38.0})]
+    without, _ = skim(config, write_events(tmp_path / "a.root", events), tmp_path, name="a")
+    assert without.schema == arrow_schema(NATIVE_SHAPES)
+    assert np.all(np.isnan(without["e_baseline_binned"].to_numpy()))
+    path = write_events(tmp_path / "b.root", events, extra={"el_binned_e": "float32"})
+    with_binned, _ = skim(config, path, tmp_path, name="b")
+    np.testing.assert_allclose(with_binned["e_baseline_binned"].to_numpy(), [40.5, 38.0])
+    np.testing.assert_allclose(with_binned["e_baseline"].to_numpy(), [41.0, 39.0])
+    assert_tables_equal(without, with_binned, ignore=("file", "e_baseline_binned"))
+    # Photons read ph_binned_e.
+    mumug = mumug_event(60.0, {"binned_e": 29.0})
+    path = write_events(tmp_path / "c.root", [mumug], extra={"ph_binned_e": "float32"})
+    photons, _ = skim(config, path, tmp_path, process="zmumug", name="c")
+    np.testing.assert_allclose(photons["e_baseline_binned"].to_numpy(), [29.0])
+
+
+def test_binned_reference_through_the_mapping(config, tmp_path):
+    events = [pair({"binned_e": 40.5}, {"binned_e": 38.0})]
+    for event in events:
+        for obj in event["el"]:
+            obj["olderE"] = obj["binned_e"] * 1000.0
+    path = write_events(tmp_path / "a.root", events, extra={"el_olderE": "float32"})
+    config["ntuple"]["branches"] = {"el_binned_e": "el_olderE / 1000"}
+    table, _ = skim(config, path, tmp_path)
+    np.testing.assert_allclose(table["e_baseline_binned"].to_numpy(), [40.5, 38.0], rtol=1e-6)
+    # A mapped reference the file lacks is a configuration mistake, not an absent branch.
+    config["ntuple"]["branches"] = {"el_binned_e": "el_oldE"}
+    with pytest.raises(InputFileError, match="el_binned_e -> 'el_oldE'"):
+        skim(config, path, tmp_path, name="typo")

@@ -29,13 +29,20 @@ def test_end_to_end_outputs(workflow_run):
     assert cutflow[0].startswith("cut,events,objects") and len(cutflow) > 5
     assert len(list((workflow_run / "results/skim/mc_zee").glob("*.parquet"))) == 2
     z_datasets = {"basic": {"mc_zee", "data_zee"}, "recommended_mc_data": {"mc_zee", "data_zee"},
+                  "bdt": {"mc_zee", "data_zee"},
                   "recommended_photon": {"mc_zmumug", "data_zmumug"}}
     for model, datasets in z_datasets.items():
         directory = workflow_run / "results/models" / model
-        assert (directory / "model.keras").stat().st_size > 10_000
-        assert (directory / "model.onnx").stat().st_size > 10_000
-        history = (directory / "history.csv").read_text().splitlines()
-        assert len(history) == 1 + 2, "two epochs"
+        history = pd.read_csv(directory / "history.csv")
+        if model == "bdt":  # the BDT control: a LightGBM text model, no network files
+            assert (directory / "model.txt").read_text().startswith("tree")
+            assert not (directory / "model.keras").exists()
+            assert history.columns.tolist() == ["round", "loss", "val_loss"] and len(history) > 1
+        else:
+            assert (directory / "model.keras").stat().st_size > 10_000
+            assert (directory / "model.onnx").stat().st_size > 10_000
+            assert len(history) == 2, "two epochs"
+        assert (directory / "training.png").stat().st_size > 10_000
         evaluation = workflow_run / "results/eval" / model
         for name in ("relative_error.png", "et_2d.png", "eiqr_vs_eta.png"):
             assert (evaluation / name).stat().st_size > 10_000, name
@@ -43,16 +50,37 @@ def test_end_to_end_outputs(workflow_run):
         assert metrics["inclusive"]["n"] > 20  # the tiny Z->mumugamma test split has ~30 photons
         assert 0.005 < metrics["inclusive"]["eiqr75_baseline"] < 0.1
         assert {fit["dataset"] for fit in metrics["z_fits"]} == datasets
+    # The BDT's predictions are those of a CNN: same columns, same test objects.
+    for name in ("mc_zee/f000.parquet", "data_zee/f000.parquet"):
+        bdt = pd.read_parquet(workflow_run / "results/predictions/bdt" / name)
+        cnn = pd.read_parquet(workflow_run / "results/predictions/basic" / name)
+        assert bdt.columns.tolist() == cnn.columns.tolist() and len(bdt) > 0
+        pd.testing.assert_series_equal(bdt["eventNumber"], cnn["eventNumber"])
+        assert bdt["sigma_e_pred"].isna().all() and (bdt["e_pred"] > 0).all()
     # The tiny Z -> ee test split is just large enough for a fit; its figure has a curve.
     fits = json.loads((workflow_run / "results/eval/basic/metrics.json").read_text())["z_fits"]
     fitted = {(f["dataset"], f["energy"]) for f in fits if f.get("sigma") is not None}
     assert ("mc_zee", "baseline") in fitted, fits
     assert (workflow_run / "results/eval/basic/zfits/mc_zee_baseline.png").stat().st_size > 10_000
     ablation = pd.read_csv(workflow_run / "results/eval/ablation.csv")
-    assert ablation["model"].tolist() == list(z_datasets)
+    models = ablation["model"].tolist()
+    assert [m for m in models if m != "baseline_binned"] == list(z_datasets)
     assert ablation.set_index("model")["particle"]["recommended_photon"] == "photon"
     summary = (workflow_run / "results/eval/summary.md").read_text()
     assert "Recommended model" in summary and "Photon model: recommended_photon" in summary
+    # The binned reference goes from the ntuples through skim, sidecar and predictions into the
+    # evaluation exactly where the simulator writes it (el_binned_e / ph_binned_e).
+    binned = pd.read_parquet(workflow_run / "results/predictions/bdt/mc_zee/f000.parquet")[
+        "e_baseline_binned"]
+    inclusive = json.loads((workflow_run / "results/eval/bdt/metrics.json").read_text())[
+        "inclusive"]
+    if binned.notna().any():
+        assert "eiqr75_baseline_binned" in inclusive and "baseline_binned" in models
+        assert ("mc_zee", "baseline_binned") in {(f["dataset"], f["energy"]) for f in json.loads(
+            (workflow_run / "results/eval/bdt/metrics.json").read_text())["z_fits"]}
+        assert "The baseline over the binned reference (electrons)" in summary
+    else:  # ntuples without the branch: nothing reported, nothing fails
+        assert "eiqr75_baseline_binned" not in inclusive and "baseline_binned" not in models
 
 
 def test_report_collects_the_figures(workflow_run):
@@ -92,13 +120,13 @@ def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_
     jobs = planned_jobs(workflow_run, configfiles=more_files(workflow_run, tmp_path, "mc_egun"))
     assert jobs.pop("simulate") == 1 and jobs.pop("skim") == 1 and jobs.pop("images") == 1
     assert jobs.pop("merge_cutflows") == 1 and jobs.pop("validate_simulation") == 1
-    # The two electron models train on the gun; the photon model is left alone.
+    # The two electron networks and the BDT train on the gun; the photon model is left alone.
     assert jobs.pop("normalise") == 2 and jobs.pop("train") == 2
-    assert jobs.pop("export_onnx") == 2
+    assert jobs.pop("export_onnx") == 2 and jobs.pop("train_bdt") == 1
     # A retrained model predicts again for every file of its datasets (mc_zee 2, mc_egun 1 + 1,
     # data_zee 1).
-    assert jobs.pop("infer") == 2 * 5
-    assert jobs.pop("evaluate") == 2 and jobs.pop("compare") == 1
+    assert jobs.pop("infer") == 2 * 5 and jobs.pop("infer_bdt") == 5
+    assert jobs.pop("evaluate") == 3 and jobs.pop("compare") == 1
     assert set(jobs) <= {"all"}
 
 
@@ -110,7 +138,7 @@ def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     assert "simulate" not in jobs and "calibrate_simulation" not in jobs
     assert jobs["skim"] == 6  # every file (Z->mumugamma skims carry the selection too)
     assert jobs["merge_cutflows"] == 5
-    assert jobs["train"] == 3 and jobs["compare"] == 1
+    assert jobs["train"] == 3 and jobs["train_bdt"] == 1 and jobs["compare"] == 1
 
 
 def test_evaluation_setting_reruns_only_evaluation(workflow_run, tmp_path):
@@ -132,6 +160,8 @@ DOWNSTREAM_OF_TRAINING = {"train", "export_onnx", "infer", "evaluate", "compare"
     # The Z fit serves the evaluation and the simulation's validation (sigma_CB per effect).
     ("fitting.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
     ("losses.py", "train", DOWNSTREAM_OF_TRAINING),
+    # The BDT control: its training and what follows, no network.
+    ("bdt.py", "train_bdt", {"train_bdt", "infer_bdt", "evaluate", "compare", "all"}),
     # Reached by training only through other modules (checkpoints are written atomically).
     ("atomic.py", "train", None),
 ])

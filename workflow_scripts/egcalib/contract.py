@@ -55,6 +55,19 @@ TRACK_BRANCHES = {
 }
 
 
+# Optional per-object branches: read when the file has them, NaN in the skim table when not.
+# binned_e is the older binned response correction (the simulator writes it beside the MVA
+# baseline el_e / ph_e as a reference); real ntuples may map it to an older calibration or lack
+# it. A mapping in config ntuple.branches makes it required: a mapped name that is missing is a
+# configuration mistake, not an absent reference.
+OPTIONAL_FIELDS = {"binned_e": "float32"}
+
+
+def optional_branches(prefix: str) -> dict[str, str]:
+    """Optional logical branches of one collection ('el' or 'ph'), with their dtypes."""
+    return {f"{prefix}_{name}": dtype for name, dtype in OPTIONAL_FIELDS.items()}
+
+
 def cell_branches(prefix: str) -> list[str]:
     """Per-layer cell energy and time branches of one collection ('el' or 'ph').
 
@@ -126,6 +139,9 @@ SKIM_ID_COLUMNS = {
 SKIM_OBJECT_COLUMNS = {
     "pt": "float32", "eta": "float32", "phi": "float32",
     "e_baseline": "float32",  # the standard calibration (el_e / ph_e): the baseline to beat
+    # The older binned response correction (el_binned_e / ph_binned_e), a reference beside the
+    # MVA baseline; NaN when the file has no such branch.
+    "e_baseline_binned": "float32",
     "charge": "int8", "conv_type": "int8",
     "cl_eta": "float32", "cl_phi": "float32",
     "cl_E0": "float32", "cl_E1": "float32", "cl_E2": "float32", "cl_E3": "float32",

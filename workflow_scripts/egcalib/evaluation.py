@@ -27,23 +27,43 @@ def read_predictions(paths) -> pd.DataFrame:
 # The Z-peak mass of each process, rebuilt with any energy hypothesis of its objects.
 Z_MASSES = {"zee": dielectron_masses, "zmumug": mumugamma_masses}
 
+# The older binned response correction, reported beside the MVA baseline where the ntuples carry
+# it (NaN where they do not), so the step from binned to MVA is visible beside the CNN's step.
+BINNED, BINNED_COLUMN = "baseline_binned", "e_baseline_binned"
+
+
+def _sigma_improvement(result, reference):
+    """1 - sigma_CB / sigma_CB(reference) and its error (the two fits' errors in quadrature)."""
+    ratio = result.values["sigma"] / reference.values["sigma"]
+    error = ratio * np.hypot(result.errors["sigma"] / result.values["sigma"],
+                             reference.errors["sigma"] / reference.values["sigma"])
+    return 1.0 - ratio, error
+
 
 def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir: Path, model):
     """BW (x) CB fits of the Z peak (m_ee, or m_mumugamma with the photon energy) with the
-    baseline and the model energies, per Z dataset; ``datasets`` maps names to config entries."""
+    baseline, the binned reference (where finite) and the model energies, per Z dataset;
+    ``datasets`` maps names to config entries. Every hypothesis but the baseline gets
+    sigma_improvement = 1 - sigma_CB / sigma_CB(baseline)."""
     rows = []
     for dataset, spec in datasets.items():
         if spec["process"] not in Z_MASSES:
             continue
         kind, process = spec["kind"], spec["process"]
         frame = predictions[predictions["dataset"] == dataset]
-        masses = Z_MASSES[process](frame, ["e_baseline", "e_pred"])
+        hypotheses = {"baseline": "e_baseline"}
+        if BINNED_COLUMN in frame and np.isfinite(frame[BINNED_COLUMN]).any():
+            hypotheses[BINNED] = BINNED_COLUMN
+        hypotheses[model] = "e_pred"
+        masses = Z_MASSES[process](frame, list(hypotheses.values()))
         results = {}
-        for hypothesis, column in (("baseline", "e_baseline"), (model, "e_pred")):
+        for hypothesis, column in hypotheses.items():
+            mass = masses[column].to_numpy()
+            mass = mass[np.isfinite(mass)]  # a pair with one object lacking the binned energy
             row = {"dataset": dataset, "process": process, "kind": kind, "energy": hypothesis,
-                   "events": len(masses)}
+                   "events": len(mass)}
             try:
-                result = fit_bw_cb(masses[column].to_numpy(), **fit_config)
+                result = fit_bw_cb(mass, **fit_config)
             except FitError as error:
                 log.warning("%s %s: %s", dataset, hypothesis, error)
                 row["error"] = str(error)
@@ -54,15 +74,32 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
                 row["chi2_ndf"] = result.chi2_ndf
                 plotting.z_fit(result, plot_dir / f"{dataset}_{hypothesis}.png",
                                f"{dataset} ({kind}): {hypothesis} energy")
+                if hypothesis != "baseline" and "baseline" in results:
+                    row["sigma_improvement"], row["sigma_improvement_error"] = \
+                        _sigma_improvement(result, results["baseline"])
             rows.append(row)
-        if len(results) == 2:
-            base, mod = results["baseline"], results[model]
-            ratio = mod.values["sigma"] / base.values["sigma"]
-            error = ratio * np.hypot(mod.errors["sigma"] / mod.values["sigma"],
-                                     base.errors["sigma"] / base.values["sigma"])
-            rows[-1]["sigma_improvement"] = 1.0 - ratio
-            rows[-1]["sigma_improvement_error"] = error
     return pd.DataFrame(rows)
+
+
+def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int) -> dict:
+    """The MVA baseline against the binned reference on the MC objects that have both:
+    eIQR75/95 of the binned energy and riqr{q}_baseline_vs_binned = 1 - eIQR(baseline) /
+    eIQR(binned) with bootstrap errors. ``mc`` is the predictions frame of objects with truth,
+    ``re_baseline`` its E_baseline / E_true. Empty (nothing to report) without binned energies."""
+    if BINNED_COLUMN not in mc:
+        return {}
+    re_binned = (mc[BINNED_COLUMN] / mc["e_truth"]).to_numpy()
+    has = np.isfinite(re_binned)
+    if not has.any():
+        return {}
+    step = metrics.summary(re_baseline[has], re_binned[has], n_bootstrap)
+    out = {"n_baseline_binned": step["n"],
+           "median_re_baseline_binned": step["median_re_baseline"]}
+    for q in (75, 95):
+        out[f"eiqr{q}_baseline_binned"] = step[f"eiqr{q}_baseline"]
+        out[f"riqr{q}_baseline_vs_binned"] = step[f"riqr{q}"]
+        out[f"riqr{q}_baseline_vs_binned_error"] = step[f"riqr{q}_error"]
+    return out
 
 
 def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dict, out: dict):
@@ -77,10 +114,14 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
         re_base = (mc["e_baseline"] / mc["e_truth"]).to_numpy()
         re_model = (mc["e_pred"] / mc["e_truth"]).to_numpy()
         summary["inclusive"] = metrics.summary(re_model, re_base, evaluation["bootstrap"])
+        summary["inclusive"].update(binned_reference(mc, re_base, evaluation["bootstrap"]))
         et_true = (mc["e_truth"] / np.cosh(mc["eta"])).to_numpy()
         table = metrics.differential(re_model, re_base, et_true, np.abs(mc["eta"].to_numpy()),
                                      n_bootstrap=evaluation["bootstrap"] // 2)
-        plotting.relative_error_histograms(re_base, re_model, out["relative_error"], model)
+        re_binned = (mc[BINNED_COLUMN] / mc["e_truth"]).to_numpy() if BINNED_COLUMN in mc \
+            else None
+        plotting.relative_error_histograms(re_base, re_model, out["relative_error"], model,
+                                           re_binned=re_binned)
         plotting.et_2d(et_true, (mc["e_baseline"] / np.cosh(mc["eta"])).to_numpy(),
                        (mc["e_pred"] / np.cosh(mc["eta"])).to_numpy(), out["et_2d"], model)
         plotting.eiqr_vs_eta(table, out["eiqr_vs_eta"], model)
@@ -102,23 +143,81 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
     return summary
 
 
+INCLUSIVE_COLUMNS = ("riqr75", "riqr75_error", "riqr95", "riqr95_error", "eiqr75_model",
+                     "eiqr75_baseline")
+
+
+def _fit_columns(fits, energy: str) -> dict:
+    """sigma_improvement_{process}_{kind} (and its error) of one energy hypothesis's fits."""
+    columns = {}
+    for fit in fits:
+        improvement = fit.get("sigma_improvement")  # null in JSON when a fit failed
+        if fit["energy"] == energy and improvement is not None and np.isfinite(improvement):
+            column = f"sigma_improvement_{fit['process']}_{fit['kind']}"
+            columns[column] = improvement
+            columns[f"{column}_error"] = fit["sigma_improvement_error"]
+    return columns
+
+
+def binned_step(summary: dict) -> dict | None:
+    """The step from the binned reference to the MVA baseline in one model's metrics: rIQR
+    75/95 of the baseline against the binned energy, their eIQR75, and per Z dataset
+    1 - sigma_CB(baseline) / sigma_CB(binned). None when the metrics have no binned energy."""
+    inclusive = summary.get("inclusive", {})
+    fits = {(f["dataset"], f["energy"]): f for f in summary["z_fits"]
+            if f.get("sigma") is not None and np.isfinite(f["sigma"])}
+    step = {"fits": {}}
+    for (dataset, energy), fit in fits.items():
+        base = fits.get((dataset, "baseline"))
+        if energy == BINNED and base is not None:
+            ratio = base["sigma"] / fit["sigma"]
+            step["fits"][(fit["process"], fit["kind"])] = (
+                1.0 - ratio, ratio * np.hypot(base["sigma_error"] / base["sigma"],
+                                              fit["sigma_error"] / fit["sigma"]))
+    if "eiqr75_baseline_binned" in inclusive:
+        for q in (75, 95):
+            step[f"riqr{q}"] = inclusive[f"riqr{q}_baseline_vs_binned"]
+            step[f"riqr{q}_error"] = inclusive[f"riqr{q}_baseline_vs_binned_error"]
+        step["eiqr75_binned"] = inclusive["eiqr75_baseline_binned"]
+        # The baseline's eIQR75 on the same objects (those with a binned energy).
+        step["eiqr75_baseline"] = step["eiqr75_binned"] * (1.0 - step["riqr75"])
+    elif not step["fits"]:
+        return None
+    return step
+
+
+def _binned_row(step: dict, particle: str, fits) -> dict:
+    """The binned reference as a row of the ablation table, measured against the MVA baseline
+    like the models (rIQR = 1 - eIQR_binned / eIQR_baseline, negative where it is worse)."""
+    row = {"model": BINNED, "particle": particle}
+    if "riqr75" in step:
+        for q in (75, 95):
+            # 1 - binned / MVA from the stored 1 - MVA / binned (first-order error).
+            keep = 1.0 - step[f"riqr{q}"]
+            row[f"riqr{q}"] = 1.0 - 1.0 / keep
+            row[f"riqr{q}_error"] = step[f"riqr{q}_error"] / keep**2
+        row["eiqr75_model"] = step["eiqr75_binned"]
+        row["eiqr75_baseline"] = step["eiqr75_baseline"]
+    return {**row, **_fit_columns(fits, BINNED)}
+
+
 def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
-    """The seed's ablation table over all models, and the recommended model's summary."""
-    rows = []
+    """The seed's ablation table over all models (plus, where the ntuples carry it, a row of the
+    binned reference per particle), and the recommended model's summary."""
+    rows, binned_rows, steps = [], [], {}
     for path in metric_paths:
         summary = json.loads(Path(path).read_text())
-        row = {"model": summary["model"], "particle": summary["particle"], **{k: summary.get("inclusive", {}).get(k, np.nan)
-                                            for k in ("riqr75", "riqr75_error", "riqr95",
-                                                      "riqr95_error", "eiqr75_model",
-                                                      "eiqr75_baseline")}}
-        for fit in summary["z_fits"]:
-            improvement = fit.get("sigma_improvement")  # null in JSON when a fit failed
-            if fit["energy"] != "baseline" and improvement is not None and np.isfinite(improvement):
-                column = f"sigma_improvement_{fit['process']}_{fit['kind']}"
-                row[column] = fit["sigma_improvement"]
-                row[f"{column}_error"] = fit["sigma_improvement_error"]
-        rows.append(row)
-    table = pd.DataFrame(rows)
+        inclusive = summary.get("inclusive", {})
+        rows.append({"model": summary["model"], "particle": summary["particle"],
+                     **{k: inclusive.get(k, np.nan) for k in INCLUSIVE_COLUMNS},
+                     **_fit_columns(summary["z_fits"], summary["model"])})
+        # Every model of a particle is evaluated on the same test objects: the binned reference
+        # is the same in each, reported once.
+        step = binned_step(summary)
+        if step is not None and summary["particle"] not in steps:
+            steps[summary["particle"]] = step
+            binned_rows.append(_binned_row(step, summary["particle"], summary["z_fits"]))
+    table = pd.DataFrame(rows + binned_rows)
     with atomic_path(out["csv"]) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out["markdown"]) as tmp:
@@ -127,12 +226,18 @@ def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
     lines = [f"# Recommended model: {recommended}", ""]
     lines += _summary_lines(table[table["model"] == recommended]) or [
         f"- not evaluated: `{recommended}` is not among the selected models"]
-    for name in table.loc[table["particle"] == "photon", "model"]:
+    for name in table.loc[(table["particle"] == "photon") & (table["model"] != BINNED), "model"]:
         lines += ["", f"## Photon model: {name}", ""]
         lines += _summary_lines(table[table["model"] == name])
+    for particle, step in steps.items():
+        lines += ["", f"## The baseline over the binned reference ({particle}s)", ""]
+        lines += _binned_lines(step)
     with atomic_path(out["summary"]) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return table
+
+
+Z_PROCESSES = (("zee", "Z -> ee"), ("zmumug", "Z -> mumugamma"))
 
 
 def _summary_lines(rows: pd.DataFrame) -> list[str]:
@@ -143,10 +248,28 @@ def _summary_lines(rows: pd.DataFrame) -> list[str]:
     lines = [f"- {100 * r['riqr75']:.1f} % improvement in eIQR75 "
              f"(+- {100 * r['riqr75_error']:.1f} %), {100 * r['riqr95']:.1f} % in eIQR95 "
              f"(eIQR75: baseline {r['eiqr75_baseline']:.4f}, model {r['eiqr75_model']:.4f})"]
-    for process, name in (("zee", "Z -> ee"), ("zmumug", "Z -> mumugamma")):
+    for process, name in Z_PROCESSES:
         for kind in ("mc", "data"):
             column = f"sigma_improvement_{process}_{kind}"
             if column in r and np.isfinite(r[column]):
                 lines.append(f"- {name} {kind}: 1 - sigma_CB^model / sigma_CB^baseline = "
                              f"{100 * r[column]:.1f} +- {100 * r[f'{column}_error']:.1f} %")
+    return lines
+
+
+def _binned_lines(step: dict) -> list[str]:
+    """The MVA baseline's own step over the binned reference, in the seed's form."""
+    lines = []
+    if "riqr75" in step:
+        lines.append(
+            f"- {100 * step['riqr75']:.1f} % improvement in eIQR75 "
+            f"(+- {100 * step['riqr75_error']:.1f} %), {100 * step['riqr95']:.1f} % in eIQR95 "
+            f"(eIQR75: binned {step['eiqr75_binned']:.4f}, baseline "
+            f"{step['eiqr75_baseline']:.4f})")
+    for process, name in Z_PROCESSES:
+        for kind in ("mc", "data"):
+            if (process, kind) in step["fits"]:
+                value, error = step["fits"][(process, kind)]
+                lines.append(f"- {name} {kind}: 1 - sigma_CB^baseline / sigma_CB^binned = "
+                             f"{100 * value:.1f} +- {100 * error:.1f} %")
     return lines

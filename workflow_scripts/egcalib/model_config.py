@@ -5,16 +5,53 @@ from __future__ import annotations
 from egcalib.contract import PROCESS_PARTICLE
 
 
+# Names that label the baselines beside the models in the Z-fit and ablation tables.
+RESERVED_NAMES = ("baseline", "baseline_binned")
+# What each kind of entry may set; the rest of model_defaults belongs to the other kind.
+KIND_KEYS = {"cnn": ("film", "top", "train_on", "loss", "architecture"),
+             "bdt": ("train_on", "bdt")}
+
+
+def model_kind(entry: dict, defaults: dict) -> str:
+    """"cnn" (the network of DESIGN.md section 8) or "bdt" (the gradient-boosted-trees control
+    on the 16 scalars); entries that do not say are of model_defaults' kind."""
+    return entry.get("kind", defaults.get("kind", "cnn"))
+
+
 def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
-    """A model entry merged over ``model_defaults`` (architecture merged one level deep)."""
-    model = {**defaults, **entry, "name": name}
+    """A model entry merged over ``model_defaults`` (architecture, loss and bdt merged one level
+    deep), holding only the keys of its kind: a CNN's resolved config (a param of its rules)
+    does not change with the BDT defaults, nor a BDT's with the CNN architecture.
+
+    Raises ValueError naming the model for a reserved name, keys of the other kind, or unknown
+    film/top inputs.
+    """
+    if name in RESERVED_NAMES:
+        raise ValueError(f"model {name}: the name labels a baseline; choose another")
+    kind = model_kind(entry, defaults)
+    foreign = set(entry) - set(KIND_KEYS[kind]) - {"kind"}
+    if foreign:
+        raise ValueError(f"model {name}: a {kind} model takes no {sorted(foreign)}")
+    model = {key: defaults[key] for key in KIND_KEYS[kind] if key in defaults}
+    model.update(entry)
+    model.update(name=name, kind=kind)
+    if kind == "bdt":
+        model["bdt"] = {**defaults.get("bdt", {}), **entry.get("bdt", {})}
+        return model
     model["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
     model["loss"] = {**defaults["loss"], **entry.get("loss", {})}
     for place in ("film", "top"):
+        if place not in model:
+            raise ValueError(f"model {name}: a cnn model needs `{place}` (a list of inputs)")
         unknown = set(model[place]) - {"scalars", "tracks"}
         if unknown:
             raise ValueError(f"model {name}: unknown {place} inputs {sorted(unknown)}")
     return model
+
+
+def models_of_kind(models: dict, defaults: dict, kind: str) -> list[str]:
+    """Names of the ``models`` entries of one kind, in config order."""
+    return [name for name, entry in models.items() if model_kind(entry, defaults) == kind]
 
 
 def model_particle(model: dict, datasets: dict) -> str:

@@ -21,9 +21,17 @@ def save(fig, path) -> None:
     plt.close(fig)
 
 
-def relative_error_histograms(re_baseline, re_model, path, label="model"):
+def relative_error_histograms(re_baseline, re_model, path, label="model", re_binned=None):
+    """E / E_true of the baseline and the model, and of the binned reference where it is
+    finite (dashed; ``re_binned`` None or all NaN: not drawn)."""
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
     bins = np.linspace(0.9, 1.1, 81)
+    if re_binned is not None and np.isfinite(re_binned).any():
+        re_binned = np.asarray(re_binned)[np.isfinite(re_binned)]
+        ax.hist(np.clip(re_binned, bins[0], bins[-1]), bins=bins, histtype="step", linewidth=1.5,
+                linestyle="--", color="grey",
+                label=f"binned baseline: eIQR75 {eiqr(re_binned, 75):.4f}, "
+                      f"eIQR95 {eiqr(re_binned, 95):.4f}")
     for name, values in (("baseline", re_baseline), (label, re_model)):
         ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins, histtype="step", linewidth=2,
                 label=f"{name}: eIQR75 {eiqr(values, 75):.4f}, eIQR95 {eiqr(values, 95):.4f}")

@@ -1,8 +1,9 @@
 """Skim one ntuple into the per-object table (results/skim/{dataset}/{file}.parquet).
 
 The file is streamed with uproot in steps; each step is selected, turned into one row per object
-(ids, kinematics, the seed's scalars, baseline and truth energies or data labels, cell windows
-and the nearest tracks) and appended to a Parquet file that appears only when complete.
+(ids, kinematics, the seed's scalars, the baseline energy and its binned reference when the file
+has one, truth energies or data labels, cell windows and the nearest tracks) and appended to a
+Parquet file that appears only when complete.
 """
 from __future__ import annotations
 
@@ -51,6 +52,20 @@ def needed_branches(process: str, is_mc: bool, trigger_names) -> list[str]:
     return names
 
 
+def optional_branches(process: str) -> list[str]:
+    """The optional logical branches a skim of this process reads when the file has them."""
+    return list(contract.optional_branches("ph" if process == "zmumug" else "el"))
+
+
+def with_optional_fields(events, prefix: str):
+    """Every optional field of the collection, NaN per object where the file lacks the branch,
+    so selection and the table see one layout whatever the file carries."""
+    for name in contract.optional_branches(prefix):
+        if name not in events.fields:
+            events = ak.with_field(events, ak.full_like(events[f"{prefix}_e"], np.nan), name)
+    return events
+
+
 def arrow_schema(native_shapes: dict) -> pa.Schema:
     """The full skim-table schema: every column, also for an empty selection."""
     fields = [pa.field(n, pa.string() if t == "string" else pa.from_numpy_dtype(np.dtype(t)))
@@ -69,7 +84,7 @@ def arrow_schema(native_shapes: dict) -> pa.Schema:
 def _objects(events, prefix, fields, is_mc):
     """The collection with the bookkeeping needed after selection: event row, object index,
     and the object's row in the chunk's flattened cell arrays."""
-    names = fields + (("truth_e",) if is_mc else ())
+    names = fields + tuple(contract.OPTIONAL_FIELDS) + (("truth_e",) if is_mc else ())
     objects = collection(events, prefix, names)
     counts = ak.num(objects.e)
     objects = ak.with_field(objects, ak.broadcast_arrays(np.arange(len(events)), objects.e)[0],
@@ -169,7 +184,7 @@ def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, na
         "runNumber": event["runNumber"], "eventNumber": event["eventNumber"],
         "object_index": obj["object_index"], "particle": obj["particle"],
         "pt": obj["e"] / np.cosh(obj["eta"]), "eta": obj["eta"], "phi": obj["phi"],
-        "e_baseline": obj["e"], "charge": obj.get("charge", np.zeros(n)),
+        "e_baseline": obj["e"], "e_baseline_binned": obj["binned_e"], "charge": obj.get("charge", np.zeros(n)),
         "conv_type": obj.get("convType", np.zeros(n)),
         "cl_eta": obj["cl_eta"], "cl_phi": obj["cl_phi"],
         **{f"cl_E{i}": obj[f"cl_E{i}"] for i in range(4)},
@@ -202,7 +217,8 @@ def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, fi
     label = process == "zee" and (not is_mc or selection["data_label"]["label_mc"])
     with atomic_path(out_parquet) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for events in iterate(path, ntuple["tree"], names, ntuple["branches"],
-                              skim["step_size"]):
+                              skim["step_size"], optional=optional_branches(process)):
+            events = with_optional_fields(events, prefix)
             fields = ELECTRON_FIELDS if prefix == "el" else PHOTON_FIELDS
             objects = _objects(events, prefix, fields, is_mc)
             if process == "zee":

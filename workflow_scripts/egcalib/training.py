@@ -20,6 +20,7 @@ import pandas as pd
 import tensorflow as tf
 
 from egcalib.atomic import atomic_path
+from egcalib.history import plot_history
 from egcalib.losses import get_loss
 from egcalib.models import build_model
 from egcalib.normalisation import DEFAULT_TARGET_SCALE
@@ -153,24 +154,6 @@ def _log_resume(model) -> None:
     epoch = getattr(model, "_initial_epoch", None) or 0  # set by BackupAndRestore on restore
     if epoch:
         log.info("resumed from the checkpoint of epoch %d: continuing at epoch %d", epoch, epoch + 1)
-
-
-def plot_history(history: pd.DataFrame, path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(layout="constrained")
-    epochs = history["epoch"] + 1
-    ax.plot(epochs, history["loss"], "o-", label="training")
-    if "val_loss" in history:
-        ax.plot(epochs, history["val_loss"], "s-", label="validation")
-    ax.set(xlabel="epoch", ylabel="loss", title=title)
-    ax.legend()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
 
 
 def check_training_size(model_name: str, n_objects: int, batch_size: int) -> None:
