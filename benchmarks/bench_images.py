@@ -77,7 +77,8 @@ def main(n: int = 4096) -> None:
     import tensorflow as tf
 
     identity = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
-                "track_iqr": [1.0] * 11, "image_scale": 1.0}
+                "track_iqr": [1.0] * 11, "log_e_acc_median": 0.0,
+                "log_e_acc_iqr": 1.0}
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
         skim = Path(tmp) / "skim.parquet"

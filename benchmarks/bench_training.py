@@ -32,7 +32,8 @@ def measure(model_config, training, batch, steps):
     inputs = {"image": rng.exponential(0.1, (batch, 56, 55, 4)).astype(np.float32),
               "scalars": rng.normal(size=(batch, 16)).astype(np.float32),
               "tracks": rng.normal(size=(batch, 10, 11)).astype(np.float32),
-              "track_mask": np.ones((batch, 10), np.float32)}
+              "track_mask": np.ones((batch, 10), np.float32),
+              "log_e_acc": rng.normal(size=(batch, 1)).astype(np.float32)}
     target = np.ones(batch, np.float32)
     data = tf.data.Dataset.from_tensors((inputs, target)).repeat(steps)
     model.fit(data.take(2), verbose=0)  # compile (XLA) outside the timing

@@ -15,6 +15,13 @@ rule evaluate:
             subcategory="{model}",
         ),
         zfits="results/eval/{model}/zfits.csv",
+        pulls_table="results/eval/{model}/pulls.csv",
+        pulls=report(
+            "results/eval/{model}/pulls.png",
+            caption="../report/pulls.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
         relative_error=report(
             "results/eval/{model}/relative_error.png",
             caption="../report/relative_error.rst",

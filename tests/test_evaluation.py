@@ -9,7 +9,8 @@ import pytest
 import vector
 from numba_stats import crystalball
 
-from egcalib.fitting import FitError, fit_bw_cb
+from egcalib.fitting import (LIMITS, SEED_TAIL, FitError, fit_bw_cb, paired_sigma_improvement,
+                              quality_flags)
 from egcalib.masses import dielectron_masses, mumugamma_masses
 from egcalib.metrics import differential, eiqr, riqr
 
@@ -114,6 +115,89 @@ def test_weighted_fit_errors_follow_the_effective_statistics():
     assert weighted.chi2 == pytest.approx(plain.chi2, rel=0.02)
 
 
+@pytest.mark.slow
+def test_weighted_fit_with_negative_weights_is_unbiased_with_honest_errors():
+    # NLO-like weights: 15 % of the events carry -1, drawn from the same peak, the rest +1.43
+    # (the same sum of weights per event). sum(w) and sum(w^2) per bin must give unbiased widths
+    # and errors that match the spread over toys.
+    rng = np.random.default_rng(12)
+    pulls = []
+    for _ in range(40):
+        masses = bw_cb_toy(12_000, rng)
+        weights = np.where(rng.uniform(size=len(masses)) < 0.15, -1.0, 1.0 / 0.7)
+        result = fit_bw_cb(masses, weights=weights, bin_width=0.2, grid_step=0.1)
+        pulls.append((result.values["sigma"] - 2.0) / result.errors["sigma"])
+    pulls = np.array(pulls)
+    assert abs(pulls.mean()) < 0.45  # 40 toys: the mean is known to ~0.16
+    assert 0.7 < pulls.std() < 1.35
+
+
+def test_a_fit_of_few_events_fixes_the_tail_and_never_returns_a_bound_plainly():
+    masses = bw_cb_toy(60, np.random.default_rng(13))
+    masses = masses[(masses > 80) & (masses < 100)]
+    result = fit_bw_cb(masses)
+    # 60 events cannot measure a CB tail: it is fixed at the seed's values and says so.
+    assert {"alpha", "n"} <= set(result.fixed)
+    assert result.values["alpha"] == SEED_TAIL["alpha"] and result.values["n"] == SEED_TAIL["n"]
+    lo, hi = LIMITS["sigma"]
+    at_bound = min(result.values["sigma"] - lo, hi - result.values["sigma"]) < 1e-3 * (hi - lo)
+    assert not at_bound or "sigma at limit" in result.flags
+
+
+def test_quality_flags_name_limits_and_unconstrained_tails():
+    values = {"mean": 0.0, "sigma": 1.8, "alpha": 2.5, "n": 1.01}
+    errors = {"mean": 0.05, "sigma": 0.07, "alpha": 0.3, "n": 2.4}
+    assert quality_flags(values, errors, []) == ["n at limit", "n unconstrained"]
+    assert quality_flags(values, errors, ["n"]) == []
+    assert quality_flags({**values, "sigma": 0.05, "n": 3.0}, {**errors, "n": 1.0}, []) == [
+        "sigma at limit"]
+    assert quality_flags({**values, "n": 3.0}, {**errors, "alpha": 2.0, "n": 1.0}, []) == [
+        "alpha unconstrained"]
+    # A Gaussian peak (no tail) leaves n on its limit: the fit says so.
+    rng = np.random.default_rng(6)
+    masses = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=3000) - 0.5)) + rng.normal(0, 1.8, 3000)
+    result = fit_bw_cb(masses)
+    assert result.flags or {"n", "alpha"} & set(result.fixed)
+
+
+def test_paired_bootstrap_carries_the_correlation_of_the_two_widths():
+    # The "model" is the baseline with 20 % less smearing on the same events: the improvement
+    # is nearly deterministic, so the paired error is far below two independent fits' errors.
+    rng = np.random.default_rng(14)
+    n = 6000
+    peak = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=n) - 0.5))
+    noise = rng.normal(0, 2.0, n)
+    baseline, model = peak + noise, peak + 0.8 * noise
+    fit_base, fit_model = fit_bw_cb(baseline), fit_bw_cb(model)
+    paired = paired_sigma_improvement(model, baseline, fit_model, fit_base, n_bootstrap=30)
+    ratio = fit_model.values["sigma"] / fit_base.values["sigma"]
+    independent = ratio * np.hypot(fit_model.errors["sigma"] / fit_model.values["sigma"],
+                                   fit_base.errors["sigma"] / fit_base.values["sigma"])
+    assert paired["value"] == pytest.approx(1 - ratio)
+    assert paired["value"] == pytest.approx(0.2, abs=0.05)
+    assert paired["bootstrap_ok"] >= 25
+    assert 0 < paired["error"] < 0.6 * independent
+
+
+@pytest.mark.slow
+def test_paired_bootstrap_error_matches_the_spread_over_toys():
+    rng = np.random.default_rng(15)
+    values, errors = [], []
+    for _ in range(20):
+        n = 4000
+        peak = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=n) - 0.5))
+        noise = rng.normal(0, 2.0, n)
+        baseline = peak + noise
+        model = peak + 0.8 * noise + rng.normal(0, 0.8, n)  # partly independent resolution
+        paired = paired_sigma_improvement(model, baseline, fit_bw_cb(model), fit_bw_cb(baseline),
+                                          n_bootstrap=25, seed=int(rng.integers(1 << 30)))
+        values.append(paired["value"])
+        errors.append(paired["error"])
+    spread = np.std(values, ddof=1)
+    # 20 toys know the spread to ~16 %.
+    assert 0.6 < np.median(errors) / spread < 1.6, (np.median(errors), spread)
+
+
 def test_gaussian_smeared_breit_wigner_gives_a_large_alpha():
     rng = np.random.default_rng(6)
     masses = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=100_000) - 0.5)) \
@@ -158,7 +242,8 @@ def test_z_fits_rebuild_each_process_with_the_model_energy(z_skims, default_conf
     smear = np.random.default_rng(5).normal(1.0, 0.08, len(z_skims))
     predictions = z_skims.assign(e_pred=z_skims["e_baseline"] * smear)
     datasets = {name: default_config["datasets"][name] for name in ("mc_zee", "mc_zmumug")}
-    fits = z_fits(predictions, datasets, default_config["evaluation"]["z_fit"], tmp_path, "smeared")
+    fits = z_fits(predictions, datasets, default_config["evaluation"]["z_fit"], tmp_path, "smeared",
+                  n_bootstrap=12)
     assert fits.loc[fits["dataset"] == "mc_zmumug", "process"].eq("zmumug").all()
     assert "error" not in fits or fits["error"].isna().all(), fits
     for dataset in datasets:
@@ -199,10 +284,11 @@ def evaluate(frame, tmp_path, name, default_config):
     path = tmp_path / f"{name}.parquet"
     frame.to_parquet(path)
     out = {key: tmp_path / name / f"{key}.png" for key in ("relative_error", "et_2d",
-                                                          "eiqr_vs_eta")}
+                                                          "eiqr_vs_eta", "pulls")}
     out.update(metrics=tmp_path / name / "metrics.json", differential=tmp_path / name / "d.csv",
-               zfits=tmp_path / name / "zfits.csv", zfits_dir=tmp_path / name / "zfits")
-    evaluation = {**default_config["evaluation"], "bootstrap": 30}
+               zfits=tmp_path / name / "zfits.csv", zfits_dir=tmp_path / name / "zfits",
+               pulls_table=tmp_path / name / "pulls.csv")
+    evaluation = {**default_config["evaluation"], "bootstrap": 30, "sigma_bootstrap": 12}
     evaluate_model(name, [path], {"mc_zee": default_config["datasets"]["mc_zee"]}, evaluation,
                    out)
     return out
@@ -257,3 +343,34 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
     table = compare([without["metrics"]], "other", out)
     assert table["model"].tolist() == ["other"]
     assert "binned" not in out["summary"].read_text()
+
+
+@pytest.mark.parametrize("scale, width", [(1.0, 1.0), (0.5, 2.0)])
+def test_mdn_pulls_measure_the_predicted_resolution(default_config, tmp_path, scale, width):
+    """Objects smeared by a per-object sigma that the model predicts exactly (scale 1) give pull
+    width 1 and 68.3 % / 95 % coverage; a model claiming half its real sigma gives width 2."""
+    frame = synthetic_zee(2000, np.random.default_rng(21), {"e_baseline": 0.02})
+    rng = np.random.default_rng(22)
+    sigma = rng.uniform(0.01, 0.04, len(frame))  # per-object relative resolution
+    frame["e_pred"] = frame["e_truth"] * rng.normal(1.0, sigma)
+    frame["sigma_e_pred"] = scale * sigma * frame["e_truth"]
+    out = evaluate(frame.assign(weight=1.0), tmp_path, f"mdn{scale}", default_config)
+    table = pd.read_csv(out["pulls_table"]).set_index("bin")
+    inclusive = table.loc["inclusive"]
+    assert inclusive["pull_width"] == pytest.approx(width, rel=0.06)
+    if scale == 1.0:
+        assert inclusive["coverage68"] == pytest.approx(0.683, abs=0.02)
+        assert inclusive["coverage95"] == pytest.approx(0.95, abs=0.01)
+    else:
+        assert inclusive["coverage68"] < 0.45
+    assert len(table.loc["abs_eta"]) == 8 and len(table.loc["et"]) == 5
+    metrics = json.loads(out["metrics"].read_text())
+    assert metrics["pulls"]["pull_width"] == pytest.approx(inclusive["pull_width"])
+    assert out["pulls"].stat().st_size > 10_000
+
+
+def test_models_without_a_resolution_write_an_empty_pull_table(default_config, tmp_path):
+    frame = synthetic_zee(500, np.random.default_rng(23), {"e_baseline": 0.02, "e_pred": 0.015})
+    out = evaluate(frame, tmp_path, "plain", default_config)
+    assert out["pulls_table"].read_text().strip() == ""
+    assert "pulls" not in json.loads(out["metrics"].read_text())

@@ -28,7 +28,7 @@ def inputs(n=4, seed=0):
     return {"image": rng.exponential(1, (n, *IMAGE)).astype(np.float32),
             "scalars": rng.normal(size=(n, 16)).astype(np.float32),
             "tracks": (rng.normal(size=(n, 10, 11)) * mask[..., None]).astype(np.float32),
-            "track_mask": mask}
+            "track_mask": mask, "log_e_acc": rng.normal(size=(n, 1)).astype(np.float32)}
 
 
 def test_config_holds_the_seed_ablation_variants(entries):
@@ -40,7 +40,7 @@ def test_config_holds_the_seed_ablation_variants(entries):
 def test_every_variant_builds_with_the_expected_inputs_and_output(entries):
     for name, entry in entries.items():
         model = build_model(entry, IMAGE)
-        assert set(model.input) == {"image", "scalars", "tracks", "track_mask"}, name
+        assert set(model.input) == {"image", "log_e_acc", "scalars", "tracks", "track_mask"}, name
         assert model(inputs(), training=False).shape == (4, 1), name
         has_film = any(layer.name.startswith("film") and layer.name[4:].isdigit()
                        for layer in model.layers)

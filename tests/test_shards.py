@@ -43,7 +43,7 @@ def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled"):
 
 
 IDENTITY = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
-            "track_iqr": [1.0] * 11, "image_scale": 1.0}
+            "track_iqr": [1.0] * 11, "log_e_acc_median": 0.0, "log_e_acc_iqr": 1.0}
 
 
 @pytest.mark.parametrize("mode, time_images", [("upsampled", False), ("native", False),
@@ -75,7 +75,12 @@ def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_conf
     upsampler = Upsampler(config["images"]["native_shapes"], config["images"]["target_shape"])
     native = upsampler.concatenate({c.removeprefix("cells_"): fixed_size(skim[c])
                                     for c in CELL_COLUMNS})
-    np.testing.assert_allclose(inputs["image"], upsampler(native[rows]), rtol=1e-6, atol=1e-7)
+    # Each object's image is divided by its E_acc; log(E_acc) comes as its own input.
+    e_acc = sum(skim[f"cl_E{i}"].to_numpy() for i in (1, 2, 3))[rows]
+    scale = np.maximum(e_acc, 0.1)
+    np.testing.assert_allclose(inputs["image"], upsampler(native[rows]) / scale[:, None, None, None],
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(inputs["log_e_acc"][:, 0], np.log(scale), rtol=1e-5)
     if time_images:
         times = upsampler.concatenate({c.removeprefix("time_"): fixed_size(skim[c])
                                        for c in TIME_COLUMNS})
@@ -152,6 +157,9 @@ def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_con
     q25, median, q75 = np.percentile(target, [25, 50, 75])
     assert base["target_median"] == pytest.approx(median, rel=1e-5)
     assert base["target_iqr"] == pytest.approx(q75 - q25, rel=1e-4)
+    q25, median, q75 = np.percentile(np.log(np.maximum(e_acc[train], 0.1)), [25, 50, 75])
+    assert base["log_e_acc_median"] == pytest.approx(median, rel=1e-5)
+    assert base["log_e_acc_iqr"] == pytest.approx(q75 - q25, rel=1e-4)
 
 
 def test_empty_skim_gives_empty_valid_shards(tmp_path, default_config):
@@ -168,3 +176,26 @@ def test_empty_skim_gives_empty_valid_shards(tmp_path, default_config):
     assert pq.read_table(tmp_path / "side.parquet").num_rows == 0
     pipeline = InputPipeline(default_config["images"], default_config["shards"], IDENTITY)
     assert list(pipeline.dataset(list(paths.values()), 8, training=False).as_numpy_iterator()) == []
+
+
+def test_an_energy_scaled_copy_of_an_object_gives_the_network_the_same_image():
+    """Images enter divided by E_acc: a copy of an object with every cell and E_acc scaled by k
+    (the same shower at k times the energy) gives the same image input, to float precision;
+    only log_e_acc moves, by ln k / IQR. So the network sees shapes and ratios alike at 5 GeV
+    and 1 TeV, and the energy scale only where it uses it."""
+    from egcalib.normalisation import normalise
+
+    rng = np.random.default_rng(3)
+    stats = {**IDENTITY, "log_e_acc_median": 3.5, "log_e_acc_iqr": 0.8}
+    image = rng.exponential(0.2, (5, 56, 55, 4)).astype(np.float32)
+    e_acc = image[..., 1:].sum(axis=(1, 2, 3))
+    base = {"image": image, "e_acc": e_acc, "scalars": np.zeros((5, 16), np.float32),
+            "tracks": np.zeros((5, 10, 11), np.float32), "track_mask": np.zeros((5, 10), np.float32)}
+    for k in (0.1, 20.0):
+        scaled = normalise({**base, "image": image * np.float32(k),
+                            "e_acc": e_acc * np.float32(k)}, stats)
+        nominal = normalise(base, stats)
+        np.testing.assert_allclose(scaled["image"], nominal["image"], rtol=1e-5)
+        np.testing.assert_allclose(scaled["log_e_acc"] - nominal["log_e_acc"], np.log(k) / 0.8,
+                                   rtol=1e-5)
+        assert "e_acc" not in scaled  # the raw energy never reaches the network

@@ -24,7 +24,7 @@ def synthetic(n, seed):
     target = (1.0 + 0.05 * image[..., 1].mean(axis=(1, 2)) + 0.1 * np.tanh(scalars[:, 0]))
     mask = np.zeros((n, 10), np.float32)
     inputs = {"image": image, "scalars": scalars, "tracks": np.zeros((n, 10, 11), np.float32),
-              "track_mask": mask}
+              "track_mask": mask, "log_e_acc": np.zeros((n, 1), np.float32)}
     return tf.data.Dataset.from_tensor_slices(
         (inputs, target.astype(np.float32), np.ones(n, np.float32))).batch(32, drop_remainder=True)
 

@@ -74,13 +74,43 @@ def test_end_to_end_outputs(workflow_run):
         "e_baseline_binned"]
     inclusive = json.loads((workflow_run / "results/eval/bdt/metrics.json").read_text())[
         "inclusive"]
-    if binned.notna().any():
-        assert "eiqr75_baseline_binned" in inclusive and "baseline_binned" in models
-        assert ("mc_zee", "baseline_binned") in {(f["dataset"], f["energy"]) for f in json.loads(
-            (workflow_run / "results/eval/bdt/metrics.json").read_text())["z_fits"]}
-        assert "The baseline over the binned reference (electrons)" in summary
-    else:  # ntuples without the branch: nothing reported, nothing fails
-        assert "eiqr75_baseline_binned" not in inclusive and "baseline_binned" not in models
+    assert binned.notna().all()  # the simulator writes it for every object
+    assert "eiqr75_baseline_binned" in inclusive and "baseline_binned" in models
+    assert ("mc_zee", "baseline_binned") in {(f["dataset"], f["energy"]) for f in json.loads(
+        (workflow_run / "results/eval/bdt/metrics.json").read_text())["z_fits"]}
+    assert "The baseline over the binned reference (electrons)" in summary
+    # Every sigma_CB improvement carries a paired-bootstrap error and its (possibly empty) flags.
+    zfits = pd.read_csv(workflow_run / "results/eval/basic/zfits.csv")
+    improved = zfits[zfits["sigma_improvement"].notna()]
+    assert len(improved) and {"flags", "sigma_improvement_flags", "bootstrap_failed"} <= set(zfits)
+    assert (workflow_run / "results/eval/basic/pulls.png").stat().st_size > 5_000
+
+
+def test_validation_says_where_the_toy_detector_stands(workflow_run):
+    summary = json.loads((workflow_run / "results/simulation/validation.json").read_text())
+    peak = summary["zee_sigma_cb"]
+    assert peak["anchor"] == [2.0, 2.8] and peak["seed_atlas_mc"] == 2.393
+    assert {"mva", "binned"} <= set(peak) and "in_anchor" in peak
+    effects = summary["effects"]
+    assert {"all effects", "sampling term only", "without bremsstrahlung"} <= set(effects)
+    fitted = [row for row in effects.values() if "sigma_cb" in row]
+    assert len(fitted) >= len(effects) - 1, effects  # the tiny study fits (almost) all
+    assert effects["sampling term only"]["eiqr75"] < effects["all effects"]["eiqr75"]
+    assert (workflow_run / "results/simulation/plots/effects.png").stat().st_size > 10_000
+
+
+def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
+    from egcalib.results_card import write_card
+
+    card = write_card(workflow_run / "results", tmp_path / "card.md", "Tiny run", "tiny")
+    text = card.read_text()
+    ablation = pd.read_csv(workflow_run / "results/eval/ablation.csv")
+    for model in ablation["model"]:
+        assert f"| {model} |" in text, model
+    assert "-12.1 / -2.5 %" in text  # the seed's basic row beside ours
+    assert "Photon model recommended_photon" in text and "| unconverted |" in text
+    assert "sampling term only" in text and "MC Z -> ee sigma_CB" in text
+    assert (tmp_path / "card" / "ablation.png").exists()
 
 
 def test_report_collects_the_figures(workflow_run):

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from egcalib import metrics, plotting
 from egcalib.atomic import atomic_path
 from egcalib.contract import PROCESS_PARTICLE
-from egcalib.fitting import FitError, fit_bw_cb
+from egcalib.fitting import FitError, fit_bw_cb, paired_sigma_improvement
 from egcalib.masses import dielectron_masses, mumugamma_masses
 
 log = logging.getLogger(__name__)
@@ -32,19 +32,17 @@ Z_MASSES = {"zee": dielectron_masses, "zmumug": mumugamma_masses}
 BINNED, BINNED_COLUMN = "baseline_binned", "e_baseline_binned"
 
 
-def _sigma_improvement(result, reference):
-    """1 - sigma_CB / sigma_CB(reference) and its error (the two fits' errors in quadrature)."""
-    ratio = result.values["sigma"] / reference.values["sigma"]
-    error = ratio * np.hypot(result.errors["sigma"] / result.values["sigma"],
-                             reference.errors["sigma"] / reference.values["sigma"])
-    return 1.0 - ratio, error
-
-
-def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir: Path, model):
+def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir: Path, model,
+           n_bootstrap: int = 50):
     """BW (x) CB fits of the Z peak (m_ee, or m_mumugamma with the photon energy) with the
     baseline, the binned reference (where finite) and the model energies, per Z dataset;
-    ``datasets`` maps names to config entries. Every hypothesis but the baseline gets
-    sigma_improvement = 1 - sigma_CB / sigma_CB(baseline)."""
+    ``datasets`` maps names to config entries. MC events enter with their weights.
+
+    Every hypothesis but the baseline gets sigma_improvement = 1 - sigma_CB / sigma_CB(baseline)
+    with the error of a paired bootstrap of ``n_bootstrap`` resamples (fitting.
+    paired_sigma_improvement). ``flags`` lists what makes a fit untrustworthy (a parameter at a
+    limit, an unconstrained tail); sigma_improvement_flags those of the fit and its baseline, so
+    a flagged improvement is never reported as a plain number."""
     rows = []
     for dataset, spec in datasets.items():
         if spec["process"] not in Z_MASSES:
@@ -56,27 +54,41 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
             hypotheses[BINNED] = BINNED_COLUMN
         hypotheses[model] = "e_pred"
         masses = Z_MASSES[process](frame, list(hypotheses.values()))
+        weights = masses["weight"].to_numpy(float) if kind == "mc" and "weight" in masses \
+            else None
         results = {}
         for hypothesis, column in hypotheses.items():
             mass = masses[column].to_numpy()
-            mass = mass[np.isfinite(mass)]  # a pair with one object lacking the binned energy
+            finite = np.isfinite(mass)  # a pair with one object lacking the binned energy
             row = {"dataset": dataset, "process": process, "kind": kind, "energy": hypothesis,
-                   "events": len(mass)}
+                   "events": int(finite.sum())}
             try:
-                result = fit_bw_cb(mass, **fit_config)
+                result = fit_bw_cb(mass[finite], None if weights is None else weights[finite],
+                                   **fit_config)
             except FitError as error:
                 log.warning("%s %s: %s", dataset, hypothesis, error)
                 row["error"] = str(error)
-            else:
-                results[hypothesis] = result
-                row.update({f"{k}": v for k, v in result.values.items()})
-                row.update({f"{k}_error": v for k, v in result.errors.items()})
-                row["chi2_ndf"] = result.chi2_ndf
-                plotting.z_fit(result, plot_dir / f"{dataset}_{hypothesis}.png",
-                               f"{dataset} ({kind}): {hypothesis} energy")
-                if hypothesis != "baseline" and "baseline" in results:
-                    row["sigma_improvement"], row["sigma_improvement_error"] = \
-                        _sigma_improvement(result, results["baseline"])
+                rows.append(row)
+                continue
+            results[hypothesis] = result
+            row.update({f"{k}": v for k, v in result.values.items()})
+            row.update({f"{k}_error": v for k, v in result.errors.items()})
+            row["chi2_ndf"] = result.chi2_ndf
+            row["fixed"] = "; ".join(result.fixed)
+            row["flags"] = "; ".join(result.flags)
+            plotting.z_fit(result, plot_dir / f"{dataset}_{hypothesis}.png",
+                           f"{dataset} ({kind}): {hypothesis} energy")
+            if hypothesis != "baseline" and "baseline" in results:
+                base = results["baseline"]
+                paired = paired_sigma_improvement(
+                    mass, masses["e_baseline"].to_numpy(), result, base, weights,
+                    n_bootstrap, **fit_config)
+                row["sigma_improvement"] = paired["value"]
+                row["sigma_improvement_error"] = paired["error"]
+                row["bootstrap_failed"] = paired["bootstrap_failed"]
+                row["sigma_improvement_flags"] = "; ".join(
+                    [f"{flag} ({hypothesis})" for flag in result.flags]
+                    + [f"{flag} (baseline)" for flag in base.flags])
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -102,6 +114,20 @@ def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int
     return out
 
 
+def resolution_pulls(mc: pd.DataFrame, et_true: np.ndarray, plot_path, model) -> pd.DataFrame:
+    """Pulls of a per-object resolution (MDN models predict sigma_e_pred): their width and 68 /
+    95 % coverage, inclusive and in |eta| and ET bins, with the figure; an empty table (and a
+    placeholder figure) for models without one."""
+    sigma = mc["sigma_e_pred"].to_numpy(float) if "sigma_e_pred" in mc else np.full(len(mc), np.nan)
+    if not np.isfinite(sigma).any():
+        plotting.placeholder(plot_path, f"{model} predicts no per-object resolution")
+        return pd.DataFrame()
+    values = metrics.pulls(mc["e_pred"], sigma, mc["e_truth"])
+    table = metrics.differential_pulls(values, et_true, np.abs(mc["eta"].to_numpy()))
+    plotting.pulls(values, table, plot_path, model)
+    return table
+
+
 def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dict, out: dict):
     """Metrics, tables and figures of one model; ``out`` maps output names to paths."""
     predictions = read_predictions(prediction_paths)
@@ -125,16 +151,21 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
         plotting.et_2d(et_true, (mc["e_baseline"] / np.cosh(mc["eta"])).to_numpy(),
                        (mc["e_pred"] / np.cosh(mc["eta"])).to_numpy(), out["et_2d"], model)
         plotting.eiqr_vs_eta(table, out["eiqr_vs_eta"], model)
+        pull_table = resolution_pulls(mc, et_true, out["pulls"], model)
+        if len(pull_table):
+            summary["pulls"] = pull_table.iloc[0].drop(["bin", "lo", "hi"]).to_dict()
     else:
-        table = pd.DataFrame()
-        for name in ("relative_error", "et_2d", "eiqr_vs_eta"):
+        table, pull_table = pd.DataFrame(), pd.DataFrame()
+        for name in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls"):
             plotting.placeholder(out[name], "no MC objects with truth to evaluate")
+    with atomic_path(out["pulls_table"]) as tmp:
+        pull_table.to_csv(tmp, index=False)
     with atomic_path(out["differential"]) as tmp:
         table.to_csv(tmp, index=False)
     plot_dir = Path(out["zfits_dir"])
     plot_dir.mkdir(parents=True, exist_ok=True)
-    fits = z_fits(predictions, datasets, evaluation["z_fit"], plot_dir, model) \
-        if len(predictions) else pd.DataFrame()
+    fits = z_fits(predictions, datasets, evaluation["z_fit"], plot_dir, model,
+                  evaluation["sigma_bootstrap"]) if len(predictions) else pd.DataFrame()
     with atomic_path(out["zfits"]) as tmp:
         fits.to_csv(tmp, index=False)
     summary["z_fits"] = json.loads(fits.to_json(orient="records"))
@@ -148,7 +179,8 @@ INCLUSIVE_COLUMNS = ("riqr75", "riqr75_error", "riqr95", "riqr95_error", "eiqr75
 
 
 def _fit_columns(fits, energy: str) -> dict:
-    """sigma_improvement_{process}_{kind} (and its error) of one energy hypothesis's fits."""
+    """sigma_improvement_{process}_{kind} (its paired-bootstrap error and its flags) of one
+    energy hypothesis's fits."""
     columns = {}
     for fit in fits:
         improvement = fit.get("sigma_improvement")  # null in JSON when a fit failed
@@ -156,7 +188,13 @@ def _fit_columns(fits, energy: str) -> dict:
             column = f"sigma_improvement_{fit['process']}_{fit['kind']}"
             columns[column] = improvement
             columns[f"{column}_error"] = fit["sigma_improvement_error"]
+            columns[f"{column}_flags"] = fit.get("sigma_improvement_flags") or ""
     return columns
+
+
+def _flag_note(flags) -> str:
+    """The warning that goes beside a flagged number (empty when there is none)."""
+    return f" (FLAGGED: {flags})" if isinstance(flags, str) and flags else ""
 
 
 def binned_step(summary: dict) -> dict | None:
@@ -164,16 +202,15 @@ def binned_step(summary: dict) -> dict | None:
     75/95 of the baseline against the binned energy, their eIQR75, and per Z dataset
     1 - sigma_CB(baseline) / sigma_CB(binned). None when the metrics have no binned energy."""
     inclusive = summary.get("inclusive", {})
-    fits = {(f["dataset"], f["energy"]): f for f in summary["z_fits"]
-            if f.get("sigma") is not None and np.isfinite(f["sigma"])}
     step = {"fits": {}}
-    for (dataset, energy), fit in fits.items():
-        base = fits.get((dataset, "baseline"))
-        if energy == BINNED and base is not None:
-            ratio = base["sigma"] / fit["sigma"]
+    for fit in summary["z_fits"]:
+        improvement = fit.get("sigma_improvement")
+        if fit["energy"] == BINNED and improvement is not None and np.isfinite(improvement):
+            # 1 - baseline / binned from the stored paired 1 - binned / baseline (first order).
+            keep = 1.0 - improvement
             step["fits"][(fit["process"], fit["kind"])] = (
-                1.0 - ratio, ratio * np.hypot(base["sigma_error"] / base["sigma"],
-                                              fit["sigma_error"] / fit["sigma"]))
+                1.0 - 1.0 / keep, fit["sigma_improvement_error"] / keep**2,
+                fit.get("sigma_improvement_flags") or "")
     if "eiqr75_baseline_binned" in inclusive:
         for q in (75, 95):
             step[f"riqr{q}"] = inclusive[f"riqr{q}_baseline_vs_binned"]
@@ -253,7 +290,8 @@ def _summary_lines(rows: pd.DataFrame) -> list[str]:
             column = f"sigma_improvement_{process}_{kind}"
             if column in r and np.isfinite(r[column]):
                 lines.append(f"- {name} {kind}: 1 - sigma_CB^model / sigma_CB^baseline = "
-                             f"{100 * r[column]:.1f} +- {100 * r[f'{column}_error']:.1f} %")
+                             f"{100 * r[column]:.1f} +- {100 * r[f'{column}_error']:.1f} % "
+                             f"(paired bootstrap){_flag_note(r.get(f'{column}_flags'))}")
     return lines
 
 
@@ -269,7 +307,8 @@ def _binned_lines(step: dict) -> list[str]:
     for process, name in Z_PROCESSES:
         for kind in ("mc", "data"):
             if (process, kind) in step["fits"]:
-                value, error = step["fits"][(process, kind)]
+                value, error, flags = step["fits"][(process, kind)]
                 lines.append(f"- {name} {kind}: 1 - sigma_CB^baseline / sigma_CB^binned = "
-                             f"{100 * value:.1f} +- {100 * error:.1f} %")
+                             f"{100 * value:.1f} +- {100 * error:.1f} % (paired bootstrap)"
+                             f"{_flag_note(flags)}")
     return lines

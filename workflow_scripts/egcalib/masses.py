@@ -18,7 +18,8 @@ def _momenta(energy, eta, phi, mass=0.0):
 def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
     """m_ee per event with both electrons present, for each energy column.
 
-    ``frame`` has one row per electron with runNumber, eventNumber, eta, phi and the energies.
+    ``frame`` has one row per electron with runNumber, eventNumber, eta, phi and the energies
+    (and, if present, the event weight ``weight``, carried over per event).
     """
     frame = frame.sort_values(["runNumber", "eventNumber", "object_index"], kind="stable")
     key = frame["runNumber"].to_numpy() * (1 << 40) + frame["eventNumber"].to_numpy()
@@ -27,6 +28,8 @@ def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
     a, b = frame.iloc[first], frame.iloc[first + 1]
     out = pd.DataFrame({"runNumber": a["runNumber"].to_numpy(),
                         "eventNumber": a["eventNumber"].to_numpy()})
+    if "weight" in frame:
+        out["weight"] = a["weight"].to_numpy()
     for column in energy_columns:
         p1 = _momenta(a[column], a["eta"], a["phi"])
         p2 = _momenta(b[column], b["eta"], b["phi"])
@@ -35,12 +38,14 @@ def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
 
 
 def mumugamma_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
-    """m_mumugamma per photon row, from the stored dimuon system and each photon energy."""
+    """m_mumugamma per photon row, from the stored dimuon system and each photon energy (and
+    the event weight ``weight`` where the frame has it)."""
     mumu = vector.array({"pt": frame["mumu_pt"].to_numpy(float),
                          "eta": frame["mumu_eta"].to_numpy(float),
                          "phi": frame["mumu_phi"].to_numpy(float),
                          "M": frame["mumu_m"].to_numpy(float)})
-    out = frame[["runNumber", "eventNumber"]].reset_index(drop=True).copy()
+    ids = ["runNumber", "eventNumber"] + (["weight"] if "weight" in frame else [])
+    out = frame[ids].reset_index(drop=True).copy()
     for column in energy_columns:
         photon = _momenta(frame[column], frame["eta"], frame["phi"])
         out[column] = (mumu + photon).mass

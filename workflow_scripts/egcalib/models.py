@@ -20,7 +20,7 @@ from keras import layers, ops
 from egcalib.contract import N_TRACKS, SCALARS, TRACK_FEATURES
 from egcalib.normalisation import DEFAULT_TARGET_SCALE
 
-INPUT_NAMES = ("image", "scalars", "tracks", "track_mask")
+INPUT_NAMES = ("image", "log_e_acc", "scalars", "tracks", "track_mask")
 
 
 @keras.saving.register_keras_serializable(package="egcalib")
@@ -98,6 +98,7 @@ def build_model(model: dict, image_shape, time_images: bool = False,
         "scalars": keras.Input((len(SCALARS),), name="scalars"),
         "tracks": keras.Input((N_TRACKS, len(TRACK_FEATURES)), name="tracks"),
         "track_mask": keras.Input((N_TRACKS,), name="track_mask"),
+        "log_e_acc": keras.Input((1,), name="log_e_acc"),
     }
     image = inputs["image"]
     if time_images:  # the seed's "gate" image: cell times as extra channels
@@ -143,8 +144,10 @@ def build_model(model: dict, image_shape, time_images: bool = False,
         offset += width
     x = layers.GlobalMaxPooling2D(name="global_max_pool")(x)
 
-    top = [x] + [branches[name] for name in model["top"]]
-    x = top[0] if len(top) == 1 else layers.Concatenate(name="top_in")(top)
+    # The images are divided by E_acc (normalisation.py): the energy scale joins at the top, so
+    # every variant, the CNN alone included, can make its correction depend on it.
+    top = [x, inputs["log_e_acc"]] + [branches[name] for name in model["top"]]
+    x = layers.Concatenate(name="top_in")(top)
     x = _dense_block(x, arch["top"], activation, "top")
     # Zero-initialised: every model starts at the median training target.
     z = layers.Dense(1, kernel_initializer="zeros", name="correction_z")(x)

@@ -2,10 +2,11 @@
 
 Targets: their median and IQR set the network's output scale (models.TargetScale).
 Scalars and track features: (x - median) / IQR, track statistics over real tracks only, padding
-kept at zero. Images: divided by one global scale, the median per-object cell-energy sum, so a
-typical image sums to ~1 while energies stay comparable between objects (the network predicts
-E_true / E_acc and needs the absolute scale). Stored as JSON beside each model and applied by the
-same functions in training and inference.
+kept at zero. Images: each object's cells divided by its own cluster energy E_acc, as seed 003
+normalises its cluster images, so the network sees shapes and layer ratios alike at 5 GeV and at
+1 TeV; the energy scale enters separately as log(E_acc), standardised (median, IQR) like a scalar,
+so even the CNN alone knows it. Stored as JSON beside each model and applied by the same
+functions in training and inference.
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from egcalib.atomic import atomic_path
-from egcalib.contract import CELL_COLUMNS, N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
+from egcalib.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
 from egcalib.splits import SPLITS, assign_splits
 
 # The output scale (target median, IQR) where training targets give none: a correction near 1.
 DEFAULT_TARGET_SCALE = (1.0, 0.05)
+# Images are divided by E_acc: clusters with less (noise only) are divided by this [GeV].
+E_ACC_FLOOR = 0.1
 
 
 def e_acc(table: pa.Table) -> np.ndarray:
@@ -48,20 +51,21 @@ def _median_iqr(values: np.ndarray):
 
 
 def compute_statistics(scalars: np.ndarray, tracks: np.ndarray, track_mask: np.ndarray,
-                       cell_sums: np.ndarray, target: np.ndarray) -> dict:
+                       e_acc: np.ndarray, target: np.ndarray) -> dict:
     """Statistics from training objects: scalars (n, 16), tracks (n, 10, 11), mask (n, 10),
-    cell-energy sums (n,) and regression targets (n,; NaN where an object has none)."""
+    cluster energies E_acc (n,) [GeV] and regression targets (n,; NaN where an object has none)."""
     scalar_median, scalar_iqr = _median_iqr(np.asarray(scalars, np.float64))
     real = np.asarray(tracks, np.float64)[np.asarray(track_mask) > 0]
     track_median, track_iqr = _median_iqr(real.reshape(-1, len(TRACK_FEATURES)))
-    positive = cell_sums[cell_sums > 0]
+    log_e_acc = np.log(np.maximum(np.asarray(e_acc, np.float64), E_ACC_FLOOR))[:, None]
+    log_median, log_iqr = _median_iqr(log_e_acc)
     return {
         "n_objects": int(len(scalars)),
         "scalar_names": [c.removeprefix("scalar_") for c in SCALAR_COLUMNS],
         "scalar_median": scalar_median.tolist(), "scalar_iqr": scalar_iqr.tolist(),
         "track_features": list(TRACK_FEATURES),
         "track_median": track_median.tolist(), "track_iqr": track_iqr.tolist(),
-        "image_scale": float(np.median(positive)) if len(positive) else 1.0,
+        "log_e_acc_median": float(log_median[0]), "log_e_acc_iqr": float(log_iqr[0]),
         **_target_scale(target),
     }
 
@@ -81,8 +85,8 @@ def training_statistics(skim_paths, splits_config: dict) -> dict:
     """Statistics over the training-split objects of skim tables (other splits never read)."""
     columns = list(SCALAR_COLUMNS) + ["tracks", "tracks_mask", "runNumber", "eventNumber",
                                       "dataset", "e_truth", "e_label", "cl_E1", "cl_E2",
-                                      "cl_E3"] + list(CELL_COLUMNS)
-    parts = {"scalars": [], "tracks": [], "mask": [], "sums": [], "target": []}
+                                      "cl_E3"]
+    parts = {"scalars": [], "tracks": [], "mask": [], "e_acc": [], "target": []}
     for path in skim_paths:
         table = pq.read_table(path, columns=columns)
         if table.num_rows == 0:
@@ -96,14 +100,14 @@ def training_statistics(skim_paths, splits_config: dict) -> dict:
         parts["tracks"].append(fixed_size(table["tracks"]).reshape(-1, N_TRACKS,
                                                                    len(TRACK_FEATURES)))
         parts["mask"].append(fixed_size(table["tracks_mask"]))
-        parts["sums"].append(sum(fixed_size(table[c]).sum(axis=1) for c in CELL_COLUMNS))
-        truth = targets(table)  # MC objects train on the truth, data objects on their labels
+        truth = targets(table)
+        parts["e_acc"].append(truth["e_acc"])  # MC objects train on the truth, data objects on their labels
         parts["target"].append(np.where(np.isfinite(truth["target"]), truth["target"],
                                         truth["label_target"]))
     if not parts["scalars"]:
         raise ValueError(f"normalisation: no training objects in {list(map(str, skim_paths))}")
     return compute_statistics(np.concatenate(parts["scalars"]), np.concatenate(parts["tracks"]),
-                              np.concatenate(parts["mask"]), np.concatenate(parts["sums"]),
+                              np.concatenate(parts["mask"]), np.concatenate(parts["e_acc"]),
                               np.concatenate(parts["target"]))
 
 
@@ -124,12 +128,32 @@ def load(path) -> dict:
 
 
 def normalise(inputs: dict, stats: dict):
-    """Apply the statistics to an inputs dict (numpy arrays or TensorFlow tensors)."""
+    """Apply the statistics to an inputs dict (numpy arrays or TensorFlow tensors) holding
+    image (n, 56, 55, 4) [GeV], e_acc (n,) [GeV], scalars, tracks and track_mask: the image is
+    divided by each object's E_acc, e_acc becomes log_e_acc (n, 1), standardised."""
     out = dict(inputs)
+    e_acc = out.pop("e_acc")
+    scale = np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
+        else _tf_maximum(e_acc, E_ACC_FLOOR)
     out["scalars"] = (inputs["scalars"] - np.float32(stats["scalar_median"])) / np.float32(
         stats["scalar_iqr"])
     mask = inputs["track_mask"][..., None]
     out["tracks"] = (inputs["tracks"] - np.float32(stats["track_median"])) / np.float32(
         stats["track_iqr"]) * mask
-    out["image"] = inputs["image"] / np.float32(stats["image_scale"])
+    out["image"] = inputs["image"] / scale[:, None, None, None]
+    log_e_acc = (np.log(scale) if isinstance(scale, np.ndarray) else _tf_log(scale))
+    out["log_e_acc"] = ((log_e_acc - np.float32(stats["log_e_acc_median"]))
+                        / np.float32(stats["log_e_acc_iqr"]))[:, None]
     return out
+
+
+def _tf_maximum(x, floor):
+    import tensorflow as tf
+
+    return tf.maximum(x, floor)
+
+
+def _tf_log(x):
+    import tensorflow as tf
+
+    return tf.math.log(x)

@@ -63,6 +63,7 @@ class InputPipeline:
             "scalars": record["scalars"],
             "tracks": tf.reshape(record["tracks"], (-1, N_TRACKS, len(TRACK_FEATURES))),
             "track_mask": record["track_mask"],
+            "e_acc": record["e_acc"],
         }
         if self.time_images:
             inputs["time_image"] = self._decode(record["time_image"], intensive=True)

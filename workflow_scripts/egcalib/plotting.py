@@ -85,8 +85,10 @@ def z_fit(result, path, title):
            rf"$\alpha_\mathrm{{CB}}$ = {v['alpha']:.2f} $\pm$ {e['alpha']:.2f}" "\n"
            rf"$n_\mathrm{{CB}}$ = {v['n']:.2f} $\pm$ {e['n']:.2f}" "\n"
            f"N = {v['yield']:.0f}\n" rf"$\chi^2$/ndf = {result.chi2:.0f}/{result.ndf}"
-           + (f"\nfixed: {', '.join(result.fixed)}" if result.fixed else ""))
+           + (f"\nfixed: {', '.join(result.fixed)}" if result.fixed else "")
+           + (f"\nFLAGGED: {', '.join(result.flags)}" if result.flags else ""))
     ax.text(0.03, 0.95, box, transform=ax.transAxes, va="top", fontsize="small",
+            color="red" if result.flags else "black",
             bbox={"facecolor": "white", "alpha": 0.8})
     ax.set(ylabel=f"events / {result.edges[1] - result.edges[0]:.1f} GeV", title=title,
            ylim=(0, None))
@@ -107,6 +109,31 @@ def ablation(table, path):
     ax.axvline(0, color="grey")
     ax.set(xlabel="relative improvement over the baseline")
     ax.legend()
+    save(fig, path)
+
+
+def pulls(values, table, path, label="model"):
+    """Pull distribution against the unit Gaussian, and the 68 % / 95 % coverage per |eta| bin."""
+    from scipy.stats import norm
+
+    fig, (ax, cov_ax) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
+    values = values[np.isfinite(values)]
+    ax.hist(np.clip(values, -6, 6), bins=60, range=(-6, 6), density=True, histtype="step",
+            label=f"{label}: (E_pred - E_true) / sigma_E")
+    grid = np.linspace(-6, 6, 300)
+    ax.plot(grid, norm.pdf(grid), "k--", label="unit Gaussian")
+    inclusive = table[table["bin"] == "inclusive"].iloc[0]
+    ax.set(xlabel="pull", ylabel="density",
+           title=f"width {inclusive['pull_width']:.2f}, 68 % coverage "
+                 f"{100 * inclusive['coverage68']:.1f} %")
+    ax.legend(fontsize="small")
+    eta = table[table["bin"] == "abs_eta"]
+    centres = 0.5 * (eta["lo"] + eta["hi"])
+    for column, nominal in (("coverage68", 0.683), ("coverage95", 0.950)):
+        cov_ax.plot(centres, eta[column], "o-", label=column)
+        cov_ax.axhline(nominal, color="grey", ls=":")
+    cov_ax.set(xlabel="|eta|", ylabel="coverage", ylim=(0, 1.05))
+    cov_ax.legend(fontsize="small")
     save(fig, path)
 
 

@@ -74,7 +74,7 @@ def resolution_of(sim: dict, n_calibration: int, n_events: int, fit_config: dict
         out["fit_error"] = str(error)
     else:
         out.update(sigma_cb=fit.values["sigma"], sigma_cb_error=fit.errors["sigma"],
-                   fixed=fit.fixed)
+                   fixed=fit.fixed, flags=fit.flags)
     return out
 
 

@@ -117,7 +117,8 @@ def zee_peak(paths, tree: str, energies=("e", "binned_e")) -> dict:
             out[name] = {"events": len(e), "fit_error": str(error)}
         else:
             out[name] = {"events": len(e), "sigma_cb": fit.values["sigma"],
-                         "sigma_cb_error": fit.errors["sigma"], "fixed": fit.fixed}
+                         "sigma_cb_error": fit.errors["sigma"], "fixed": fit.fixed,
+                         "flags": fit.flags}
     return out
 
 
