@@ -133,3 +133,12 @@ def test_an_untrained_model_predicts_the_median_training_target(entries, tmp_pat
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
     np.testing.assert_allclose(loaded(inputs(), training=False).numpy(), expected, rtol=1e-6)
+
+
+def test_inputs_are_grouped_by_the_kind_of_their_dataset():
+    from egcalib.model_config import files_by_kind
+
+    paths = ["results/shards/mc_zee/f000.train.tfrecord", "results/shards/data_zee/f000.parquet",
+             "results/shards/mc_egun/f001.train.tfrecord"]
+    grouped = files_by_kind(paths, {"mc_zee": "mc", "mc_egun": "mc", "data_zee": "data"})
+    assert grouped == {"mc": [paths[0], paths[2]], "data": [paths[1]]}

@@ -5,6 +5,7 @@ log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 import logging
 
+from egcalib.model_config import files_by_kind
 from egcalib.normalisation import load
 from egcalib.pipeline import InputPipeline
 from egcalib.training import check_training_size, train, training_data
@@ -14,20 +15,12 @@ params = snakemake.params
 stats = load(snakemake.input.normalisation)
 check_training_size(params.model["name"], stats["n_objects"], params.training["batch_size"])
 pipeline = InputPipeline(params.images, params.shards, stats)
-
-
-def by_kind(files):
-    grouped = {"mc": [], "data": []}
-    for path in files:
-        dataset = path.split("/")[-2]
-        grouped[params.kinds[dataset]].append(path)
-    return grouped
-
-
 batch, seed, weights = (params.training["batch_size"], params.training["seed"],
                         params.training["source_weights"])
-train_data = training_data(pipeline, by_kind(snakemake.input.train), batch, seed, weights, True)
-val_data = training_data(pipeline, by_kind(snakemake.input.val), batch, seed, weights, False)
+train_data = training_data(pipeline, files_by_kind(snakemake.input.train, params.kinds), batch,
+                           seed, weights, True)
+val_data = training_data(pipeline, files_by_kind(snakemake.input.val, params.kinds), batch,
+                         seed, weights, False)
 train(params.model, params.training, train_data, val_data, pipeline.image_shape,
       snakemake.output.model, snakemake.output.history, snakemake.output.plot, params.work_dir,
       time_images=params.images["time_images"],

@@ -71,3 +71,12 @@ def evaluation_datasets(model: dict, datasets: dict) -> list[str]:
     Z -> mumugamma), in config order."""
     particle = model_particle(model, datasets)
     return [d for d, spec in datasets.items() if PROCESS_PARTICLE[spec["process"]] == particle]
+
+
+def files_by_kind(paths, kinds: dict) -> dict[str, list[str]]:
+    """Per-file inputs results/.../{dataset}/{file}.* grouped as {"mc": [...], "data": [...]} by
+    the kind of their dataset (``kinds``: dataset -> "mc" / "data"), order kept."""
+    grouped = {"mc": [], "data": []}
+    for path in map(str, paths):
+        grouped[kinds[path.split("/")[-2]]].append(path)
+    return grouped
