@@ -151,7 +151,8 @@ def test_a_killed_training_job_is_retried_and_resumes(cluster_run, tmp_path):
     2.8.0 does not recognise as finished, and Snakemake waits for the job forever.)"""
     workdir, _ = cluster_run
     longer = tmp_path / "longer.yaml"
-    longer.write_text("training: {epochs: 8}\n")
+    # No early stopping: the history must hold all 8 epochs whatever the data.
+    longer.write_text("training: {epochs: 8, early_stopping_patience: 100}\n")
     target = "results/models/basic/history.csv"
     # Written (atomically) after an epoch's weights: a checkpoint exists to resume from.
     checkpoint = workdir / "results/models/basic/work/backup/training_metadata.json"
