@@ -43,7 +43,7 @@ def _gun_shards(out, name, file_index, n_events, sim, calibration, config, split
     return paths
 
 
-def test_short_training_beats_a_constant_correction_and_the_baseline(
+def test_short_training_beats_a_constant_correction_and_reaches_the_binned_reference(
         tmp_path, sim, calibration, default_config):
     from egcalib.inference import predict_file
     from egcalib.model_config import resolve_model

@@ -186,8 +186,8 @@ def test_cell_windows_hold_the_shower(ntuple_dir, sim):
     centre = np.array(sim["native_shapes"]["lr2"]) // 2
     hottest = cells.reshape(len(cells), -1).argmax(axis=1)
     is_centre = hottest == centre[0] * cells.shape[2] + centre[1]
-    # The window is centred on the cell of the impact point; a neighbour is hotter only when the
-    # impact is near a cell edge (or brem / pile-up pull the shower).
+    # The window is centred on the cell of the deposit barycentre; a neighbour is hotter only
+    # when that is near a cell edge (or brem / pile-up pull the shower).
     assert is_centre.mean() > 0.7
     neighbour = np.abs(np.array(np.unravel_index(hottest, cells.shape[1:])).T - centre).max(axis=1)
     assert np.all(neighbour[cells.sum(axis=(1, 2)) > 20] <= 1)
