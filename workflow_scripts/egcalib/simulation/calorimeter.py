@@ -123,7 +123,7 @@ def longitudinal_fractions(energy, abs_eta, shower_type, sim, detector, rng):
     The shower starts at t0 (0 for electrons; the conversion point for photons) and follows
     dE/dt ~ Gamma(alpha, 1/b) in (t - t0) (see shower_parameters). Returns
     ``(fractions, x_tracker, depth)`` with depth = {"alpha", "b", "t0", "boundaries"}
-    (boundaries: 6 arrays (n,) of layer edges in X0 from the interaction point).
+    (boundaries: layer_boundaries, 5 arrays (n,) of layer edges).
     """
     long = sim["longitudinal"]
     n = len(energy)
@@ -137,16 +137,26 @@ def longitudinal_fractions(energy, abs_eta, shower_type, sim, detector, rng):
     t0[unconverted] = x_tracker[unconverted] + rng.exponential(9.0 / 7.0, unconverted.sum())
     alpha, b = shower_parameters(energy, shower_type, sim, rng,
                                  effect_on(sim, "shower_fluctuations"))
-    depth_scale = 1.0 + long["depth_slope"] * np.minimum(abs_eta, 1.5)
-    ps_depth = np.where(abs_eta < sim["presampler_eta_max"], long["presampler_x0"], 0.0)
-    boundaries = [x_up - ps_depth, x_up]
-    for thickness in long["layer_x0"]:
-        boundaries.append(boundaries[-1] + thickness * depth_scale)
+    boundaries = layer_boundaries(abs_eta, x_up, sim)
     cdf = [gammainc(alpha, b * np.maximum(edge - t0, 0.0)) for edge in boundaries]
     fractions = np.stack([cdf[0]] + [hi - lo for lo, hi in zip(cdf[:-1], cdf[1:])]
                          + [1.0 - cdf[-1]], axis=1)
     depth = {"alpha": alpha, "b": b, "t0": t0, "boundaries": boundaries}
     return fractions, x_tracker, depth
+
+
+def layer_boundaries(abs_eta, x_up, sim) -> list[np.ndarray]:
+    """Depths [X0] from the interaction point of the presampler's front and of the back of the
+    presampler, strips, middle and back layers: 5 arrays (n,). The presampler is the last
+    ``presampler_x0`` of the upstream material ``x_up`` (none beyond its |eta|); the layers
+    thicken as 1 + depth_slope * min(|eta|, 1.5)."""
+    long = sim["longitudinal"]
+    depth_scale = 1.0 + long["depth_slope"] * np.minimum(abs_eta, 1.5)
+    ps_depth = np.where(abs_eta < sim["presampler_eta_max"], long["presampler_x0"], 0.0)
+    boundaries = [x_up - ps_depth, x_up]
+    for thickness in long["layer_x0"]:
+        boundaries.append(boundaries[-1] + thickness * depth_scale)
+    return boundaries
 
 
 def layer_shower_age(depth: dict) -> np.ndarray:
@@ -190,15 +200,12 @@ def lateral_width_scales(energy, depth, sim) -> tuple[np.ndarray, np.ndarray]:
     z_eff = sim["lateral"]["z_effective"]
     reference = np.array([_REFERENCE_ENERGY])
     ref_alpha, ref_b = shower_parameters(reference, np.array([ELECTRON]), sim, None, False)
-    ref_long = sim["longitudinal"]
-    x_up = upstream_material(np.zeros(1), sim["detectors"]["mc"])
-    ref_edges = [x_up - ref_long["presampler_x0"], x_up]
-    for thickness in ref_long["layer_x0"]:
-        ref_edges.append(ref_edges[-1] + thickness)
-    ref_tau = layer_shower_age({"alpha": ref_alpha, "b": ref_b, "t0": np.zeros(1),
-                                "boundaries": ref_edges})[:, :4]
+    eta0 = np.zeros(1)
+    ref_edges = layer_boundaries(eta0, upstream_material(eta0, sim["detectors"]["mc"]), sim)
+    ref_tau = layer_shower_age({"alpha": ref_alpha, "b": ref_b, "t0": eta0,
+                                "boundaries": ref_edges})
     ref_core, ref_tail = gflash_radii(ref_tau, reference[:, None], z_eff)
-    core, tail = gflash_radii(layer_shower_age(depth)[:, :4], energy[:, None], z_eff)
+    core, tail = gflash_radii(layer_shower_age(depth), energy[:, None], z_eff)
     return np.clip(core / ref_core, 0.5, 3.0), np.clip(tail / ref_tail, 0.5, 3.0)
 
 
