@@ -54,6 +54,16 @@ def test_mdn_head_predicts_a_positive_resolution(entries):
     assert out.shape == (4, 2) and np.all(out[:, 1] > 0)
 
 
+def test_convolutions_without_batch_norm_when_configured(entries):
+    entry = copy.deepcopy(entries["basic"])
+    names = {layer.name for layer in build_model(entry, IMAGE).layers}
+    assert "conv_bn0" in names
+    entry["architecture"]["cnn"] = {**entry["architecture"]["cnn"], "normalisation": "none"}
+    model = build_model(entry, IMAGE)
+    assert not any(layer.name.startswith("conv_bn") for layer in model.layers)
+    assert model(inputs(), training=False).shape == (4, 1)
+
+
 def _cnn_features(model):
     return keras.Model(model.input, model.get_layer("global_max_pool").output)
 

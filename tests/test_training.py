@@ -155,3 +155,29 @@ def test_a_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(setup, 
           extra_callbacks=[FirstEpoch()], **out)
     assert seen["epoch"] == 2
     assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_cosine_schedule_runs_to_its_end_across_a_resume(setup):
+    """Each epoch trains at its cosine rate, also after a killed job resumes, and the history
+    records the rate: a schedule that restarted at the full rate would undo the settling."""
+    from egcalib.training import cosine_learning_rate
+
+    model, training, out = setup
+    training = {**training, "lr_schedule": "cosine", "learning_rate": 0.004}
+    rates = [cosine_learning_rate(epoch, training) for epoch in range(training["epochs"])]
+    assert rates[0] == pytest.approx(0.004) and all(np.diff(rates) < 0) and rates[-1] > 0
+    with pytest.raises(KeyboardInterrupt):
+        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2,
+              **out)
+    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
+    history = pd.read_csv(out["out_history"])
+    np.testing.assert_allclose(history["learning_rate"], rates, rtol=1e-6)
+
+
+def test_plateau_schedule_lowers_the_rate_when_the_validation_loss_stalls(setup):
+    model, training, out = setup
+    training = {**training, "lr_schedule": "plateau", "lr_patience": 1, "lr_factor": 0.5,
+                "learning_rate": 1e-9}  # too small to lower the loss: every epoch stalls
+    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
+    rates = pd.read_csv(out["out_history"])["learning_rate"].to_numpy()
+    assert rates[0] == pytest.approx(1e-9) and rates[-1] < 0.3e-9

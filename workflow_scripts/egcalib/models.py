@@ -135,7 +135,8 @@ def build_model(model: dict, image_shape, time_images: bool = False,
         if index and index % arch["cnn"]["depth"] == 0:
             x = layers.MaxPooling2D(2, padding="same", name=f"pool{block}")(x)
         x = layers.Conv2D(width, arch["cnn"]["kernel"], padding="same", name=f"conv{index}")(x)
-        x = layers.BatchNormalization(momentum=momentum, name=f"conv_bn{index}")(x)
+        if arch["cnn"].get("normalisation", "batch") == "batch":
+            x = layers.BatchNormalization(momentum=momentum, name=f"conv_bn{index}")(x)
         if film is not None:
             gamma = film[:, offset:offset + width]
             beta = film[:, sum(channels) + offset:sum(channels) + offset + width]

@@ -3,7 +3,7 @@
 Targets: their median and IQR set the network's output scale (models.TargetScale).
 Scalars and track features: (x - median) / IQR, track statistics over real tracks only, padding
 kept at zero. Images: each object's cells divided by its own cluster energy E_acc, as seed 003
-normalises its cluster images, so the network sees shapes and layer ratios alike at 5 GeV and at
+normalises its cluster images (times the number of pixels, for O(1) values), so the network sees shapes and layer ratios alike at 5 GeV and at
 1 TeV; the energy scale enters separately as log(E_acc), standardised (median, IQR) like a scalar,
 so even the CNN alone knows it. Stored as JSON beside each model and applied by the same
 functions in training and inference.
@@ -130,7 +130,8 @@ def load(path) -> dict:
 def normalise(inputs: dict, stats: dict):
     """Apply the statistics to an inputs dict (numpy arrays or TensorFlow tensors) holding
     image (n, 56, 55, 4) [GeV], e_acc (n,) [GeV], scalars, tracks and track_mask: the image is
-    divided by each object's E_acc, e_acc becomes log_e_acc (n, 1), standardised."""
+    divided by each object's E_acc and multiplied by its pixel count (56 x 55), e_acc becomes
+    log_e_acc (n, 1), standardised."""
     out = dict(inputs)
     e_acc = out.pop("e_acc")
     scale = np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
@@ -140,7 +141,12 @@ def normalise(inputs: dict, stats: dict):
     mask = inputs["track_mask"][..., None]
     out["tracks"] = (inputs["tracks"] - np.float32(stats["track_median"])) / np.float32(
         stats["track_iqr"]) * mask
-    out["image"] = inputs["image"] / scale[:, None, None, None]
+    # In units of E_acc spread evenly over the image's pixels, so that cell values are O(1):
+    # divided by E_acc alone they were ~1e-3, the first convolutions' variance (~1e-6) fell far
+    # below BatchNorm's epsilon (1e-3), and the moving statistics used at inference missed the
+    # batch statistics of training (the CNN alone lost 40 % in inference mode).
+    pixels = np.float32(inputs["image"].shape[1] * inputs["image"].shape[2])
+    out["image"] = inputs["image"] * (pixels / scale[:, None, None, None])
     log_e_acc = (np.log(scale) if isinstance(scale, np.ndarray) else _tf_log(scale))
     out["log_e_acc"] = ((log_e_acc - np.float32(stats["log_e_acc_median"]))
                         / np.float32(stats["log_e_acc_iqr"]))[:, None]

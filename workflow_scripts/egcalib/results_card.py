@@ -106,13 +106,9 @@ def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -
     lines = []
     for model in table.loc[(table["particle"] == "photon")
                            & (table["model"] != "baseline_binned"), "model"]:
-        paths = sorted((results / "predictions" / model).glob("*/*.parquet"))
-        frames = [pd.read_parquet(p) for p in paths]
-        frames = [f for f in frames if len(f)]
-        if not frames:
+        frame = _mc_predictions(results, model)
+        if frame.empty:
             continue
-        frame = pd.concat(frames, ignore_index=True)
-        frame = frame[np.isfinite(frame["e_truth"])]
         lines += [f"## Photon model {model}: unconverted and converted photons", "",
                   "| photons | objects | rIQR75 | rIQR95 | seed 001 rIQR |", "|---|---|---|---|---|"]
         for name, sel in (("unconverted", frame["conv_type"] == 0),
@@ -125,6 +121,57 @@ def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -
                          f"{100 * SEED_PHOTONS[name]:+.1f} % |")
         lines.append("")
     return lines
+
+
+ID_COLUMNS = ["dataset", "runNumber", "eventNumber", "object_index"]
+
+
+def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
+    """A model's predictions for MC objects with truth (all its evaluation datasets)."""
+    frames = [pd.read_parquet(p) for p in sorted((results / "predictions" / model).glob("*/*.parquet"))]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[np.isfinite(frame["e_truth"])]
+
+
+def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
+    """Every CNN model against the BDT control of its particle and against the binned
+    baseline: rIQR on the same MC test objects, paired bootstrap errors (positive: the model is
+    better)."""
+    kinds = table.drop_duplicates("model").set_index("model")["particle"]
+    controls = {particle: model for model, particle in kinds.items()
+                if model not in ("baseline_binned",) and "bdt" in model}
+    lines = []
+    for model, particle in kinds.items():
+        if model == "baseline_binned" or model in controls.values():
+            continue
+        frame = _mc_predictions(results, model)
+        if frame.empty:
+            continue
+        re_model = frame["e_pred"] / frame["e_truth"]
+        references = {}
+        if particle in controls:
+            control = _mc_predictions(results, controls[particle])
+            joined = frame[ID_COLUMNS + ["e_truth", "e_pred"]].merge(
+                control[ID_COLUMNS + ["e_pred"]], on=ID_COLUMNS, suffixes=("", "_control"))
+            references[f"BDT control {controls[particle]}"] = (
+                joined["e_pred"] / joined["e_truth"], joined["e_pred_control"] / joined["e_truth"])
+        if "e_baseline_binned" in frame and np.isfinite(frame["e_baseline_binned"]).any():
+            has = np.isfinite(frame["e_baseline_binned"])
+            references["binned baseline"] = (re_model[has],
+                                             frame.loc[has, "e_baseline_binned"] / frame.loc[has, "e_truth"])
+        for name, (model_re, reference_re) in references.items():
+            s = metrics.summary(model_re.to_numpy(), reference_re.to_numpy(), n_bootstrap)
+            lines.append(f"| {model} | {name} | {s['n']} | {_percent(s['riqr75'], s['riqr75_error'])} "
+                         f"| {_percent(s['riqr95'], s['riqr95_error'])} |")
+    if not lines:
+        return []
+    return ["## Against the BDT control and the binned baseline (MC test objects)", "",
+            "| model | reference | objects | rIQR75 | rIQR95 |", "|---|---|---|---|---|",
+            *lines, "", "rIQR = 1 - eIQR(model) / eIQR(reference) on the same objects, paired "
+            "bootstrap errors; positive: the model is better.", ""]
 
 
 def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
@@ -155,6 +202,7 @@ def write_card(results, out, title: str, command: str) -> Path:
     lines += ablation_section(table) + [""]
     lines += [f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
               f"{SEED_SIGMA[('zee', 'data')]}.", ""]
+    lines += control_section(results, table)
     lines += photon_section(results, table) + mdn_section(results, table)
     lines += baseline_section(results) + [""]
     for figure in FIGURES:

@@ -2,8 +2,8 @@
 
 Deterministic given the seed; mixed precision and XLA on a GPU, plain float32 on CPU (XLA on CPU
 is configurable: ~3x faster for a ~0.7M-parameter model, DESIGN.md section 12); Adam with a
-plateau learning-rate schedule and early stopping; a backup of model and optimizer state every
-epoch, so a killed job rerun resumes at the next epoch with the weights it saved; the model
+plateau or cosine learning-rate schedule and early stopping; a backup of model and optimizer state
+every epoch, so a killed job rerun resumes at the next epoch with the weights it saved; the model
 written is that of the epoch with the lowest validation loss (kept across resumes); history,
 curve and the final .keras file written atomically.
 """
@@ -120,6 +120,8 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     log.info("model %s: %d parameters", model.name, model.count_params())
     partial_history = work_dir / "history.partial.csv"
     callbacks = [
+        # First: its epoch's learning rate reaches the history row.
+        learning_rate_schedule(training),
         # The history row of an epoch is written before its backup: a job killed in between
         # reruns that epoch and its row is replaced (duplicates are dropped below).
         keras.callbacks.CSVLogger(str(partial_history), append=True),
@@ -128,8 +130,6 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
         keras.callbacks.LambdaCallback(on_train_begin=lambda logs: _log_resume(model)),
         keras.callbacks.EarlyStopping(patience=training["early_stopping_patience"],
                                       restore_best_weights=False),
-        keras.callbacks.ReduceLROnPlateau(factor=training["lr_factor"],
-                                          patience=training["lr_patience"]),
     ]
     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
         "epoch %d: %s", epoch + 1, {k: round(float(v), 6) for k, v in (logs or {}).items()})))
@@ -148,6 +148,26 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
         shutil.rmtree(work_dir / finished, ignore_errors=True)
     partial_history.unlink()
     return model
+
+
+def cosine_learning_rate(epoch: int, training: dict) -> float:
+    """Learning rate of ``epoch`` (0-based) under the cosine schedule: from ``learning_rate``
+    down to ~0 over ``epochs``, one step per epoch (Loshchilov & Hutter, SGDR, arXiv:1608.03983,
+    without restarts). The last epochs run at a small rate, so BatchNorm's moving statistics
+    follow the weights and the validation loss settles; a plateau schedule keyed on a noisy
+    validation loss may never lower the rate within a short training."""
+    return training["learning_rate"] * 0.5 * (1.0 + math.cos(math.pi * epoch / training["epochs"]))
+
+
+def learning_rate_schedule(training: dict) -> keras.callbacks.Callback:
+    """The callback of ``training.lr_schedule``: ``plateau`` (ReduceLROnPlateau on the validation
+    loss, ``lr_factor`` and ``lr_patience``) or ``cosine`` (cosine_learning_rate). Both act at
+    epoch boundaries, so a resumed job continues the same schedule."""
+    if training["lr_schedule"] == "cosine":
+        return keras.callbacks.LearningRateScheduler(
+            lambda epoch: cosine_learning_rate(epoch, training))
+    return keras.callbacks.ReduceLROnPlateau(factor=training["lr_factor"],
+                                             patience=training["lr_patience"])
 
 
 def _log_resume(model) -> None:
