@@ -15,6 +15,21 @@ os.environ.update(
     )
 )
 
+
+
+def _select_datasets():
+    """config["datasets"] restricted to `selected_datasets` (the others are as if absent)."""
+    chosen = config["selected_datasets"]
+    if chosen == "all":
+        return
+    unknown = [d for d in chosen if d not in config["datasets"]]
+    if unknown:
+        raise ValueError(f"selected_datasets: unknown datasets {unknown}; "
+                         f"datasets has {list(config['datasets'])}")
+    config["datasets"] = {d: spec for d, spec in config["datasets"].items() if d in chosen}
+
+
+_select_datasets()
 DATASETS = list(config["datasets"])
 
 

@@ -123,3 +123,55 @@ def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
         resolve_model("odd", {"kind": "bdt", "film": []}, defaults)
     with pytest.raises(ValueError, match="model baseline: the name labels a baseline"):
         resolve_model("baseline", {"film": [], "top": []}, defaults)
+
+
+def _dry_run(repo, tmp_path, *configs):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
+         "--snakefile", str(repo / "Snakefile"), "--configfile", str(repo / "config.yaml"),
+         *map(str, configs)], capture_output=True, text=True, cwd=repo, timeout=300)
+
+
+def _own_ntuples_config(repo, tmp_path, **changes):
+    """configs/own-ntuples.yaml with its paths pointing at two (empty) files of each dataset: a
+    dry run plans from the file names and never opens them."""
+    import yaml
+
+    config = yaml.safe_load((repo / "configs/own-ntuples.yaml").read_text())
+    for name, spec in config["datasets"].items():
+        for i in range(2):
+            (tmp_path / name / f"{name}_{i}.root").parent.mkdir(exist_ok=True)
+            (tmp_path / name / f"{name}_{i}.root").touch()
+        spec["files"] = [str(tmp_path / name / "*.root")]
+    config.update(changes)
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_own_ntuples_alone_plan_no_simulated_dataset(repo, tmp_path):
+    """configs/own-ntuples.yaml (README, "Your own ntuples"): only the user's datasets are
+    skimmed and evaluated, the models train on them, and nothing is simulated."""
+    result = _dry_run(repo, tmp_path / "run", _own_ntuples_config(repo, tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for rule in ("simulate", "calibrate_simulation", "validate_simulation"):
+        assert f"rule {rule}:" not in result.stdout, rule
+    skims = [line for line in result.stdout.splitlines()
+             if "output: results/skim/" in line and ".parquet" in line]
+    assert len(skims) == 4 and all("my_zee_" in line for line in skims), skims
+    assert "mc_zee" not in result.stdout and "mc_egun" not in result.stdout
+
+
+def test_a_model_training_on_a_dataset_left_out_is_a_clear_error(repo, tmp_path):
+    config = _own_ntuples_config(repo, tmp_path, selected_models=["recommended_photon"])
+    result = _dry_run(repo, tmp_path / "run", config)
+    assert result.returncode != 0
+    assert "model recommended_photon: train_on names unknown datasets ['mc_zmumug']" in (
+        result.stdout + result.stderr)
+
+
+def test_selected_datasets_must_exist(repo, tmp_path):
+    config = _own_ntuples_config(repo, tmp_path, selected_datasets=["my_zee_mc", "my_zee_dat"])
+    result = _dry_run(repo, tmp_path / "run", config)
+    assert result.returncode != 0
+    assert "selected_datasets: unknown datasets ['my_zee_dat']" in result.stdout + result.stderr
