@@ -111,6 +111,11 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     assert "Photon model recommended_photon" in text and "| unconverted |" in text
     assert "sampling term only" in text and "MC Z -> ee sigma_CB" in text
     assert (tmp_path / "card" / "ablation.png").exists()
+    # The tiny run trains basic and recommended_mc_data beside the BDT control: both are
+    # compared with it and with the binned baseline on the same objects.
+    for model in ("basic", "recommended_mc_data"):
+        assert f"| {model} | BDT control bdt |" in text, model
+        assert f"| {model} | binned baseline |" in text, model
 
 
 def test_report_collects_the_figures(workflow_run):

@@ -190,6 +190,12 @@ def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
 FIGURES = ("eval/ablation.png", "simulation/plots/effects.png")
 
 
+def run_span_minutes(results: Path) -> float:
+    """Minutes between the first and the last output file of the run (modification times)."""
+    times = [p.stat().st_mtime for p in results.rglob("*") if p.is_file()]
+    return (max(times) - min(times)) / 60 if times else float("nan")
+
+
 def write_card(results, out, title: str, command: str) -> Path:
     """Write the card to ``out`` and its figures to ``out``'s stem folder; returns ``out``."""
     results, out = Path(results), Path(out)
@@ -198,7 +204,8 @@ def write_card(results, out, title: str, command: str) -> Path:
     figures.mkdir(parents=True, exist_ok=True)
     lines = [f"# {title}", "", f"Written by `python -m egcalib.results_card` from the outputs of "
              f"`{command}`; the seed's values are those of the DeepCalo talk (seed 000) and, for "
-             "photons, seed 001.", ""]
+             f"photons, seed 001. The run wrote its outputs over {run_span_minutes(results):.0f} "
+             "minutes (first to last file).", ""]
     lines += ablation_section(table) + [""]
     lines += [f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
               f"{SEED_SIGMA[('zee', 'data')]}.", ""]
