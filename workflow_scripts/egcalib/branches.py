@@ -3,29 +3,85 @@
 ``config["ntuple"]["branches"]`` maps a logical name to a branch name or an uproot alias
 expression; unmapped names are read under their own name. Everything downstream sees logical
 names only, so pointing the workflow at other ntuples is a config change.
+
+Expressions are uproot's own alias language: whatever ``tree.arrays(aliases=...)`` accepts
+works (numbers such as ``1e3``, uproot's functions such as ``arctan2``/``tan``/``fmax``, dotted
+xAOD-style branch names), and names are checked with uproot's own parser, so an unknown name is
+reported by name. Every mapped logical name is read under a private alias
+(``__egcalib_<name>``): uproot ignores an alias that has a branch's name, so
+``el_e: "el_e / 1000"`` must not be read as ``el_e``. After reading, each logical array is
+converted to its contract type (``egcalib.branch_types``).
+
+RNTuple inputs are read field by field: a mapping to another field name works, an expression
+stops the job (uproot 5.7 computes no expressions on RNTuples).
 """
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import awkward as ak
 import uproot
+from uproot.language.python import PythonLanguage
+
+from egcalib import contract
 
 log = logging.getLogger(__name__)
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_EXPRESSION_WORDS = {"abs", "sqrt", "log", "exp", "where", "cosh", "sinh", "cos", "sin", "np",
-                     "ak", "and", "or", "not", "True", "False"}
+ALIAS_PREFIX = "__egcalib_"
+_LANGUAGE = PythonLanguage()
 
 
 class InputFileError(RuntimeError):
     """A ROOT file that cannot be read as an ntuple: corrupt, truncated, or missing branches."""
 
 
+class NtupleContentError(InputFileError, ValueError):
+    """A readable ntuple whose content breaks the contract: a branch type that cannot be
+    converted, cell windows of the wrong size, collections that do not line up, values that are
+    not physical (units, misread leaves). The message names the file, the logical name, the
+    branch and what was found."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one logical name comes from in one file.
+
+    ``expression`` is the branch name or alias expression read; ``branches`` the stored branches
+    (or RNTuple fields) it uses, with their ``types`` (uproot type names, e.g.
+    ``std::vector<float>`` or ``float[] el_e[nel]/d[0,200,20]``)."""
+
+    logical: str
+    expression: str
+    mapped: bool
+    branches: tuple[str, ...]
+    types: tuple[str, ...]
+
+    @property
+    def alias(self) -> str:
+        return ALIAS_PREFIX + self.logical
+
+    def __str__(self) -> str:
+        stored = ", ".join(f"{b} ({t})" for b, t in zip(self.branches, self.types))
+        if self.mapped:
+            return f"{self.logical} -> {self.expression!r} [branch {stored}]"
+        return f"{self.logical} [branch {stored}]"
+
+
+class Step(NamedTuple):
+    """One step of ``iterate(..., report=True)``: the records, the global entry of their first
+    row, and where each logical name comes from (for error messages)."""
+
+    events: ak.Array
+    entry_start: int
+    sources: dict[str, Source]
+
+
 def open_tree(path: str, tree: str):
-    """Open ``tree`` in ``path``, turning uproot's errors into one that names the file."""
+    """Open ``tree`` (a TTree or an RNTuple) in ``path``, turning uproot's errors into one that
+    names the file."""
     try:
         file = uproot.open(path)
     except Exception as error:  # uproot raises many types for corrupt/truncated files
@@ -38,28 +94,124 @@ def open_tree(path: str, tree: str):
             from error
 
 
+def is_rntuple(tree) -> bool:
+    return isinstance(tree, uproot.behaviors.RNTuple.RNTuple)
+
+
 def expression(logical: str, mapping: Mapping[str, str]) -> str:
     return mapping.get(logical, logical)
 
 
-def _needed(expr: str) -> set[str]:
-    """The branch names an expression reads."""
-    return {word for word in _IDENTIFIER.findall(expr)
-            if word not in _EXPRESSION_WORDS and not word.replace(".", "").isdigit()}
+def _keys(tree) -> set[str]:
+    """Every name uproot's expressions may use for a branch: its name, and its path."""
+    if is_rntuple(tree):
+        return set(tree.keys())
+    keys = set()
+    for name in tree.keys(recursive=True, full_paths=True):
+        keys.update({name, "/" + name, name.rsplit("/", 1)[-1]})
+    return keys
+
+
+def branches_of(tree, path: str, expr: str) -> list[str]:
+    """The stored branches ``expr`` reads, found by uproot's own expression parser.
+
+    Raises KeyError naming the first unknown name, SyntaxError for an invalid expression."""
+    keys = _keys(tree)
+    if expr in keys:
+        return [expr]
+    try:
+        return list(dict.fromkeys(_LANGUAGE.free_symbols(expr, keys, {}, path, tree.name)))
+    except uproot.KeyInFileError as error:
+        raise KeyError(error.key) from error
+
+
+def _typename(tree, branch: str) -> str:
+    """uproot's type name of a branch; raises NtupleContentError when uproot cannot interpret
+    the branch at all (e.g. a Float16_t leaf without a range in uproot 5.7)."""
+    node = tree[branch]
+    title = getattr(node, "title", "")
+    try:
+        typename = node.typename
+    except Exception as error:  # uproot's interpretation code raises whatever it hits
+        raise NtupleContentError(
+            f"branch {branch!r} (leaf {title!r}) cannot be interpreted by uproot "
+            f"{uproot.__version__} ({type(error).__name__}: {error}); store it as a plain "
+            "float/double, or map the logical name to another branch") from error
+    return f"{typename} {title}" if title and title != branch else typename
+
+
+def _friend_hint(tree, missing_branches: set[str]) -> str:
+    """Where else the missing branches are: friend trees are never followed."""
+    file = tree.file
+    hints = []
+    if "TFriendElement" in file.streamers:
+        hints.append("the file holds friend-tree links (TFriendElement): friend trees are not "
+                     "followed, every branch must be in the tree itself")
+    try:
+        directory = file.root_directory
+        others = [key for key, cls in directory.classnames().items()
+                  if cls == "TTree" and key.split(";")[0] != tree.name]
+        for key in others:
+            found = sorted(missing_branches & set(directory[key].keys()))
+            if found:
+                hints.append(f"tree {key.split(';')[0]!r} of this file has {found[:5]}")
+    except Exception:  # only a hint
+        pass
+    return ("; " + "; ".join(hints)) if hints else ""
+
+
+def resolve(tree, path: str, logical_names: Sequence[str], mapping: Mapping[str, str],
+            required: bool = True) -> tuple[dict[str, Source], list[str]]:
+    """Resolve logical names to their sources in ``tree``.
+
+    Returns (sources, missing descriptions). With ``required`` a missing name raises
+    InputFileError naming the file, every missing logical name, its mapping and the unknown
+    name uproot's parser reports; an invalid expression raises too. RNTuple inputs raise
+    InputFileError for a mapping that is an expression rather than a field name.
+    """
+    keys = _keys(tree)
+    sources, missing, unknown, expressions = {}, [], set(), []
+    for name in logical_names:
+        expr = expression(name, mapping)
+        mapped = name in mapping
+        if is_rntuple(tree) and expr not in keys and mapped:
+            try:
+                branches_of(tree, path, expr)
+                expressions.append(f"{name} -> {expr!r}")
+                continue
+            except (KeyError, SyntaxError):
+                pass
+        try:
+            used = branches_of(tree, path, expr)
+        except KeyError as error:
+            unknown.add(error.args[0])
+            missing.append(f"{name} -> {expr!r} (unknown name {error.args[0]!r})" if mapped
+                           else f"{name} (unmapped)")
+            continue
+        except SyntaxError as error:
+            raise InputFileError(f"{path}: ntuple.branches maps {name} to {expr!r}, which is "
+                                 f"not a valid expression ({error.msg})") from error
+        try:
+            types = tuple(_typename(tree, b) for b in used)
+        except NtupleContentError as error:
+            raise NtupleContentError(f"{path}: {name}: {error}") from error
+        sources[name] = Source(name, expr, mapped, tuple(used), types)
+    if expressions:
+        raise InputFileError(
+            f"{path}: '{tree.name}' is an RNTuple, and expressions are not supported for RNTuple "
+            f"inputs (uproot {uproot.__version__} computes none): {', '.join(expressions)}. Map "
+            "these logical names to field names, or convert the file to a TTree.")
+    if missing and required:
+        raise InputFileError(
+            f"{path}: missing branches for {len(missing)} logical name(s): {', '.join(missing)}. "
+            "Map them in config ntuple.branches (logical name -> branch or expression)"
+            f"{_friend_hint(tree, unknown) if not is_rntuple(tree) else ''}.")
+    return sources, missing
 
 
 def check_branches(tree, path: str, logical_names: Sequence[str], mapping: Mapping[str, str]):
     """Raise InputFileError naming the file, the missing logical names and their mapping."""
-    available = set(tree.keys())
-    missing = []
-    for name in logical_names:
-        expr = expression(name, mapping)
-        if not _needed(expr) <= available:
-            missing.append(f"{name} -> {expr!r}" if name in mapping else f"{name} (unmapped)")
-    if missing:
-        raise InputFileError(
-            f"{path}: missing branches for {len(missing)} logical name(s): {', '.join(missing)}. "
-            "Map them in config ntuple.branches (logical name -> branch or expression).")
+    resolve(tree, path, logical_names, mapping)
 
 
 def present_optional(tree, path: str, optional: Sequence[str],
@@ -67,37 +219,78 @@ def present_optional(tree, path: str, optional: Sequence[str],
     """The optional logical names ``tree`` carries. An unmapped one the file lacks is skipped;
     a mapped one whose branches are missing raises InputFileError like a required name (the
     mapping says the user expects it, so a typo must not pass as an absent branch)."""
-    available = set(tree.keys())
-    present = [name for name in optional if _needed(expression(name, mapping)) <= available]
-    check_branches(tree, path, [n for n in optional if n in mapping and n not in present],
-                   mapping)
+    sources, _ = resolve(tree, path, [n for n in optional if n not in mapping], mapping,
+                         required=False)
+    resolve(tree, path, [n for n in optional if n in mapping], mapping)
+    present = [name for name in optional if name in sources or name in mapping]
     skipped = [name for name in optional if name not in present]
     if skipped:
         log.info("%s: no optional branches %s", path, skipped)
     return present
 
 
+def _key(source: Source, rntuple: bool) -> str:
+    """The name a logical name is read under: the field (RNTuple), the branch itself when
+    unmapped, else the private alias (uproot ignores an alias that shares a branch's name)."""
+    return source.expression if rntuple or not source.mapped else source.alias
+
+
+def _read(tree, sources: Mapping[str, Source]) -> tuple[list[str], dict[str, str]]:
+    """uproot's expressions and aliases that read ``sources``."""
+    rntuple = is_rntuple(tree)
+    keys = list(dict.fromkeys(_key(s, rntuple) for s in sources.values()))
+    aliases = {s.alias: s.expression for s in sources.values() if _key(s, rntuple) == s.alias}
+    return keys, aliases
+
+
+def _logical(arrays, sources: Mapping[str, Source], rntuple: bool) -> ak.Array:
+    """The read arrays as one record array with the logical names as fields."""
+    return ak.zip({name: arrays[_key(s, rntuple)] for name, s in sources.items()},
+                  depth_limit=1)
+
+
 def iterate(path: str, tree_name: str, logical_names: Sequence[str],
-            mapping: Mapping[str, str], step_size, optional: Sequence[str] = ()) \
+            mapping: Mapping[str, str], step_size, optional: Sequence[str] = (),
+            dtypes: Mapping[str, str] | None = None, report: bool = False) \
         -> Iterator[ak.Array]:
     """Stream ``logical_names`` of one file in steps; each step is an awkward record array.
 
-    ``optional`` names are read when the file has them (``present_optional``) and are missing
-    from the records when it does not. Peak memory is set by ``step_size`` (entries, or a size
-    string such as "50 MB"). Raises InputFileError naming the file for unreadable files and
-    missing required (or mapped optional) branches.
+    Each field holds one logical name, converted to its contract type: ``dtypes`` (logical name
+    -> numpy dtype, e.g. ``"bool"`` for a trigger flag) over ``contract.logical_dtypes``
+    (``egcalib.branch_types``). ``optional`` names are read when the file has them
+    (``present_optional``) and are missing from the records when it does not. Peak memory is set
+    by ``step_size`` (entries, or a size string such as "50 MB"). With ``report`` each step comes
+    as a ``Step`` (records, global entry of the first row, sources).
+
+    Raises InputFileError naming the file for unreadable files and missing required (or mapped
+    optional) branches; NtupleContentError for a branch uproot cannot interpret or whose type
+    cannot be converted to the contract type.
     """
+    from egcalib.branch_types import coerce_events  # it imports this module's errors
+
     tree = open_tree(path, tree_name)
-    check_branches(tree, path, logical_names, mapping)
-    logical_names = list(logical_names) + present_optional(tree, path, optional, mapping)
-    aliases = {name: expression(name, mapping) for name in logical_names
-               if expression(name, mapping) != name}
+    names = list(logical_names)
+    sources, _ = resolve(tree, path, names, mapping)
+    for name in present_optional(tree, path, optional, mapping):
+        sources.update(resolve(tree, path, [name], mapping)[0])
+    types = {**contract.logical_dtypes(sources), **(dtypes or {})}
+    expressions, aliases = _read(tree, sources)
+    rntuple = is_rntuple(tree)
+
+    def converted(arrays):
+        return coerce_events(_logical(arrays, sources, rntuple), types, sources, path)
+
     if tree.num_entries == 0:  # still one (empty) step, so the cutflow has every cut
-        yield tree.arrays(list(logical_names), aliases=aliases or None, entry_stop=0)
+        arrays = tree.arrays(expressions, entry_stop=0, **({"aliases": aliases} if aliases
+                                                           else {}))
+        yield Step(converted(arrays), 0, sources) if report else converted(arrays)
         return
+    options = {"aliases": aliases} if aliases else {}
     try:
-        yield from tree.iterate(list(logical_names), aliases=aliases or None,
-                                step_size=step_size, library="ak")
+        for arrays, info in tree.iterate(expressions, step_size=step_size, library="ak",
+                                         report=True, **options):
+            events = converted(arrays)
+            yield Step(events, int(info.tree_entry_start), sources) if report else events
     except InputFileError:
         raise
     except Exception as error:  # a truncated basket surfaces only while reading

@@ -72,9 +72,34 @@ def cell_branches(prefix: str) -> list[str]:
     """Per-layer cell energy and time branches of one collection ('el' or 'ph').
 
     Each is one jagged float32 branch per event holding the windows of all objects back to
-    back (length n_objects x cells), reshaped on read.
+    back (length n_objects x cells), or one inner list of cells per object
+    (``vector<vector<float>>``); both are reshaped on read (``egcalib.layout``).
     """
     return [f"{prefix}_{kind}_{layer}" for kind in ("cells", "time") for layer in LAYERS]
+
+
+# Prefixes of the per-object collections: a branch with one of them has one entry per object.
+COLLECTIONS = ("el", "ph", "mu", "trk")
+
+
+def is_per_object(name: str) -> bool:
+    """Whether a logical name holds one value per object (else one value per event)."""
+    return name.split("_", 1)[0] in COLLECTIONS
+
+
+def is_cell_window(name: str) -> bool:
+    """Whether a logical name is a cell/time window branch (``el_cells_lr0`` ...)."""
+    parts = name.split("_")
+    return len(parts) == 3 and parts[0] in ("el", "ph") and parts[1] in ("cells", "time") \
+        and parts[2] in LAYERS
+
+
+def logical_dtypes(names) -> dict[str, str]:
+    """The contract's numpy dtype of each of ``names`` that the contract defines.
+
+    Flags (triggers, IDs, truth_matched) are ``bool``; cell windows ``float32``."""
+    known = {**all_branches(True), **optional_branches("el"), **optional_branches("ph")}
+    return {name: known[name] for name in names if name in known}
 
 
 def truth_branches(prefix: str) -> dict[str, str]:

@@ -12,6 +12,8 @@ import awkward as ak
 import numpy as np
 import vector
 
+from egcalib.branch_types import require_mask
+
 vector.register_awkward()
 
 MUON_MASS = 0.1056584
@@ -19,18 +21,37 @@ MUON_MASS = 0.1056584
 
 @dataclass
 class Cutflow:
-    """Ordered counts of events and objects after every cut."""
+    """Ordered counts of events and objects after every cut.
+
+    ``kinematic`` names the cuts on the skimmed objects' kinematics (ET), so that a file whose
+    first kinematic cut removes every object can be reported (``warnings``)."""
 
     steps: list[dict] = field(default_factory=list)
+    kinematic: list[str] = field(default_factory=list)
 
-    def add(self, cut: str, events: int, objects: int) -> None:
+    def add(self, cut: str, events: int, objects: int, kinematic: bool = False) -> None:
         self.steps.append({"cut": cut, "events": int(events), "objects": int(objects)})
+        if kinematic and cut not in self.kinematic:
+            self.kinematic.append(cut)
 
-    def add_objects(self, cut: str, objects: ak.Array) -> None:
+    def warnings(self) -> list[str]:
+        """A warning when the first kinematic cut removes every object that reached it: with
+        objects in the file this is almost always units or a misread branch, not physics."""
+        for before, step in zip(self.steps, self.steps[1:]):
+            if step["cut"] in self.kinematic:
+                if before["objects"] > 0 and step["objects"] == 0:
+                    return [f"the first kinematic cut '{step['cut']}' removes all "
+                            f"{before['objects']} objects that reach it (after "
+                            f"'{before['cut']}'): check the energy units and branch mapping"]
+                return []
+        return []
+
+    def add_objects(self, cut: str, objects: ak.Array, kinematic: bool = False) -> None:
         """Count objects (jagged) and the events that still have at least one."""
-        self.add(cut, ak.sum(ak.num(objects) > 0), ak.sum(ak.num(objects)))
+        self.add(cut, ak.sum(ak.num(objects) > 0), ak.sum(ak.num(objects)), kinematic)
 
     def __iadd__(self, other: "Cutflow") -> "Cutflow":
+        self.kinematic += [cut for cut in other.kinematic if cut not in self.kinematic]
         if not self.steps:
             self.steps = [dict(step) for step in other.steps]
             return self
@@ -83,10 +104,10 @@ def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc):
     objects = objects[valid_energy(objects, is_mc)]
     cutflow.add_objects(f"{kind}: valid energy", objects)
     objects = objects[_et(objects) > et_min]
-    cutflow.add_objects(f"{kind}: ET > {et_min} GeV", objects)
+    cutflow.add_objects(f"{kind}: ET > {et_min} GeV", objects, kinematic=True)
     objects = objects[np.abs(objects.eta) < eta_max]
     cutflow.add_objects(f"{kind}: abs(eta) < {eta_max}", objects)
-    objects = objects[objects[id_flag]]
+    objects = objects[require_mask(objects[id_flag], f"{kind} {id_flag}")]
     cutflow.add_objects(f"{kind}: {id_flag}", objects)
     return objects
 
@@ -102,7 +123,7 @@ def select_zee(events, el, sel: dict, is_mc: bool, label: bool):
     cutflow = Cutflow()
     cutflow.add("all", len(events), ak.sum(ak.num(el)))
     cuts = sel["zee"]
-    trigger = events[cuts["trigger"]]
+    trigger = require_mask(events[cuts["trigger"]], f"trigger {cuts['trigger']}")
     el = el[trigger]
     cutflow.add(f"trigger {cuts['trigger']}", ak.sum(trigger), ak.sum(ak.num(el)))
     el = _electron_cuts(el, sel, cutflow, is_mc)
@@ -139,11 +160,11 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
     cuts = sel["zmumug"]
     cutflow = Cutflow()
     cutflow.add("all", len(events), ak.sum(ak.num(ph)))
-    trigger = events[cuts["trigger"]]
+    trigger = require_mask(events[cuts["trigger"]], f"trigger {cuts['trigger']}")
     ph, mu = ph[trigger], mu[trigger]
     cutflow.add(f"trigger {cuts['trigger']}", ak.sum(trigger), ak.sum(ak.num(ph)))
     good_mu = ((mu.pt > cuts["muon_pt_min"]) & (np.abs(mu.eta) < cuts["muon_eta_max"])
-               & mu[cuts["muon_id"]])
+               & require_mask(mu[cuts["muon_id"]], f"muon {cuts['muon_id']}"))
     mu = mu[good_mu]
     two = ak.num(mu) == 2
     ph, mu = ph[two], mu[two]

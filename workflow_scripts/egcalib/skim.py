@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import vector
 
-from egcalib import contract
+from egcalib import contract, layout, plausibility
 from egcalib.atomic import atomic_path
 from egcalib.branches import iterate
 from egcalib.selection import Cutflow, collection, select_egun, select_zee, select_zmumug
@@ -152,9 +152,21 @@ def _fixed_size(values: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
 
 
+def cell_windows(events, prefix: str, native_shapes: dict, path: str, sources,
+                 entry_start: int) -> dict[str, np.ndarray]:
+    """Every cell/time window of the chunk's objects: {"cells_lr0": (n_objects, 35), ...},
+    objects in event order, from either layout (``egcalib.layout.cell_windows``)."""
+    counts = ak.to_numpy(ak.num(events[f"{prefix}_e"], axis=1))
+    return {f"{kind}_{layer}": layout.cell_windows(events, f"{prefix}_{kind}_{layer}", counts,
+                                                   native_shapes[layer], path, sources,
+                                                   entry_start)
+            for kind in ("cells", "time") for layer in contract.LAYERS}
+
+
 def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, native_shapes,
-                n_tracks, schema) -> pa.Table:
-    """One row per selected object of a chunk, with the full schema."""
+                n_tracks, schema, windows) -> pa.Table:
+    """One row per selected object of a chunk, with the full schema. ``windows``: the chunk's
+    cell windows (``cell_windows``), one row per object of the chunk."""
     flat = ak.flatten(selected)
     n = len(flat)
     obj = {name: ak.to_numpy(flat[name]) for name in flat.fields}
@@ -164,17 +176,7 @@ def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, na
     obj["n_vertex"] = event["NvtxReco"]
     particle = contract.PHOTON if prefix == "ph" else contract.ELECTRON
     obj["particle"] = np.full(n, particle, np.int8)
-    windows = {}
-    for kind in ("cells", "time"):
-        for layer in contract.LAYERS:
-            size = int(np.prod(native_shapes[layer]))
-            values = ak.to_numpy(ak.flatten(events[f"{prefix}_{kind}_{layer}"]))
-            n_objects = int(ak.sum(ak.num(events[f"{prefix}_e"])))
-            if len(values) != n_objects * size:
-                raise ValueError(f"{prefix}_{kind}_{layer}: {len(values)} values for {n_objects} "
-                                 f"objects, expected {size} each (native shape "
-                                 f"{native_shapes[layer]})")
-            windows[f"{kind}_{layer}"] = values.reshape(-1, size)[obj["cell_row"]]
+    windows = {name: values[obj["cell_row"]] for name, values in windows.items()}
     tracks = collection(events, "trk", TRACK_FIELDS)[rows]
     track_features, track_mask = nearest_tracks(tracks, flat.eta, flat.phi, n_tracks)
     nan = np.full(n, np.nan, np.float32)
@@ -206,7 +208,14 @@ def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, na
 def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, file_name: str,
               kind: str, process: str, ntuple: dict, selection: dict, skim: dict,
               native_shapes: dict) -> Cutflow:
-    """Skim one ROOT file; write the object table and the cutflow JSON atomically."""
+    """Skim one ROOT file; write the object table and the cutflow JSON atomically.
+
+    Every branch is read as its contract type (flags of any integer type as bool), collections
+    are checked to line up, energies to be plausible in GeV, and cell windows (flat or one list
+    per object) to have the native shapes; a violation raises NtupleContentError (an
+    InputFileError) naming the file, the branch and what was found, and leaves no output. A
+    first kinematic cut that removes every object is logged and listed under "warnings" in the
+    cutflow JSON."""
     is_mc = kind == "mc"
     prefix = "ph" if process == "zmumug" else "el"
     triggers = {"zee": [selection["zee"]["trigger"]], "zmumug": [selection["zmumug"]["trigger"]],
@@ -216,8 +225,13 @@ def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, fi
     cutflow = Cutflow()
     label = process == "zee" and (not is_mc or selection["data_label"]["label_mc"])
     with atomic_path(out_parquet) as tmp, pq.ParquetWriter(tmp, schema) as writer:
-        for events in iterate(path, ntuple["tree"], names, ntuple["branches"],
-                              skim["step_size"], optional=optional_branches(process)):
+        for events, entry_start, sources in iterate(
+                path, ntuple["tree"], names, ntuple["branches"], skim["step_size"],
+                optional=optional_branches(process), dtypes={t: "bool" for t in triggers},
+                report=True):
+            layout.check_collections(events, path, sources, entry_start)
+            plausibility.check_energies(events, path, sources)
+            windows = cell_windows(events, prefix, native_shapes, path, sources, entry_start)
             events = with_optional_fields(events, prefix)
             fields = ELECTRON_FIELDS if prefix == "el" else PHOTON_FIELDS
             objects = _objects(events, prefix, fields, is_mc)
@@ -232,9 +246,12 @@ def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, fi
             if ak.sum(ak.num(selected)) > 0:
                 writer.write_table(chunk_table(events, selected, prefix, dataset, file_name,
                                                process, is_mc, native_shapes,
-                                               selection["n_tracks"], schema))
+                                               selection["n_tracks"], schema, windows))
+    warnings = cutflow.warnings()
+    for warning in warnings:
+        log.warning("%s: %s", path, warning)
     summary = {"dataset": dataset, "file": file_name, "kind": kind, "process": process,
-               "steps": cutflow.steps}
+               "steps": cutflow.steps, "warnings": warnings}
     with atomic_path(out_cutflow) as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1))
     log.info("%s: %s", path, cutflow.steps[-1] if cutflow.steps else "no events")
