@@ -181,3 +181,25 @@ def test_plateau_schedule_lowers_the_rate_when_the_validation_loss_stalls(setup)
     train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
     rates = pd.read_csv(out["out_history"])["learning_rate"].to_numpy()
     assert rates[0] == pytest.approx(1e-9) and rates[-1] < 0.3e-9
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(setup, caplog):
+    """A job killed after epoch 2 and rerun because its settings changed (a new learning rate)
+    starts at epoch 1: resuming would mix two trainings in one model."""
+    model, training, out = setup
+    with pytest.raises(KeyboardInterrupt):
+        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2,
+              **out)
+    seen = {}
+
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.setdefault("epoch", epoch)
+
+    changed = {**training, "learning_rate": training["learning_rate"] / 2}
+    with caplog.at_level("INFO", logger="egcalib.training"):
+        train(model, changed, synthetic(256, 1), synthetic(64, 2), IMAGE,
+              extra_callbacks=[FirstEpoch()], **out)
+    assert seen["epoch"] == 0
+    assert "of another config or inputs: starting afresh" in caplog.text
+    assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]

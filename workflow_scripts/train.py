@@ -24,4 +24,6 @@ val_data = training_data(pipeline, files_by_kind(snakemake.input.val, params.kin
 train(params.model, params.training, train_data, val_data, pipeline.image_shape,
       snakemake.output.model, snakemake.output.history, snakemake.output.plot, params.work_dir,
       time_images=params.images["time_images"],
-      target_scale=(stats["target_median"], stats["target_iqr"]))
+      target_scale=(stats["target_median"], stats["target_iqr"]),
+      fingerprint={"train": sorted(snakemake.input.train), "val": sorted(snakemake.input.val),
+                   "statistics": stats})

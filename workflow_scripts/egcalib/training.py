@@ -107,15 +107,37 @@ class _StopAfter(keras.callbacks.Callback):
             raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}")
 
 
+def discard_stale_checkpoint(work_dir: Path, fingerprint) -> None:
+    """Keep ``work_dir``'s checkpoint only if it was written for the same ``fingerprint`` (any
+    JSON-serialisable description of model, training settings and inputs): a job rerun because
+    its config or inputs changed must start afresh, not resume the old training."""
+    record = work_dir / "fingerprint.json"
+    text = json.dumps(fingerprint, sort_keys=True, default=str)
+    if record.exists() and record.read_text() != text:
+        log.info("the checkpoint in %s is of another config or inputs: starting afresh", work_dir)
+        for stale in ("backup", "best"):
+            shutil.rmtree(work_dir / stale, ignore_errors=True)
+        (work_dir / "history.partial.csv").unlink(missing_ok=True)
+    with atomic_path(record) as tmp:
+        Path(tmp).write_text(text)
+
+
 def train(model_config: dict, training: dict, train_data, val_data, image_shape,
           out_model, out_history, out_plot, work_dir, time_images=False,
           stop_after_epoch=None, extra_callbacks=(),
-          target_scale=DEFAULT_TARGET_SCALE) -> keras.Model:
+          target_scale=DEFAULT_TARGET_SCALE, fingerprint=None) -> keras.Model:
     """Train, resuming from ``work_dir`` when a previous run of the same job was killed.
-    ``target_scale`` is the (median, IQR) of the training targets (normalisation.json)."""
+    ``target_scale`` is the (median, IQR) of the training targets (normalisation.json);
+    ``fingerprint`` describes the inputs (files, statistics) beyond model and training settings:
+    a checkpoint written for others is discarded (discard_stale_checkpoint)."""
     keras.utils.set_random_seed(training["seed"])
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    discard_stale_checkpoint(work_dir, {"model": model_config, "training": training,
+                                        "image_shape": list(image_shape),
+                                        "time_images": time_images,
+                                        "target_scale": list(target_scale),
+                                        "inputs": fingerprint})
     model = compile_model(model_config, training, image_shape, time_images, target_scale)
     log.info("model %s: %d parameters", model.name, model.count_params())
     partial_history = work_dir / "history.partial.csv"
@@ -147,6 +169,7 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     for finished in ("backup", "best"):  # nothing left to resume
         shutil.rmtree(work_dir / finished, ignore_errors=True)
     partial_history.unlink()
+    (work_dir / "fingerprint.json").unlink()
     return model
 
 
