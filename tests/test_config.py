@@ -36,6 +36,8 @@ def test_default_config_is_valid(default_config, repo):
     (lambda c: c["models"]["basic"].update(kind="xgboost"), "kind"),
     (lambda c: c["model_defaults"]["bdt"].pop("early_stopping_rounds"), "early_stopping_rounds"),
     (lambda c: c["models"].update(baseline_binned={"film": [], "top": []}), "baseline_binned"),
+    (lambda c: c["splits"]["fractions"].update(val=0), "val"),
+    (lambda c: c["splits"]["fractions"].update(test=0.0), "test"),
 ])
 def test_bad_values_are_rejected_naming_the_key(default_config, repo, mutate, key):
     config = copy.deepcopy(default_config)

@@ -152,6 +152,8 @@ def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_con
     assert with_scaled("test")["scalar_iqr"] == base["scalar_iqr"]
     assert with_scaled("train")["scalar_median"][0] > 5 * base["scalar_median"][0]
     assert base["n_objects"] == int(np.sum(split.to_numpy(zero_copy_only=False) == "train"))
+    # MC objects all have a truth target: every validation object counts.
+    assert base["n_val_objects"] == int(np.sum(split.to_numpy(zero_copy_only=False) == "val")) > 0
     train = split.to_numpy(zero_copy_only=False) == "train"
     e_acc = sum(table[f"cl_E{i}"].to_numpy().astype(np.float64) for i in (1, 2, 3))
     target = (table["e_truth"].to_numpy() / e_acc)[train]

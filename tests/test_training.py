@@ -125,6 +125,15 @@ def test_fewer_objects_than_a_batch_is_a_clear_error():
         check_training_size("basic", 10, 64)
 
 
+def test_no_validation_objects_is_a_clear_error():
+    from egcalib.training import check_validation_size
+
+    check_validation_size("basic", 1, ["mc_zee"])
+    with pytest.raises(ValueError, match=r"model basic: no validation objects with a target in "
+                                         r"its train_on datasets \['mc_zee', 'mc_egun'\]"):
+        check_validation_size("basic", 0, ["mc_zee", "mc_egun"])
+
+
 def test_a_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(setup, monkeypatch):
     """The third checkpoint write dies half-way (a SIGKILL during the write): the rerun resumes
     after epoch 2 from intact files instead of failing on a truncated weights file."""

@@ -8,12 +8,13 @@ import logging
 from egcalib.model_config import files_by_kind
 from egcalib.normalisation import load
 from egcalib.pipeline import InputPipeline
-from egcalib.training import check_training_size, train, training_data
+from egcalib.training import check_training_size, check_validation_size, train, training_data
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 params = snakemake.params
 stats = load(snakemake.input.normalisation)
 check_training_size(params.model["name"], stats["n_objects"], params.training["batch_size"])
+check_validation_size(params.model["name"], stats["n_val_objects"], params.model["train_on"])
 pipeline = InputPipeline(params.images, params.shards, stats)
 batch, seed, weights = (params.training["batch_size"], params.training["seed"],
                         params.training["source_weights"])

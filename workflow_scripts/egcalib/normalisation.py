@@ -82,11 +82,13 @@ def _target_scale(target: np.ndarray) -> dict:
 
 
 def training_statistics(skim_paths, splits_config: dict) -> dict:
-    """Statistics over the training-split objects of skim tables (other splits never read)."""
+    """Statistics over the training-split objects of skim tables, and the number of validation
+    objects with a target (``n_val_objects``); nothing else of the other splits is read."""
     columns = list(SCALAR_COLUMNS) + ["tracks", "tracks_mask", "runNumber", "eventNumber",
                                       "dataset", "e_truth", "e_label", "cl_E1", "cl_E2",
                                       "cl_E3"]
     parts = {"scalars": [], "tracks": [], "mask": [], "e_acc": [], "target": []}
+    n_val = 0
     for path in skim_paths:
         table = pq.read_table(path, columns=columns)
         if table.num_rows == 0:
@@ -94,6 +96,8 @@ def training_statistics(skim_paths, splits_config: dict) -> dict:
         dataset = table["dataset"][0].as_py()
         split = assign_splits(table["runNumber"].to_numpy(), table["eventNumber"].to_numpy(),
                               dataset, splits_config["fractions"], splits_config["salt"])
+        val = targets(table.take(np.nonzero(split == SPLITS.index("val"))[0]))
+        n_val += int(np.sum(np.isfinite(val["target"]) | np.isfinite(val["label_target"])))
         train = np.nonzero(split == SPLITS.index("train"))[0]
         table = table.take(train)
         parts["scalars"].append(np.stack([table[c].to_numpy() for c in SCALAR_COLUMNS], axis=1))
@@ -106,9 +110,12 @@ def training_statistics(skim_paths, splits_config: dict) -> dict:
                                         truth["label_target"]))
     if not parts["scalars"]:
         raise ValueError(f"normalisation: no training objects in {list(map(str, skim_paths))}")
-    return compute_statistics(np.concatenate(parts["scalars"]), np.concatenate(parts["tracks"]),
-                              np.concatenate(parts["mask"]), np.concatenate(parts["e_acc"]),
-                              np.concatenate(parts["target"]))
+    stats = compute_statistics(np.concatenate(parts["scalars"]), np.concatenate(parts["tracks"]),
+                               np.concatenate(parts["mask"]), np.concatenate(parts["e_acc"]),
+                               np.concatenate(parts["target"]))
+    # Validation objects with a target (MC truth or a data label): early stopping, the
+    # learning-rate plateau and the best epoch need some (training.check_validation_size).
+    return {**stats, "n_val_objects": n_val}
 
 
 def fixed_size(column) -> np.ndarray:

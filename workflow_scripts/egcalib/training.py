@@ -207,6 +207,15 @@ def check_training_size(model_name: str, n_objects: int, batch_size: int) -> Non
                          "training.batch_size")
 
 
+def check_validation_size(model_name: str, n_val_objects: int, datasets) -> None:
+    """The best epoch, early stopping and the learning-rate plateau all follow the validation
+    loss: a model without validation objects would train blind and keep its last epoch."""
+    if n_val_objects == 0:
+        raise ValueError(f"model {model_name}: no validation objects with a target in its "
+                         f"train_on datasets {list(datasets)}; add events (or files) to them, "
+                         "or raise splits.fractions.val")
+
+
 def training_data(pipeline, files_by_kind: dict, batch_size: int, seed: int,
                   source_weights: dict, training: bool):
     """MC files train on the truth target, data files on the Z-mass labels; with both, batches
