@@ -86,11 +86,16 @@ rule export_onnx:
     wildcard_constraints:
         model=one_of(CNN_MODELS),
     input:
-        "results/models/{model}/model.keras",
+        model="results/models/{model}/model.keras",
+        normalisation="results/models/{model}/normalisation.json",
+        # Real objects to compare ONNX and Keras on: the first validation shard.
+        shard=lambda wildcards: training_shards("val")(wildcards)[0],
     output:
         "results/models/{model}/model.onnx",
     params:
         tolerance=1e-4,
+        images=config["images"],
+        shards=config["shards"],
         code=code_version("export_onnx"),
     log:
         "results/logs/train/{model}.onnx.log",

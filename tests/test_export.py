@@ -18,3 +18,50 @@ def test_onnx_output_equals_keras(default_config, tmp_path, name, loss):
     inputs = random_inputs(model, n=5)
     assert max_difference(model, path, inputs) < 1e-4
     assert model(inputs, training=False).shape[1] == (2 if loss == "mdn" else 1)
+
+
+@pytest.fixture
+def mixed_precision():
+    """The policy of a GPU training (training.compile_model), on CPU; float32 again after."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_model_trained_in_mixed_precision_exports_and_infers_in_float32(
+        default_config, tmp_path, mixed_precision):
+    """Trained under mixed_float16 (as on a GPU), saved and reloaded as the workflow does: its
+    float32 copy computes in float32 (no float16 quantisation), stays within float16 rounding of
+    the trained network, and ONNX agrees with it to 1e-4."""
+    import keras
+    import numpy as np
+
+    from egcalib.models import load_for_inference
+
+    name = "recommended"
+    model = build_model(resolve_model(name, default_config["models"][name],
+                                      default_config["model_defaults"]), (16, 15, 4))
+    assert model.get_layer("conv0").compute_dtype == "float16"
+    inputs = random_inputs(model, n=64, seed=1)
+    target = 1.0 + 0.05 * np.tanh(inputs["scalars"][:, 0])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mae")
+    model.fit(inputs, target, epochs=4, batch_size=16, verbose=0)
+    model.save(tmp_path / "model.keras")
+    keras.mixed_precision.set_global_policy("float32")  # a fresh inference job
+
+    trained = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    copy = load_for_inference(tmp_path / "model.keras")
+    assert all(layer.compute_dtype == "float32" for layer in copy.layers)
+    check = random_inputs(model, n=32, seed=2)
+    mixed_out = np.asarray(trained(check, training=False))
+    float_out = np.asarray(copy(check, training=False))
+    # The trained network's outputs sit on float16's grid (its last layers compute in float16);
+    # the copy's do not, and differ from them by float16 rounding only.
+    assert np.array_equal(mixed_out.astype(np.float16).astype(np.float32), mixed_out)
+    assert not np.array_equal(float_out.astype(np.float16).astype(np.float32), float_out)
+    assert np.abs(mixed_out - float_out).max() < 5e-3
+    path = tmp_path / "model.onnx"
+    export_onnx(copy, path)
+    assert max_difference(copy, path, check) < 1e-4

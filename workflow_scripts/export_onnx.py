@@ -1,20 +1,29 @@
-"""Snakemake script: export a trained model to ONNX and check it against Keras."""
+"""Snakemake script: export a trained model to ONNX and check it against Keras, on random inputs
+and on real objects of a validation shard."""
 from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
-import keras
+import os
 
-import egcalib.losses  # noqa: F401 - registers the custom losses for loading
-import egcalib.models  # noqa: F401 - registers the custom layers for loading
-from egcalib.export import export_onnx, max_difference, random_inputs
+from egcalib.export import export_onnx, max_difference, random_inputs, shard_inputs
+from egcalib.models import load_for_inference
+from egcalib.normalisation import load
+from egcalib.pipeline import InputPipeline
 
-model = keras.models.load_model(snakemake.input[0], compile=False)
+params = snakemake.params
+model = load_for_inference(snakemake.input.model)  # float32, as inference computes
 export_onnx(model, snakemake.output[0])
-difference = max_difference(model, snakemake.output[0], random_inputs(model))
-if difference > snakemake.params.tolerance:
-    import os
-
-    os.unlink(snakemake.output[0])
-    raise RuntimeError(f"ONNX output differs from Keras by {difference:.2e}")
-log.info("ONNX export agrees with Keras to %.2e", difference)
+pipeline = InputPipeline(params.images, params.shards, load(snakemake.input.normalisation))
+checks = {"random inputs": random_inputs(model),
+          f"objects of {snakemake.input.shard}": shard_inputs(pipeline, snakemake.input.shard)}
+for what, inputs in checks.items():
+    if inputs is None:
+        log.info("no objects in %s to compare on", snakemake.input.shard)
+        continue
+    difference = max_difference(model, snakemake.output[0], inputs)
+    if difference > params.tolerance:
+        os.unlink(snakemake.output[0])
+        raise RuntimeError(f"ONNX output differs from Keras by {difference:.2e} on {what} "
+                           f"(tolerance {params.tolerance:g})")
+    log.info("ONNX export agrees with Keras to %.2e on %s", difference, what)

@@ -1,7 +1,9 @@
 """ONNX export of a trained model, checked against Keras with onnxruntime (DESIGN.md section 8).
 
 tf2onnx converts a traced tf.function with a fixed input signature (the Keras 3 model object
-itself is not a tf.keras model). The inputs keep the model's names.
+itself is not a tf.keras model). The inputs keep the model's names. Export the float32 copy
+(models.load_for_inference): ONNX computes in float32, so it agrees with that copy to float32
+rounding (1e-4 is the rule's tolerance), whatever precision the model was trained in.
 """
 from __future__ import annotations
 
@@ -45,3 +47,10 @@ def random_inputs(model, n: int = 8, seed: int = 0) -> dict:
     inputs["image"] = np.abs(inputs["image"])
     inputs["track_mask"] = (inputs["track_mask"] > 0).astype(np.float32)
     return inputs
+
+
+def shard_inputs(pipeline, shard_path, n: int = 256) -> dict | None:
+    """Up to ``n`` real objects of a shard file as model inputs (numpy); None if it has none."""
+    for inputs, _ in pipeline.dataset([shard_path], n, training=False, with_ids=True).take(1):
+        return {name: value.numpy() for name, value in inputs.items()}
+    return None

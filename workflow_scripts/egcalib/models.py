@@ -164,3 +164,32 @@ def build_model(model: dict, image_shape, time_images: bool = False,
         outputs = layers.Activation("linear", dtype="float32", name="output")(correction)
     return keras.Model(inputs, outputs, name=model["name"])
 
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same network computing in float32: every layer rebuilt with the float32 policy and the
+    trained weights copied (mixed precision keeps its variables in float32, so nothing is lost).
+
+    A GPU training runs under ``mixed_float16``: its layers compute in float16, whose outputs are
+    quantised to ~1e-3 relative (0.9584961, 1.0117188, ...), and ONNX (float32) differs from them
+    by ~3e-4. Inference and the ONNX export both use this copy, so the two agree to float32
+    rounding and the predictions do not depend on the precision the model was trained in.
+    """
+    def rebuild(layer):
+        config = layer.get_config()
+        if "dtype" in config:  # layers; the graph's operations (slices) have no policy
+            config["dtype"] = "float32"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=rebuild)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def load_for_inference(path) -> keras.Model:
+    """A saved model (``model.keras``) as its float32 copy (float32_copy), without its
+    optimizer. Importing this module registers the custom layers; the losses are imported here
+    for models saved with theirs."""
+    import egcalib.losses  # noqa: F401 - registers the custom losses
+
+    return float32_copy(keras.models.load_model(path, compile=False))
