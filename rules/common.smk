@@ -32,6 +32,18 @@ def _select_datasets():
 _select_datasets()
 DATASETS = list(config["datasets"])
 
+from egcalib.settings import canonical, output_settings, selection_of  # noqa: E402
+
+
+def settings(section):
+    """Params from config[section]: canonical, without execution knobs (egcalib.settings)."""
+    return output_settings(config, section)
+
+
+def dataset_spec(key):
+    """An input function's value: the dataset's ``key`` (kind, process, ...)."""
+    return lambda wildcards: config["datasets"][wildcards.dataset][key]
+
 
 def _models_of_kind(kind):
     from egcalib.model_config import models_of_kind

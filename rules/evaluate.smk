@@ -48,8 +48,10 @@ rule evaluate:
             subcategory="{model}",
         ),
     params:
-        datasets=lambda wildcards: {d: config["datasets"][d] for d in inference_datasets(wildcards.model)},
-        evaluation=config["evaluation"],
+        datasets=lambda wildcards: canonical(
+            {d: config["datasets"][d] for d in inference_datasets(wildcards.model)}
+        ),
+        evaluation=settings("evaluation"),
         code=code_version("evaluate"),
     log:
         "results/logs/evaluate/{model}.log",

@@ -12,9 +12,9 @@ rule images:
         test="results/shards/{dataset}/{file}.test.tfrecord",
         sidecar="results/shards/{dataset}/{file}.parquet",
     params:
-        images=config["images"],
-        splits=config["splits"],
-        shards=config["shards"],
+        images=settings("images"),
+        splits=settings("splits"),
+        shards=settings("shards"),
         code=code_version("images"),
     log:
         "results/logs/images/{dataset}/{file}.log",

@@ -7,8 +7,8 @@ rule calibrate_simulation:
     output:
         "results/simulation/baseline_calibration.json",
     params:
-        simulation=lambda wildcards: config["simulation"],
-        images=config["images"],
+        simulation=settings("simulation"),
+        images=canonical({"native_shapes": config["images"]["native_shapes"]}),
         code=code_version("calibrate_simulation"),
     log:
         "results/logs/simulation/calibrate.log",
@@ -28,11 +28,11 @@ rule simulate:
         "results/ntuples/{dataset}/{file}.root",
     params:
         # Only what shapes this file: adding files to the dataset must not rerun it.
-        process=lambda wildcards: config["datasets"][wildcards.dataset]["process"],
-        kind=lambda wildcards: config["datasets"][wildcards.dataset]["kind"],
-        events=lambda wildcards: config["datasets"][wildcards.dataset]["events_per_file"],
-        simulation=config["simulation"],
-        images=config["images"],
+        process=dataset_spec("process"),
+        kind=dataset_spec("kind"),
+        events=dataset_spec("events_per_file"),
+        simulation=settings("simulation"),
+        images=canonical({"native_shapes": config["images"]["native_shapes"]}),
         tree=config["ntuple"]["tree"],
         code=code_version("simulate"),
     log:
@@ -64,8 +64,8 @@ rule validate_simulation:
             category="Simulation validation",
         ),
     params:
-        simulation=config["simulation"],
-        images=config["images"],
+        simulation=settings("simulation"),
+        images=canonical({"native_shapes": config["images"]["native_shapes"]}),
         tree=config["ntuple"]["tree"],
         code=code_version("validate_simulation"),
     log:

@@ -10,12 +10,14 @@ rule skim:
         table="results/skim/{dataset}/{file}.parquet",
         cutflow="results/skim/{dataset}/{file}.cutflow.json",
     params:
-        kind=lambda wildcards: config["datasets"][wildcards.dataset]["kind"],
-        process=lambda wildcards: config["datasets"][wildcards.dataset]["process"],
-        ntuple=config["ntuple"],
-        selection=config["selection"],
-        skim=config["skim"],
-        native_shapes=config["images"]["native_shapes"],
+        kind=dataset_spec("kind"),
+        process=dataset_spec("process"),
+        ntuple=canonical(config["ntuple"]),
+        # The cuts of the dataset's own process only; skim.step_size is an execution knob.
+        selection=lambda wildcards: selection_of(
+            config["selection"], config["datasets"][wildcards.dataset]["process"]
+        ),
+        native_shapes=canonical(config["images"]["native_shapes"]),
         code=code_version("skim"),
     log:
         "results/logs/skim/{dataset}/{file}.log",

@@ -12,7 +12,7 @@ rule normalise:
     output:
         "results/models/{model}/normalisation.json",
     params:
-        splits=config["splits"],
+        splits=settings("splits"),
         code=code_version("normalise"),
     log:
         "results/logs/train/{model}.normalise.log",
@@ -38,11 +38,11 @@ rule train:
             category="Training",
         ),
     params:
-        model=lambda wildcards: model_config(wildcards.model),
+        model=lambda wildcards: canonical(model_config(wildcards.model)),
         kinds=training_kinds,
-        training=config["training"],
-        images=config["images"],
-        shards=config["shards"],
+        training=settings("training"),
+        images=settings("images"),
+        shards=settings("shards"),
         work_dir=lambda wildcards: f"results/models/{wildcards.model}/work",
         code=code_version("train"),
     log:
@@ -69,8 +69,8 @@ rule infer:
     output:
         "results/predictions/{model}/{dataset}/{file}.parquet",
     params:
-        images=config["images"],
-        shards=config["shards"],
+        images=settings("images"),
+        shards=settings("shards"),
         batch_size=config["training"]["batch_size"],
         code=code_version("infer"),
     log:
@@ -94,8 +94,8 @@ rule export_onnx:
         "results/models/{model}/model.onnx",
     params:
         tolerance=1e-4,
-        images=config["images"],
-        shards=config["shards"],
+        images=settings("images"),
+        shards=settings("shards"),
         code=code_version("export_onnx"),
     log:
         "results/logs/train/{model}.onnx.log",
@@ -122,10 +122,10 @@ rule train_bdt:
         ),
     # The splits are in the sidecars (an input): a change of splits reaches the BDT through them.
     params:
-        model=lambda wildcards: model_config(wildcards.model),
+        model=lambda wildcards: canonical(model_config(wildcards.model)),
         kinds=training_kinds,
         seed=config["training"]["seed"],
-        source_weights=config["training"]["source_weights"],
+        source_weights=canonical(config["training"]["source_weights"]),
         code=code_version("train_bdt"),
     log:
         "results/logs/train/{model}.log",

@@ -171,9 +171,50 @@ def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml",
                                                    str(changed)))
     assert "simulate" not in jobs and "calibrate_simulation" not in jobs
-    assert jobs["skim"] == 6  # every file (Z->mumugamma skims carry the selection too)
-    assert jobs["merge_cutflows"] == 5
-    assert jobs["train"] == 3 and jobs["train_bdt"] == 1 and jobs["compare"] == 1
+    # The electron files only (mc_zee 2, data_zee 1, mc_egun 1): Z -> mumugamma skims carry
+    # their own process's cuts, so the photon model is left alone.
+    assert jobs["skim"] == 4 and jobs["merge_cutflows"] == 3
+    assert jobs["train"] == 2 and jobs["train_bdt"] == 1 and jobs["compare"] == 1
+
+
+def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
+    changed = tmp_path / "cut.yaml"
+    changed.write_text("selection:\n  zmumug: {photon_et_min: 12.0}\n")
+    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
+    # mc_zmumug and data_zmumug, one file each; the photon model retrains and is evaluated.
+    assert jobs == {"skim": 2, "merge_cutflows": 2, "images": 2, "normalise": 1, "train": 1,
+                    "export_onnx": 1, "infer": 2, "evaluate": 1, "compare": 1, "all": 1}, jobs
+
+
+def _reversed(value):
+    """``value`` with every dict's keys in reverse order (same meaning)."""
+    if isinstance(value, dict):
+        return {key: _reversed(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def _merged(base, over):
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merged(base.get(k), v) for k, v in over.items()}}
+    return over
+
+
+@pytest.mark.parametrize("change", ["reordered keys", "skim.step_size", "training knobs"])
+def test_what_does_not_change_an_output_reruns_nothing(workflow_run, tmp_path, change):
+    """Params are canonical (reordered keys mean the same) and execution knobs are no params."""
+    config = _merged(yaml.safe_load((workflow_run / "config.yaml").read_text()),
+                     yaml.safe_load((workflow_run / TINY).read_text()))
+    if change == "reordered keys":
+        config = _reversed(config)
+    elif change == "skim.step_size":
+        config["skim"]["step_size"] = 123
+    else:
+        config["training"].update(jit_compile_cpu=not config["training"]["jit_compile_cpu"],
+                                  multi_gpu=True)
+    path = tmp_path / "whole.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = planned_jobs(workflow_run, "--replace-workflow-config", configfiles=(str(path),))
+    assert jobs == {}, jobs
 
 
 def test_evaluation_setting_reruns_only_evaluation(workflow_run, tmp_path):

@@ -9,4 +9,5 @@ params = snakemake.params
 skim_file(snakemake.input[0], snakemake.output.table, snakemake.output.cutflow,
           dataset=snakemake.wildcards.dataset, file_name=snakemake.wildcards.file,
           kind=params.kind, process=params.process, ntuple=params.ntuple,
-          selection=params.selection, skim=params.skim, native_shapes=params.native_shapes)
+          selection=params.selection, skim=snakemake.config["skim"],  # step_size: a knob
+          native_shapes=params.native_shapes)

@@ -8,6 +8,7 @@ import logging
 from egcalib.model_config import files_by_kind
 from egcalib.normalisation import load
 from egcalib.pipeline import InputPipeline
+from egcalib.settings import with_execution_knobs
 from egcalib.training import check_training_size, check_validation_size, train, training_data
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -22,7 +23,8 @@ train_data = training_data(pipeline, files_by_kind(snakemake.input.train, params
                            seed, weights, True)
 val_data = training_data(pipeline, files_by_kind(snakemake.input.val, params.kinds), batch,
                          seed, weights, False)
-train(params.model, params.training, train_data, val_data, pipeline.image_shape,
+training = with_execution_knobs(params.training, snakemake.config, "training")
+train(params.model, training, train_data, val_data, pipeline.image_shape,
       snakemake.output.model, snakemake.output.history, snakemake.output.plot, params.work_dir,
       time_images=params.images["time_images"],
       target_scale=(stats["target_median"], stats["target_iqr"]),

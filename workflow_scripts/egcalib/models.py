@@ -165,7 +165,6 @@ def build_model(model: dict, image_shape, time_images: bool = False,
     return keras.Model(inputs, outputs, name=model["name"])
 
 
-
 def float32_copy(model: keras.Model) -> keras.Model:
     """The same network computing in float32: every layer rebuilt with the float32 policy and the
     trained weights copied (mixed precision keeps its variables in float32, so nothing is lost).

@@ -3,9 +3,9 @@
 Targets: their median and IQR set the network's output scale (models.TargetScale).
 Scalars and track features: (x - median) / IQR, track statistics over real tracks only, padding
 kept at zero. Images: each object's cells divided by its own cluster energy E_acc, as seed 003
-normalises its cluster images (times the number of pixels, for O(1) values), so the network sees shapes and layer ratios alike at 5 GeV and at
-1 TeV; the energy scale enters separately as log(E_acc), standardised (median, IQR) like a scalar,
-so even the CNN alone knows it. Stored as JSON beside each model and applied by the same
+normalises its cluster images (times the number of pixels, for O(1) values), so the network sees
+shapes and layer ratios alike at 5 GeV and at 1 TeV; the energy scale enters separately as
+log(E_acc), standardised (median, IQR) like a scalar, so even the CNN alone knows it. Stored as JSON beside each model and applied by the same
 functions in training and inference.
 """
 from __future__ import annotations

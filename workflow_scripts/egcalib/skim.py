@@ -218,8 +218,8 @@ def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, fi
     cutflow JSON."""
     is_mc = kind == "mc"
     prefix = "ph" if process == "zmumug" else "el"
-    triggers = {"zee": [selection["zee"]["trigger"]], "zmumug": [selection["zmumug"]["trigger"]],
-                "egun": []}[process]
+    # The selection holds the blocks of this process only (settings.selection_of).
+    triggers = [selection[process]["trigger"]] if process in ("zee", "zmumug") else []
     names = needed_branches(process, is_mc, triggers)
     schema = arrow_schema(native_shapes)
     cutflow = Cutflow()

@@ -1,0 +1,29 @@
+"""Rule params: canonical form and execution knobs (egcalib.settings)."""
+from __future__ import annotations
+
+from egcalib.settings import canonical, output_settings, selection_of, with_execution_knobs
+
+
+def test_reordered_keys_give_the_same_repr_at_every_depth():
+    one = {"b": {"y": 1, "x": [{"q": 1, "p": 2}]}, "a": 2}
+    two = {"a": 2, "b": {"x": [{"p": 2, "q": 1}], "y": 1}}
+    assert repr(one) != repr(two)
+    assert repr(canonical(one)) == repr(canonical(two))
+    assert canonical(one) == one  # same meaning
+
+
+def test_execution_knobs_are_not_settings_but_reach_the_script(default_config):
+    training = output_settings(default_config, "training")
+    assert "multi_gpu" not in training and "jit_compile_cpu" not in training
+    assert training["learning_rate"] == default_config["training"]["learning_rate"]
+    assert "step_size" not in output_settings(default_config, "skim")
+    full = with_execution_knobs(training, default_config, "training")
+    assert full == default_config["training"]
+
+
+def test_each_process_carries_its_own_cuts(default_config):
+    selection = default_config["selection"]
+    zee, zmumug, egun = (selection_of(selection, p) for p in ("zee", "zmumug", "egun"))
+    assert {"electron", "zee", "data_label", "truth_match_k", "n_tracks"} == set(zee)
+    assert {"zmumug", "truth_match_k", "n_tracks"} == set(zmumug)
+    assert {"electron", "truth_match_k", "n_tracks"} == set(egun)
