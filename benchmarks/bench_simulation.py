@@ -16,7 +16,7 @@ import yaml
 
 from egcalib.rootio import write_tree
 from egcalib.simulation import derive_baseline_calibration, simulation_config
-from egcalib.simulation.events import branch_dtypes, simulate_chunk
+from egcalib.simulation.events import BLOCK_EVENTS, branch_dtypes, simulate_chunk
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def main(n_events: int = 10000) -> None:
     sim["calibration"]["objects_per_type"] = {"electron": 20000, "unconverted": 5000,
                                               "converted": 5000}
     calibration = derive_baseline_calibration(sim)
-    chunk = sim["chunk_events"]
+    chunk = BLOCK_EVENTS
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         chunks = [simulate_chunk("zee", "mc", min(chunk, n_events - first), first + 1, 1, sim,

@@ -301,10 +301,16 @@ def branch_dtypes(is_mc: bool) -> dict[str, str]:
     return {**all_branches(is_mc), **EXTRA_BRANCHES, **(MC_EXTRA_BRANCHES if is_mc else {})}
 
 
+# Events per random stream, simulated (and held in memory) at once. Fixed: the events of a file
+# must not depend on how much memory a job has, so this is no config knob.
+BLOCK_EVENTS = 2000
+
+
 def simulate_file(path: str | Path, dataset: str, process: str, kind: str, file_index: int,
                   n_events: int, sim: dict, calibration: dict, tree: str = "egamma") -> None:
-    """Simulate ``n_events`` events of one dataset file and write them atomically to ``path``."""
-    chunk = sim["chunk_events"]
+    """Simulate ``n_events`` events of one dataset file and write them atomically to ``path``,
+    in blocks of BLOCK_EVENTS, each with its own random stream (seed, dataset, file, block)."""
+    chunk = BLOCK_EVENTS
     run_number = sim["run_number"][kind]
     calibration = as_calibration(calibration)
     first = file_index * sim["max_events_per_file"] + 1
