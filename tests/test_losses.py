@@ -1,5 +1,4 @@
 """Losses on hand-computed values; the mixture-density resolution is calibrated on a toy."""
-import math
 
 import numpy as np
 import pytest
@@ -33,8 +32,28 @@ def test_gaussian_nll_and_truncation():
     np.testing.assert_allclose(GaussianNLL().call(Y, pred), np.log(pred[:, 1]) + 0.5 * z**2,
                                rtol=1e-5)
     truncated = GaussianNLL(truncation=1.0).call(Y, pred).numpy()
-    expected = np.log(pred[:, 1]) + 0.5 * np.minimum(np.abs(z), 1.0) ** 2 + math.log(math.erf(2**-0.5))
+    size = np.abs(z)  # 0.5, 2 and 0 sigma: Gaussian core within 1 sigma, linear beyond
+    expected = np.log(pred[:, 1]) + np.where(size > 1.0, size - 0.5, 0.5 * size**2)
     np.testing.assert_allclose(truncated, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("outliers, lowest", [(0, (0.018, 0.023)), (100, (0.03, 0.08))])
+def test_truncated_loss_cannot_fall_by_shrinking_sigma(outliers, lowest):
+    """Objects beyond N sigma still cost more as sigma shrinks: over a sample the loss is lowest
+    at its spread (widened by far outliers, whose cost is linear), never at sigma -> 0."""
+    rng = np.random.default_rng(1)
+    y = (1.0 + 0.02 * rng.standard_normal(2000)).astype(np.float32)[:, None]
+    y[:outliers] += 0.3  # mismatched truth, 15 sigma away
+    loss = GaussianNLL(truncation=3.0)
+
+    def mean_loss(sigma):
+        pred = np.column_stack([np.ones(len(y)), np.full(len(y), sigma)]).astype(np.float32)
+        return float(np.mean(loss.call(y, pred)))
+
+    sigmas = np.geomspace(1e-4, 1.0, 161)
+    best = sigmas[int(np.argmin([mean_loss(s) for s in sigmas]))]
+    assert lowest[0] < best < lowest[1], best
+    assert mean_loss(1e-4) > mean_loss(best) + 10
 
 
 def test_mdn_resolution_is_positive_and_calibrated():
