@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from egcalib import metrics
+from egcalib.evaluation import read_predictions
+from egcalib.inference import KEY
 
 # Seed 000's ablation table (relIQR75, relIQR95 against ATLAS's standard calibration, MC Z -> ee),
 # keyed by the config's model names for the twelve film/top placements.
@@ -123,17 +125,13 @@ def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -
     return lines
 
 
-ID_COLUMNS = ["dataset", "runNumber", "eventNumber", "object_index"]
+ID_COLUMNS = ["dataset", *KEY]
 
 
 def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
     """A model's predictions for MC objects with truth (all its evaluation datasets)."""
-    frames = [pd.read_parquet(p) for p in sorted((results / "predictions" / model).glob("*/*.parquet"))]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame()
-    frame = pd.concat(frames, ignore_index=True)
-    return frame[np.isfinite(frame["e_truth"])]
+    frame = read_predictions(sorted((results / "predictions" / model).glob("*/*.parquet")))
+    return frame[np.isfinite(frame["e_truth"])] if len(frame) else frame
 
 
 def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
@@ -141,8 +139,9 @@ def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) 
     baseline: rIQR on the same MC test objects, paired bootstrap errors (positive: the model is
     better)."""
     kinds = table.drop_duplicates("model").set_index("model")["particle"]
+    # A BDT control's deliverable is its LightGBM text model (a network's is model.keras).
     controls = {particle: model for model, particle in kinds.items()
-                if model not in ("baseline_binned",) and "bdt" in model}
+                if (results / "models" / model / "model.txt").exists()}
     lines = []
     for model, particle in kinds.items():
         if model == "baseline_binned" or model in controls.values():

@@ -24,6 +24,7 @@ from egcalib.history import plot_history
 from egcalib.losses import get_loss
 from egcalib.models import build_model
 from egcalib.normalisation import DEFAULT_TARGET_SCALE
+from egcalib.settings import EXECUTION_KNOBS
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,11 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     keras.utils.set_random_seed(training["seed"])
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    discard_stale_checkpoint(work_dir, {"model": model_config, "training": training,
+    # Execution knobs (XLA, multi-GPU) do not make a checkpoint stale.
+    knobs = EXECUTION_KNOBS["training"]
+    discard_stale_checkpoint(work_dir, {"model": model_config,
+                                        "training": {k: v for k, v in training.items()
+                                                     if k not in knobs},
                                         "image_shape": list(image_shape),
                                         "time_images": time_images,
                                         "target_scale": list(target_scale),
