@@ -374,3 +374,35 @@ def test_models_without_a_resolution_write_an_empty_pull_table(default_config, t
     out = evaluate(frame, tmp_path, "plain", default_config)
     assert out["pulls_table"].read_text().strip() == ""
     assert "pulls" not in json.loads(out["metrics"].read_text())
+
+
+@pytest.mark.parametrize("data_tail", ["mc", "free"])
+def test_data_fits_take_their_tail_from_the_same_energy_fit_in_mc(default_config, tmp_path,
+                                                                   data_tail):
+    """A small data sample (1,500 events) cannot measure the CB tail: with data_tail "mc" each
+    data fit fixes alpha and n at the MC fit of the same energy (and says so in tail_from), its
+    resamples too; with "free" the data fit its own tail."""
+    from egcalib.evaluation import z_fits
+
+    rng = np.random.default_rng(21)
+    mc = synthetic_zee(20_000, rng, {"e_baseline": 0.025, "e_pred": 0.02})
+    data = synthetic_zee(1_500, rng, {"e_baseline": 0.03, "e_pred": 0.025})
+    data["dataset"] = "data_zee"
+    datasets = {"data_zee": default_config["datasets"]["data_zee"],  # data listed first
+                "mc_zee": default_config["datasets"]["mc_zee"]}
+    fits = z_fits(pd.concat([data, mc], ignore_index=True), datasets,
+                  default_config["evaluation"]["z_fit"], tmp_path, "model", n_bootstrap=10,
+                  data_tail=data_tail).set_index(["dataset", "energy"])
+    for energy in ("baseline", "model"):
+        mc_fit, data_fit = fits.loc[("mc_zee", energy)], fits.loc[("data_zee", energy)]
+        assert mc_fit["tail_from"] in ("", None) or pd.isna(mc_fit["tail_from"])
+        if data_tail == "mc":
+            assert data_fit["tail_from"] == "mc_zee"
+            assert {"alpha", "n"} <= set(data_fit["fixed"].split("; "))
+            assert data_fit["alpha"] == pytest.approx(mc_fit["alpha"])
+            assert data_fit["n"] == pytest.approx(mc_fit["n"])
+        else:
+            assert not isinstance(data_fit["tail_from"], str) or not data_fit["tail_from"]
+            assert data_fit["alpha"] != pytest.approx(mc_fit["alpha"])
+    assert fits.loc[("data_zee", "model"), "bootstrap_failed"] < 5
+    assert np.isfinite(fits.loc[("data_zee", "model"), "sigma_improvement_error"])

@@ -42,6 +42,7 @@ class FitResult:
     curve_x: np.ndarray = field(repr=False)
     curve_y: np.ndarray = field(repr=False)
     flags: list = field(default_factory=list)
+    tail: dict | None = None  # alpha and n given to the fit (e.g. from MC), None when fitted
 
     @property
     def chi2_ndf(self) -> float:
@@ -107,7 +108,7 @@ class BreitWignerCrystalBall:
 
 def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_mean=91.19,
               bw_width=2.50, start=None, grid_step=None,
-              min_events_free_tail: int = 400) -> FitResult:
+              min_events_free_tail: int = 400, tail: dict | None = None) -> FitResult:
     """Fit the Z peak; raise FitError when MINUIT does not converge.
 
     ``mean`` is the CB shift relative to ``bw_mean``; the seed's MC baseline has sigma_CB ~2.4
@@ -116,7 +117,9 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     follow the effective number of events, not the sum of weights. With fewer than
     ``min_events_free_tail`` (effective) events in range the CB tail cannot be measured: alpha
     and n are fixed at the seed's values (SEED_TAIL, listed in ``fixed``). ``flags`` lists what
-    makes a converged fit untrustworthy (quality_flags).
+    makes a converged fit untrustworthy (quality_flags). ``tail`` ({"alpha", "n"}) fixes the CB
+    tail at given values (e.g. the MC fit's, for a data sample too small to measure it); they are
+    listed in ``fixed`` and kept in ``FitResult.tail``.
     """
     masses = np.asarray(masses, float)
     lo, hi = mass_range
@@ -146,9 +149,12 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     # When even that runs alpha to its limit, the peak is Gaussian: alpha is fixed there too.
     attempts = ((1, guess["alpha"], ()), (2, 1.0, ()), (2, 3.0, ()), (2, 5.0, ("n",)),
                 (2, ALPHA_MAX, ("n", "alpha")))
-    if n_effective < min_events_free_tail:
-        guess.update(SEED_TAIL)
-        attempts = ((1, SEED_TAIL["alpha"], ("n", "alpha")), (2, SEED_TAIL["alpha"], ("n", "alpha")))
+    if tail is None and n_effective < min_events_free_tail:
+        tail = SEED_TAIL
+    if tail is not None:
+        tail = {"alpha": float(tail["alpha"]), "n": float(tail["n"])}
+        guess.update(tail)
+        attempts = ((1, tail["alpha"], ("n", "alpha")), (2, tail["alpha"], ("n", "alpha")))
     for strategy, alpha, fixed in attempts:
         minuit = Minuit(cost, **{**guess, "alpha": alpha})
         for name, limit in LIMITS.items():
@@ -184,7 +190,7 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
                      n_calls=int(minuit.nfcn),
                      counts=counts, expected=expected, curve_x=curve_x,
                      curve_y=np.interp(curve_x, model.x, density) * scale,
-                     flags=quality_flags(values, errors, fixed))
+                     flags=quality_flags(values, errors, fixed), tail=tail)
 
 
 def paired_sigma_improvement(masses, reference, nominal: FitResult,
@@ -197,7 +203,8 @@ def paired_sigma_improvement(masses, reference, nominal: FitResult,
     on the full sample, ``weights`` (n,) or None. Each resample draws events with replacement
     and fits both hypotheses on the same draw (starting from the nominal shapes), so the error
     carries the correlation of the two widths (the same events, largely the same fluctuations),
-    which two independent fits' errors in quadrature ignore. Returns value (from the nominal
+    which two independent fits' errors in quadrature ignore. A tail given to a nominal fit
+    (``FitResult.tail``) is given to its resamples too. Returns value (from the nominal
     fits), error (standard deviation over resamples; NaN when fewer than 10 converged),
     bootstrap_ok and bootstrap_failed (resamples where a fit did not converge).
     """
@@ -211,8 +218,9 @@ def paired_sigma_improvement(masses, reference, nominal: FitResult,
         pick = rng.integers(0, len(masses), len(masses))
         w = None if weights is None else weights[pick]
         try:
-            a = fit_bw_cb(masses[pick], w, start=nominal.start, **fit_config)
-            b = fit_bw_cb(reference[pick], w, start=nominal_reference.start, **fit_config)
+            a = fit_bw_cb(masses[pick], w, start=nominal.start, tail=nominal.tail, **fit_config)
+            b = fit_bw_cb(reference[pick], w, start=nominal_reference.start,
+                          tail=nominal_reference.tail, **fit_config)
         except FitError:
             continue
         draws.append(1.0 - a.values["sigma"] / b.values["sigma"])

@@ -72,7 +72,9 @@ def ablation_section(table: pd.DataFrame) -> list[str]:
     return lines + ["", "Errors: rIQR from a paired bootstrap of the objects; sigma_CB ratios "
                     "from a paired bootstrap of the events (both fits on each resample). The "
                     "`baseline_binned` row is the older binned calibration measured against the "
-                    "MVA baseline (negative: worse)."]
+                    "MVA baseline (negative: worse). A data fit whose `tail_from` column in "
+                    "`zfits.csv` names an MC dataset has its CB tail (alpha, n) fixed at that "
+                    "MC fit's, for the same energy (`evaluation.data_tail: mc`)."]
 
 
 def baseline_section(results: Path) -> list[str]:
