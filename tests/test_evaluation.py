@@ -153,6 +153,10 @@ def test_quality_flags_name_limits_and_unconstrained_tails():
         "sigma at limit"]
     assert quality_flags({**values, "n": 3.0}, {**errors, "alpha": 2.0, "n": 1.0}, []) == [
         "alpha unconstrained"]
+    # chi2 194 on 194 degrees of freedom is a good fit; 376 (p ~ 1e-13) is not.
+    assert quality_flags(values, errors, ["n"], chi2=194.0, ndf=194) == []
+    assert quality_flags(values, errors, ["n"], chi2=376.0, ndf=194) == [
+        "poor fit (chi2/ndf 1.94)"]
     # A Gaussian peak (no tail) leaves n on its limit: the fit says so.
     rng = np.random.default_rng(6)
     masses = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=3000) - 0.5)) + rng.normal(0, 1.8, 3000)
@@ -206,6 +210,19 @@ def test_gaussian_smeared_breit_wigner_gives_a_large_alpha():
     # No tail: the CB's power-law tail starts beyond 2 sigma, where the BW tails dominate.
     assert result.values["alpha"] > 2
     assert result.values["sigma"] == pytest.approx(1.8, abs=0.1)
+
+
+def test_a_peak_the_shape_does_not_describe_is_flagged():
+    """Two populations 6 GeV apart (a miscalibrated half of the detector) under a tail fixed at
+    the seed's: the fit converges, and its chi2 says the sigma_CB is no resolution."""
+    rng = np.random.default_rng(8)
+    masses = np.concatenate([bw_cb_toy(15_000, rng, mean=-3.0, sigma=1.0),
+                             bw_cb_toy(15_000, rng, mean=3.0, sigma=1.0)])
+    result = fit_bw_cb(masses, bin_width=0.2, grid_step=0.1, tail=SEED_TAIL)
+    assert any(flag.startswith("poor fit") for flag in result.flags), result.flags
+    good = fit_bw_cb(bw_cb_toy(30_000, rng, alpha=1.4, n_cb=1.5), bin_width=0.2, grid_step=0.1,
+                     tail=SEED_TAIL)
+    assert good.flags == [], good.flags
 
 
 def test_non_convergent_fits_report_failure():
@@ -398,6 +415,7 @@ def test_data_fits_take_their_tail_from_the_same_energy_fit_in_mc(default_config
         assert mc_fit["tail_from"] in ("", None) or pd.isna(mc_fit["tail_from"])
         if data_tail == "mc":
             assert data_fit["tail_from"] == "mc_zee"
+            assert data_fit["alpha_error"] == 0 and data_fit["n_error"] == 0  # fixed: no error
             assert {"alpha", "n"} <= set(data_fit["fixed"].split("; "))
             assert data_fit["alpha"] == pytest.approx(mc_fit["alpha"])
             assert data_fit["n"] == pytest.approx(mc_fit["n"])

@@ -14,6 +14,7 @@ from iminuit import Minuit
 from iminuit.cost import ExtendedBinnedNLL
 from numba_stats import crystalball
 from scipy.signal import fftconvolve
+from scipy.stats import chi2 as chi2_dist
 
 PARAMETERS = ("yield", "mean", "sigma", "alpha", "n")
 ALPHA_MAX = 20.0
@@ -58,10 +59,17 @@ class FitResult:
         return {k: self.values[k] for k in ("mean", "sigma", "alpha", "n")}
 
 
-def quality_flags(values: dict, errors: dict, fixed) -> list[str]:
+# A fit whose chi2 has a p-value below this does not describe the peak: its sigma_CB is no
+# resolution to compare (e.g. a data peak under a tail taken from MC that it does not have).
+MIN_CHI2_PROBABILITY = 1e-3
+
+
+def quality_flags(values: dict, errors: dict, fixed, chi2: float | None = None,
+                  ndf: int = 0) -> list[str]:
     """Why a converged fit must not be reported as a plain number: a free parameter at (within
-    0.1 % of the allowed range of) one of its limits, or a free tail that the data do not
-    constrain (error on alpha above half its value, or on n above its value)."""
+    0.1 % of the allowed range of) one of its limits, a free tail that the data do not
+    constrain (error on alpha above half its value, or on n above its value), or a chi2 whose
+    p-value is below MIN_CHI2_PROBABILITY."""
     flags = []
     for name in ("mean", "sigma", "alpha", "n"):
         lo, hi = LIMITS[name]
@@ -73,6 +81,8 @@ def quality_flags(values: dict, errors: dict, fixed) -> list[str]:
         flags.append("alpha unconstrained")
     if "n" not in fixed and errors["n"] > values["n"]:
         flags.append("n unconstrained")
+    if chi2 is not None and ndf > 0 and chi2_dist.sf(chi2, ndf) < MIN_CHI2_PROBABILITY:
+        flags.append(f"poor fit (chi2/ndf {chi2 / ndf:.2f})")
     return flags
 
 
@@ -173,7 +183,9 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
                        f"accurate={minuit.accurate}, fmin={minuit.fmin})")
     names = dict(zip(minuit.parameters, PARAMETERS))
     values = {names[k]: float(minuit.values[k]) for k in minuit.parameters}
-    errors = {names[k]: float(minuit.errors[k]) for k in minuit.parameters}
+    # MINUIT reports a fixed parameter's step size as its error: a fixed value has none.
+    errors = {names[k]: 0.0 if minuit.fixed[k] else float(minuit.errors[k])
+              for k in minuit.parameters}
     expected = np.diff(model(edges, *minuit.values))
     used = expected > 0
     # Poisson variance, scaled by sum(w^2) / sum(w) per bin for weighted events.
@@ -185,12 +197,13 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     scale = values["yield"] * bin_width / np.trapezoid(
         density[model.in_range], model.x[model.in_range])
     fixed = [names[k] for k in minuit.parameters if minuit.fixed[k]]
+    ndf = int(used.sum() - minuit.nfit)
     return FitResult(values=values, errors=errors, covariance=np.array(minuit.covariance),
-                     chi2=chi2, ndf=int(used.sum() - minuit.nfit), edges=edges, fixed=fixed,
+                     chi2=chi2, ndf=ndf, edges=edges, fixed=fixed,
                      n_calls=int(minuit.nfcn),
                      counts=counts, expected=expected, curve_x=curve_x,
                      curve_y=np.interp(curve_x, model.x, density) * scale,
-                     flags=quality_flags(values, errors, fixed), tail=tail)
+                     flags=quality_flags(values, errors, fixed, chi2, ndf), tail=tail)
 
 
 def paired_sigma_improvement(masses, reference, nominal: FitResult,
