@@ -3,9 +3,11 @@
 - upsampling: GB/s of output beside np.copyto of an array of the same size (ratio);
 - input pipeline: samples/s (and per core) reading shards beside iterating the same decoded
   samples already in memory with the same batch size (ratio), for upsampled and native shards;
+  beside them the rate at which tf.data reads the shard's raw records alone (batched, not
+  parsed): the ceiling of the file format on this machine;
 - bytes per object on disk for both shard modes.
 
-    .venv/bin/python benchmarks/bench_images.py [n_objects]
+    .venv/bin/python benchmarks/bench_images.py [n_objects]   (default 16384)
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def synthetic_skim(path, n, config):
     pq.write_table(pa.Table.from_arrays(columns, schema=schema), path)
 
 
-def main(n: int = 4096) -> None:
+def main(n: int = 16384) -> None:
     from egcalib.images import Upsampler
     from egcalib.pipeline import InputPipeline
     from egcalib.shards import write_shards
@@ -99,6 +101,10 @@ def main(n: int = 4096) -> None:
             for ds in (dataset, in_memory):  # warm up (graph tracing)
                 for _ in ds:
                     pass
+            records = tf.data.TFRecordDataset(str(paths["train"])).batch(256)
+            for _ in records:
+                pass
+            raw = best_of(lambda: [None for _ in records], 3)
             read = best_of(lambda: [None for _ in dataset], 3)
             memory = best_of(lambda: [None for _ in in_memory], 3)
             size = paths["train"].stat().st_size / n
@@ -107,7 +113,10 @@ def main(n: int = 4096) -> None:
             print(f"  from shards   : {n / read:9.0f} samples/s ({n / read / cores:.0f} per core)")
             print(f"  from memory   : {n / memory:9.0f} samples/s  (bound)")
             print(f"  ratio         : {memory / read:9.3f}")
+            print(f"  raw records   : {n / raw:9.0f} samples/s  (the format's ceiling: ratio "
+                  f"{memory / raw:.3f})")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4096)
+    # 16,384 objects: with fewer, filling the pipeline's buffers weighs on the rate.
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 16384)

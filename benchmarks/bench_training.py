@@ -1,13 +1,23 @@
-"""Training and inference samples/s on this machine for the default (CPU-sized) model and the
-paper-size recommended model at a fixed batch. The bound for training is inference of the same
-model in the same run (a training step is a forward plus a ~2x backward pass: ~1/3 expected).
+"""GPU readiness on whatever machine runs it: training, inference and input-pipeline samples/s,
+and which one binds.
 
-    .venv/bin/python benchmarks/bench_training.py [batch]
+- training and inference samples/s of the default (CPU-sized) and the paper-size recommended
+  model at the config's batch, on inputs already in memory; the bound for training is inference
+  of the same model in the same run (a training step is a forward and a ~2x backward pass: ~1/3
+  expected);
+- the model's FLOPs per sample (forward pass, TensorFlow's profiler; a multiply-add counts 2)
+  and the FLOP/s that the training rate implies (3x forward); with a GPU also the fraction of
+  its peak (PEAK_TFLOPS, NVIDIA's data sheets);
+- the input pipeline reading shards as training does (shuffled, fixed batches) in both shard
+  modes: samples/s, and which one binds each model: the slower of pipeline and training step.
+
+    .venv/bin/python benchmarks/bench_training.py [batch] [n_objects]
 """
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,24 +26,51 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from bench_images import synthetic_skim  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 PAPER_ARCHITECTURE = {"cnn": {"blocks": 3, "depth": 4, "filters": 16, "kernel": 3},
                       "scalarnet": [256], "film": [512, 1024], "tracknet": [128, 64, 32, 16],
                       "top": [512, 512]}
+# Dense peak TFLOP/s under mixed precision (FP16/BF16 tensor cores, without sparsity), from
+# NVIDIA's data sheets (A100 SXM, H100 SXM, H200 SXM); a GPU not listed gets no fraction.
+PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}
+
+
+def synthetic_inputs(batch: int) -> dict:
+    rng = np.random.default_rng(0)
+    return {"image": rng.exponential(0.1, (batch, 56, 55, 4)).astype(np.float32),
+            "scalars": rng.normal(size=(batch, 16)).astype(np.float32),
+            "tracks": rng.normal(size=(batch, 10, 11)).astype(np.float32),
+            "track_mask": np.ones((batch, 10), np.float32),
+            "log_e_acc": rng.normal(size=(batch, 1)).astype(np.float32)}
+
+
+def forward_flops(model) -> int:
+    """FLOPs of one sample's forward pass, counted by TensorFlow's profiler on the frozen graph."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2_as_graph)
+
+    specs = {name: tf.TensorSpec((1, *value.shape[1:]), tf.float32)
+             for name, value in synthetic_inputs(1).items()}
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs)
+    frozen, _ = convert_variables_to_constants_v2_as_graph(concrete)
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    info = tf.compat.v1.profiler.profile(graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(),
+                                         cmd="op", options=options)
+    return int(info.total_float_ops)
 
 
 def measure(model_config, training, batch, steps):
+    """(parameters, FLOPs per sample, training samples/s, inference samples/s)."""
     import tensorflow as tf
 
     from egcalib.training import compile_model
 
     model = compile_model(model_config, training, (56, 55, 4), False)
-    rng = np.random.default_rng(0)
-    inputs = {"image": rng.exponential(0.1, (batch, 56, 55, 4)).astype(np.float32),
-              "scalars": rng.normal(size=(batch, 16)).astype(np.float32),
-              "tracks": rng.normal(size=(batch, 10, 11)).astype(np.float32),
-              "track_mask": np.ones((batch, 10), np.float32),
-              "log_e_acc": rng.normal(size=(batch, 1)).astype(np.float32)}
+    inputs = synthetic_inputs(batch)
     target = np.ones(batch, np.float32)
     data = tf.data.Dataset.from_tensors((inputs, target)).repeat(steps)
     model.fit(data.take(2), verbose=0)  # compile (XLA) outside the timing
@@ -46,24 +83,83 @@ def measure(model_config, training, batch, steps):
     for _ in range(steps):
         predict(inputs).numpy()
     infer_rate = batch * steps / (time.perf_counter() - start)
-    return model.count_params(), train_rate, infer_rate
+    return model.count_params(), forward_flops(model), train_rate, infer_rate
 
 
-def main(batch: int = 64) -> None:
+def pipeline_rates(config, batch: int, n: int) -> dict:
+    """Training-mode input pipeline samples/s from shards of ``n`` synthetic objects, per mode."""
+    from egcalib.pipeline import InputPipeline
+    from egcalib.shards import write_shards
+
+    identity = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16,
+                "track_median": [0.0] * 11, "track_iqr": [1.0] * 11,
+                "log_e_acc_median": 0.0, "log_e_acc_iqr": 1.0}
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        skim = Path(tmp) / "skim.parquet"
+        synthetic_skim(skim, n, config)
+        for mode in ("upsampled", "native"):
+            shards = {**config["shards"], "mode": mode}
+            paths = {s: Path(tmp) / f"{mode}.{s}.tfrecord" for s in ("train", "val", "test")}
+            write_shards(skim, paths, Path(tmp) / f"{mode}.parquet", config["images"],
+                         {**config["splits"], "fractions": {"train": 1.0, "val": 0.0,
+                                                            "test": 0.0}}, shards)
+            pipeline = InputPipeline(config["images"], shards, identity,
+                                     config["training"]["parallel_reads"])
+            dataset = pipeline.dataset([paths["train"]], batch, training=True)
+            for _ in dataset:  # warm up (graph tracing)
+                pass
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                count = sum(len(batch_[1]) for batch_ in dataset)
+                times.append(time.perf_counter() - start)
+            rates[mode] = count / min(times)
+    return rates
+
+
+def gpu_peak():
+    """(device name, peak TFLOP/s or None) of the first GPU; (None, None) without one."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None, None
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    peak = next((value for key, value in PEAK_TFLOPS.items() if key in name), None)
+    return name, peak
+
+
+def main(batch: int | None = None, n: int = 16384) -> None:
     from egcalib.model_config import resolve_model
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    batch = batch or config["training"]["batch_size"]
+    cores = os.cpu_count()
+    gpu, peak = gpu_peak()
+    print(f"machine: {cores} cores, GPU: {gpu or 'none'}; batch {batch}")
+    pipeline = pipeline_rates(config, batch, n)
+    for mode, rate in pipeline.items():
+        print(f"input pipeline, {mode} shards (training mode, {n} objects): {rate:9.0f} samples/s "
+              f"({rate / cores:.0f} per core)")
     entry = config["models"]["recommended"]
     for label, architecture, steps in (("default", {}, 20), ("paper-size", PAPER_ARCHITECTURE, 3)):
         model = resolve_model("recommended", {**entry, "architecture": architecture},
                               config["model_defaults"])
-        params, train_rate, infer_rate = measure(model, config["training"], batch, steps)
-        print(f"{label} recommended model ({params} parameters), batch {batch}, "
-              f"{os.cpu_count()} cores:")
-        print(f"  training  : {train_rate:9.1f} samples/s")
+        params, flops, train_rate, infer_rate = measure(model, config["training"], batch, steps)
+        achieved = 3 * flops * train_rate
+        print(f"{label} recommended model ({params} parameters, {flops / 1e6:.1f} MFLOPs per "
+              f"sample forward):")
+        print(f"  training  : {train_rate:9.1f} samples/s ({achieved / 1e9:.1f} GFLOP/s)"
+              + (f", {achieved / (peak * 1e12):.2%} of the GPU's peak" if peak else ""))
         print(f"  inference : {infer_rate:9.1f} samples/s  (bound)")
         print(f"  ratio     : {train_rate / infer_rate:9.3f}")
+        for mode, rate in pipeline.items():
+            binds = "the input pipeline" if rate < train_rate else "the training step"
+            print(f"  {mode} shards: pipeline / training = {rate / train_rate:8.2f}: "
+                  f"{binds} binds")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 64)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else None,
+         int(sys.argv[2]) if len(sys.argv) > 2 else 16384)

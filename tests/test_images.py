@@ -61,3 +61,10 @@ def test_buffer_reuse_and_tensorflow_op_equal_numpy(upsampler):
     upsampler(native[:4] * 0)  # the buffer is reused: results must be copied to be kept
     np.testing.assert_array_equal(upsampler(native), expected)
     np.testing.assert_array_equal(upsampler.tf_upsample(tf.constant(native)).numpy(), expected)
+    # Scaled per object on the native cells: bit for bit the upsampled image times the factor.
+    factor = np.random.default_rng(3).uniform(1.0, 3000.0, 16).astype(np.float32)
+    np.testing.assert_array_equal(
+        upsampler.tf_upsample(tf.constant(native), factor=tf.constant(factor)).numpy(),
+        expected * factor[:, None, None, None])
+    np.testing.assert_array_equal(upsampler.tf_upsample(tf.constant(native), intensive=True),
+                                  upsampler(native, intensive=True))

@@ -16,14 +16,14 @@ params = snakemake.params
 stats = load(snakemake.input.normalisation)
 check_training_size(params.model["name"], stats["n_objects"], params.training["batch_size"])
 check_validation_size(params.model["name"], stats["n_val_objects"], params.model["train_on"])
-pipeline = InputPipeline(params.images, params.shards, stats)
+training = with_execution_knobs(params.training, snakemake.config, "training")
+pipeline = InputPipeline(params.images, params.shards, stats, training["parallel_reads"])
 batch, seed, weights = (params.training["batch_size"], params.training["seed"],
                         params.training["source_weights"])
 train_data = training_data(pipeline, files_by_kind(snakemake.input.train, params.kinds), batch,
                            seed, weights, True)
 val_data = training_data(pipeline, files_by_kind(snakemake.input.val, params.kinds), batch,
                          seed, weights, False)
-training = with_execution_knobs(params.training, snakemake.config, "training")
 train(params.model, training, train_data, val_data, pipeline.image_shape,
       snakemake.output.model, snakemake.output.history, snakemake.output.plot, params.work_dir,
       time_images=params.images["time_images"],

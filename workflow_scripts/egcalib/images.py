@@ -36,16 +36,23 @@ class Upsampler:
         rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
         index = np.empty((height, width, len(LAYERS)), np.int64)
         scale = np.empty((height, width, len(LAYERS)), np.float32)
+        # The same 1 / (f_eta f_phi) per native cell: scaling before the gather touches 469
+        # values per object instead of 12,320.
+        native_scale = np.empty(sum(int(np.prod(s)) for s in self.native_shapes.values()),
+                                np.float32)
         offset = 0
         for channel, layer in enumerate(LAYERS):
             f_eta, f_phi = factors[layer]
             n_phi = self.native_shapes[layer][1]
             index[:, :, channel] = offset + (rows // f_eta) * n_phi + cols // f_phi
             scale[:, :, channel] = 1.0 / (f_eta * f_phi)
-            offset += int(np.prod(self.native_shapes[layer]))
+            cells = int(np.prod(self.native_shapes[layer]))
+            native_scale[offset:offset + cells] = 1.0 / (f_eta * f_phi)
+            offset += cells
         self.n_native = offset
         self.index = index.reshape(-1)
         self.scale = scale.reshape(-1)
+        self.native_scale = native_scale
         self._buffer = np.empty((0, self.index.size), np.float32)
 
     def concatenate(self, windows: dict) -> np.ndarray:
@@ -75,11 +82,21 @@ class Upsampler:
             out *= self.scale
         return out.reshape(n, *self.target_shape, len(LAYERS))
 
-    def tf_upsample(self, native, intensive: bool = False):
-        """The same mapping as a TensorFlow op on a (batch, n_native) tensor."""
+    def tf_upsample(self, native, intensive: bool = False, factor=None):
+        """The same mapping as a TensorFlow op on a (batch, n_native) tensor; ``factor`` (batch,)
+        optionally multiplies each object (e.g. normalisation.image_factor).
+
+        All arithmetic is on the native cells, and the gather runs on the transposed batch
+        (one contiguous row of the batch per output pixel): 3.4x faster than an element-wise
+        gather along axis 1 on 2 CPU cores (benchmarks/bench_images.py). The values are those
+        of an upsampling followed by the scalings, bit for bit (each pixel is the product of
+        the same three float32 numbers in the same order).
+        """
         import tensorflow as tf
 
-        images = tf.gather(native, self.index, axis=1)
         if not intensive:
-            images = images * self.scale
+            native = native * self.native_scale
+        if factor is not None:
+            native = native * factor[:, None]
+        images = tf.transpose(tf.gather(tf.transpose(native), self.index))
         return tf.reshape(images, (-1, *self.target_shape, len(LAYERS)))

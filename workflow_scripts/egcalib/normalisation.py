@@ -134,11 +134,21 @@ def load(path) -> dict:
         return json.load(handle)
 
 
-def normalise(inputs: dict, stats: dict):
+def image_factor(e_acc, pixels: int):
+    """Per-object image scale (n,): pixels / E_acc [1/GeV] (E_acc floored at E_ACC_FLOOR GeV),
+    which puts cells in units of E_acc spread evenly over the image's ``pixels``. numpy or
+    TensorFlow, as ``e_acc`` (n,) [GeV] is."""
+    floor = np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
+        else _tf_maximum(e_acc, E_ACC_FLOOR)
+    return np.float32(pixels) / floor
+
+
+def normalise(inputs: dict, stats: dict, scale_image: bool = True):
     """Apply the statistics to an inputs dict (numpy arrays or TensorFlow tensors) holding
     image (n, 56, 55, 4) [GeV], e_acc (n,) [GeV], scalars, tracks and track_mask: the image is
-    divided by each object's E_acc and multiplied by its pixel count (56 x 55), e_acc becomes
-    log_e_acc (n, 1), standardised."""
+    multiplied by image_factor (unless ``scale_image`` is False: the caller already did, e.g. the
+    input pipeline on the native cells before upsampling), e_acc becomes log_e_acc (n, 1),
+    standardised."""
     out = dict(inputs)
     e_acc = out.pop("e_acc")
     scale = np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
@@ -152,8 +162,9 @@ def normalise(inputs: dict, stats: dict):
     # divided by E_acc alone they were ~1e-3, the first convolutions' variance (~1e-6) fell far
     # below BatchNorm's epsilon (1e-3), and the moving statistics used at inference missed the
     # batch statistics of training (the CNN alone lost 40 % in inference mode).
-    pixels = np.float32(inputs["image"].shape[1] * inputs["image"].shape[2])
-    out["image"] = inputs["image"] * (pixels / scale[:, None, None, None])
+    if scale_image:
+        factor = image_factor(e_acc, inputs["image"].shape[1] * inputs["image"].shape[2])
+        out["image"] = inputs["image"] * factor[:, None, None, None]
     log_e_acc = (np.log(scale) if isinstance(scale, np.ndarray) else _tf_log(scale))
     out["log_e_acc"] = ((log_e_acc - np.float32(stats["log_e_acc_median"]))
                         / np.float32(stats["log_e_acc_iqr"]))[:, None]

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from egcalib.contract import LAYERS, N_TRACKS, SCALARS, TRACK_FEATURES
 from egcalib.images import Upsampler
-from egcalib.normalisation import normalise
+from egcalib.normalisation import image_factor, normalise
 from egcalib.shards import ID_FEATURES, compression_type
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -39,7 +39,7 @@ def feature_spec(time_images: bool) -> dict:
 class InputPipeline:
     """Builds datasets of (inputs, target, weight) or (inputs, ids) from shard files."""
 
-    def __init__(self, images: dict, shards: dict, stats: dict):
+    def __init__(self, images: dict, shards: dict, stats: dict, parallel_reads: int = 1):
         self.time_images = images["time_images"]
         self.mode = shards["mode"]
         self.compression = compression_type(shards)
@@ -47,27 +47,36 @@ class InputPipeline:
         self.image_shape = (*self.upsampler.target_shape, len(LAYERS))
         self.stats = stats
         self.spec = feature_spec(self.time_images)
+        # Files read at once by their own threads (None: in turn); the order is the same.
+        self.parallel_reads = parallel_reads if parallel_reads > 1 else None
 
-    def _decode(self, raw, intensive):
+    def _decode(self, raw, intensive, factor=None):
+        """(batch, H, W, 4) images from raw bytes, times ``factor`` (batch,) if given."""
         flat = tf.io.decode_raw(raw, tf.float32)
         if self.mode == "native":
             return self.upsampler.tf_upsample(tf.reshape(flat, (-1, self.upsampler.n_native)),
-                                              intensive=intensive)
-        return tf.reshape(flat, (-1, *self.image_shape))
+                                              intensive=intensive, factor=factor)
+        images = tf.reshape(flat, (-1, *self.image_shape))
+        return images if factor is None else images * factor[:, None, None, None]
 
     def parse_batch(self, serialized):
         """Parse a batch of serialized examples into (inputs, record) tensors."""
         record = tf.io.parse_example(serialized, self.spec)
+        # The image's normalisation is applied while decoding (on the native cells in native
+        # mode, 26x fewer values than the upsampled image).
+        factor = image_factor(record["e_acc"], self.image_shape[0] * self.image_shape[1])
+        # The raw bytes leave the record: carried on to the batch consumer they halve the
+        # throughput of native shards (benchmarks/bench_images.py).
         inputs = {
-            "image": self._decode(record["image"], intensive=False),
+            "image": self._decode(record.pop("image"), intensive=False, factor=factor),
             "scalars": record["scalars"],
             "tracks": tf.reshape(record["tracks"], (-1, N_TRACKS, len(TRACK_FEATURES))),
             "track_mask": record["track_mask"],
             "e_acc": record["e_acc"],
         }
         if self.time_images:
-            inputs["time_image"] = self._decode(record["time_image"], intensive=True)
-        return normalise(inputs, self.stats), record
+            inputs["time_image"] = self._decode(record.pop("time_image"), intensive=True)
+        return normalise(inputs, self.stats, scale_image=False), record
 
     def dataset(self, files, batch_size: int, training: bool, target: str = "target",
                 seed: int = 0, with_ids: bool = False):
@@ -82,24 +91,27 @@ class InputPipeline:
         ds = tf.data.Dataset.from_tensor_slices(files)
         if training:
             ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        parallel = {"num_parallel_calls": self.parallel_reads, "deterministic": True} \
+            if self.parallel_reads else {}
         ds = ds.interleave(
             lambda path: tf.data.TFRecordDataset(path, compression_type=self.compression),
-            cycle_length=min(len(files), 8) or 1, num_parallel_calls=AUTOTUNE,
-            deterministic=True)
+            cycle_length=min(len(files), 8) or 1, **parallel)
         if training:
             ds = ds.shuffle(16 * batch_size, seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size, drop_remainder=training)
-        ds = ds.map(self.parse_batch, num_parallel_calls=AUTOTUNE, deterministic=True)
         if with_ids:
-            return ds.prefetch(AUTOTUNE)
+            return ds.map(self.parse_batch, num_parallel_calls=AUTOTUNE,
+                          deterministic=True).prefetch(AUTOTUNE)
 
-        def to_keras(inputs, record):
+        def to_keras(serialized):  # one map: each stage of tf.data costs throughput
+            inputs, record = self.parse_batch(serialized)
             value = record[target]
             valid = tf.math.is_finite(value)
             weight = tf.where(valid, record["weight"], 0.0)
             return inputs, tf.where(valid, value, 1.0), weight
 
-        return ds.map(to_keras, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+        return ds.map(to_keras, num_parallel_calls=AUTOTUNE, deterministic=True) \
+            .prefetch(AUTOTUNE)
 
 
 def numpy_batches(dataset):

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # Per config section: the keys that are execution knobs.
-EXECUTION_KNOBS = {"skim": ("step_size",), "training": ("multi_gpu", "jit_compile_cpu")}
+EXECUTION_KNOBS = {"skim": ("step_size",),
+                   "training": ("multi_gpu", "jit_compile_cpu", "parallel_reads")}
 # Each process's blocks of `selection:` (beside the object-independent keys COMMON_SELECTION):
 # a Z -> mumugamma photon cut must not rerun the Z -> ee skims, nor an electron cut the
 # Z -> mumugamma ones.
