@@ -14,7 +14,7 @@ def test_reordered_keys_give_the_same_repr_at_every_depth():
 
 def test_execution_knobs_are_not_settings_but_reach_the_script(default_config):
     training = output_settings(default_config, "training")
-    assert "multi_gpu" not in training and "jit_compile_cpu" not in training
+    assert not {"multi_gpu", "jit_compile_cpu", "parallel_reads"} & set(training)
     assert training["learning_rate"] == default_config["training"]["learning_rate"]
     assert "step_size" not in output_settings(default_config, "skim")
     full = with_execution_knobs(training, default_config, "training")

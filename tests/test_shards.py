@@ -129,6 +129,22 @@ def test_training_pipeline_masks_missing_targets(skimmed, tmp_path, default_conf
     np.testing.assert_array_equal(np.concatenate([t for _, t, _ in again]), targets)
 
 
+def test_files_read_in_parallel_give_the_same_batches(skimmed, tmp_path, default_config):
+    """training.parallel_reads is an execution knob: one reader thread per file or one reader
+    for all, the shuffled training batches are the same."""
+    from egcalib.pipeline import InputPipeline
+
+    files = [write(skimmed, tmp_path, default_config, dataset=d, mode="native")[0]["train"]
+             for d in ("mc_zee", "data_zee")]
+    shards = {**default_config["shards"], "mode": "native"}
+    batches = [list(InputPipeline(default_config["images"], shards, IDENTITY, reads).dataset(
+        files, 16, training=True, seed=3).as_numpy_iterator()) for reads in (1, 3)]
+    assert len(batches[0]) == len(batches[1]) > 2
+    for one, parallel in zip(*batches):
+        np.testing.assert_array_equal(one[0]["image"], parallel[0]["image"])
+        np.testing.assert_array_equal(one[1], parallel[1])
+
+
 def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_config):
     import pyarrow as pa
     import pyarrow.compute as pc

@@ -210,7 +210,7 @@ def test_what_does_not_change_an_output_reruns_nothing(workflow_run, tmp_path, c
         config["skim"]["step_size"] = 123
     else:
         config["training"].update(jit_compile_cpu=not config["training"]["jit_compile_cpu"],
-                                  multi_gpu=True)
+                                  multi_gpu=True, parallel_reads=4)
     path = tmp_path / "whole.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = planned_jobs(workflow_run, "--replace-workflow-config", configfiles=(str(path),))

@@ -47,8 +47,8 @@ class InputPipeline:
         self.image_shape = (*self.upsampler.target_shape, len(LAYERS))
         self.stats = stats
         self.spec = feature_spec(self.time_images)
-        # Files read at once by their own threads (None: in turn); the order is the same.
-        self.parallel_reads = parallel_reads if parallel_reads > 1 else None
+        # Files read at once by their own threads (1: in turn); the order is the same.
+        self.parallel_reads = parallel_reads
 
     def _decode(self, raw, intensive, factor=None):
         """(batch, H, W, 4) images from raw bytes, times ``factor`` (batch,) if given."""
@@ -91,11 +91,12 @@ class InputPipeline:
         ds = tf.data.Dataset.from_tensor_slices(files)
         if training:
             ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        parallel = {"num_parallel_calls": self.parallel_reads, "deterministic": True} \
-            if self.parallel_reads else {}
+        cycle = min(len(files), 8) or 1
+        readers = min(self.parallel_reads or 1, cycle)
+        parallel = {"num_parallel_calls": readers, "deterministic": True} if readers > 1 else {}
         ds = ds.interleave(
             lambda path: tf.data.TFRecordDataset(path, compression_type=self.compression),
-            cycle_length=min(len(files), 8) or 1, **parallel)
+            cycle_length=cycle, **parallel)
         if training:
             ds = ds.shuffle(16 * batch_size, seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size, drop_remainder=training)
