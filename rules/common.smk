@@ -1,4 +1,7 @@
-# Shared helpers: dataset/file listing, input functions, per-stage code versions.
+# Shared helpers: dataset/file listing, input functions, per-stage code versions. Input
+# functions run once per job (tens of thousands at real scale): what they compute from the config
+# alone is cached.
+import functools
 import glob
 import os
 import sys
@@ -66,8 +69,10 @@ def one_of(names):
 wildcard_constraints:
     dataset=one_of(DATASETS),
     file=r"[^/]+",
+    chunk=r"c\d+",
 
 
+@functools.cache
 def dataset_files(dataset):
     """File names ({file} wildcard values) of a dataset, in a stable order."""
     spec = config["datasets"][dataset]
@@ -76,6 +81,7 @@ def dataset_files(dataset):
     return sorted(_external_files(dataset))
 
 
+@functools.cache
 def _external_files(dataset):
     files = {}
     for pattern in config["datasets"][dataset]["files"]:
@@ -126,6 +132,7 @@ def per_file(pattern, datasets=None):
     ]
 
 
+@functools.cache
 def model_config(name):
     """A model entry resolved over model_defaults, checked against the datasets."""
     from egcalib.model_config import model_particle, resolve_model
@@ -172,11 +179,26 @@ def inference_datasets(model):
     return evaluation_datasets(model_config(model), config["datasets"])
 
 
+FILES_PER_INFERENCE = config["inference"]["files_per_job"]
+
+
+@functools.cache
+def inference_chunks(dataset):
+    """{chunk: files} of a dataset, in file-name order (egcalib.chunks.file_chunks)."""
+    from egcalib.chunks import file_chunks
+
+    return file_chunks(dataset_files(dataset), FILES_PER_INFERENCE)
+
+
+def chunk_inputs(pattern):
+    """Input function: ``pattern`` over the files of the job's {dataset} and {chunk}."""
+    return lambda wildcards: [pattern.format(dataset=wildcards.dataset, file=f)
+                              for f in inference_chunks(wildcards.dataset)[wildcards.chunk]]
+
+
 def all_predictions(wildcards):
-    return per_file(
-        f"results/predictions/{wildcards.model}/{{dataset}}/{{file}}.parquet",
-        inference_datasets(wildcards.model),
-    )
+    return [f"results/predictions/{wildcards.model}/{d}/{c}.parquet"
+            for d in inference_datasets(wildcards.model) for c in inference_chunks(d)]
 
 
 def all_outputs():

@@ -64,17 +64,17 @@ rule infer:
     input:
         model="results/models/{model}/model.keras",
         normalisation="results/models/{model}/normalisation.json",
-        shard="results/shards/{dataset}/{file}.test.tfrecord",
-        sidecar="results/shards/{dataset}/{file}.parquet",
+        shards=chunk_inputs("results/shards/{dataset}/{file}.test.tfrecord"),
+        sidecars=chunk_inputs("results/shards/{dataset}/{file}.parquet"),
     output:
-        "results/predictions/{model}/{dataset}/{file}.parquet",
+        "results/predictions/{model}/{dataset}/{chunk}.parquet",
     params:
         images=settings("images"),
         shards=settings("shards"),
         batch_size=config["training"]["batch_size"],
         code=code_version("infer"),
     log:
-        "results/logs/infer/{model}/{dataset}/{file}.log",
+        "results/logs/infer/{model}/{dataset}/{chunk}.log",
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 60 * attempt,
@@ -144,13 +144,13 @@ rule infer_bdt:
         "../envs/analysis.yaml"
     input:
         model="results/models/{model}/model.txt",
-        sidecar="results/shards/{dataset}/{file}.parquet",
+        sidecars=chunk_inputs("results/shards/{dataset}/{file}.parquet"),
     output:
-        "results/predictions/{model}/{dataset}/{file}.parquet",
+        "results/predictions/{model}/{dataset}/{chunk}.parquet",
     params:
         code=code_version("infer_bdt"),
     log:
-        "results/logs/infer/{model}/{dataset}/{file}.log",
+        "results/logs/infer/{model}/{dataset}/{chunk}.log",
     resources:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,

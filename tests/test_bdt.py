@@ -10,7 +10,7 @@ import pytest
 
 lgb = pytest.importorskip("lightgbm")
 
-from egcalib.bdt import predict_file, split_objects, train_bdt  # noqa: E402
+from egcalib.bdt import predict_files, split_objects, train_bdt  # noqa: E402
 from egcalib.contract import SCALAR_COLUMNS  # noqa: E402
 from egcalib.inference import KEY  # noqa: E402
 
@@ -66,12 +66,12 @@ def test_it_learns_and_predicts_in_the_cnn_format(sidecars, tmp_path):
     out = train(tmp_path, {"mc": sidecars, "data": []})
     assert out["out_plot"].stat().st_size > 5_000
     predictions = tmp_path / "predictions.parquet"
-    n = predict_file(out["out_model"], sidecars[0], predictions)
+    n = predict_files(out["out_model"], [sidecars[0]], predictions)
     frame = pd.read_parquet(predictions)
     sidecar = pd.read_parquet(sidecars[0])
     test = sidecar[sidecar["split"] == "test"]
     assert n == len(frame) == len(test) > 300
-    # The columns and dtypes the CNN inference writes (inference.write_predictions).
+    # The columns and dtypes the CNN inference writes (inference.join_predictions).
     assert frame.columns.tolist() == (KEY + ["e_acc", "correction", "sigma_correction"]
                                       + [c for c in sidecar.columns if c not in KEY + ["e_acc"]]
                                       + ["e_pred", "sigma_e_pred"])

@@ -45,7 +45,7 @@ def _gun_shards(out, name, file_index, n_events, sim, calibration, config, split
 
 def test_short_training_beats_a_constant_correction_and_reaches_the_binned_reference(
         tmp_path, sim, calibration, default_config):
-    from egcalib.inference import predict_file
+    from egcalib.inference import predict_files
     from egcalib.model_config import resolve_model
     from egcalib.normalisation import training_statistics
     from egcalib.pipeline import InputPipeline
@@ -78,8 +78,8 @@ def test_short_training_beats_a_constant_correction_and_reaches_the_binned_refer
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["val_loss"].min() < 0.8 * history["val_loss"].iloc[0], history
 
-    predict_file(model, pipeline, held_shards["test"], tmp_path / "f001.sidecar.parquet",
-                 tmp_path / "predictions.parquet", batch)
+    predict_files(model, pipeline, [held_shards["test"]], [tmp_path / "f001.sidecar.parquet"],
+                  tmp_path / "predictions.parquet", batch)
     test = pd.read_parquet(tmp_path / "predictions.parquet")
     assert len(test) > 7000
     assert np.isfinite(test["e_pred"]).all() and (test["e_pred"] > 0).all()

@@ -1,6 +1,8 @@
 """Rule params: canonical form and execution knobs (egcalib.settings)."""
 from __future__ import annotations
 
+import pytest
+
 from egcalib.settings import canonical, output_settings, selection_of, with_execution_knobs
 
 
@@ -27,3 +29,19 @@ def test_each_process_carries_its_own_cuts(default_config):
     assert {"electron", "zee", "data_label", "truth_match_k", "n_tracks"} == set(zee)
     assert {"zmumug", "truth_match_k", "n_tracks"} == set(zmumug)
     assert {"electron", "truth_match_k", "n_tracks"} == set(egun)
+
+
+def test_file_chunks_change_only_at_the_end_when_a_file_is_appended():
+    from egcalib.chunks import file_chunks
+
+    files = [f"run{i:04d}" for i in range(120)]
+    chunks = file_chunks(files, 50)
+    assert list(chunks) == ["c000", "c001", "c002"] and len(chunks["c002"]) == 20
+    assert sum(chunks.values(), []) == files
+    grown = file_chunks(files + ["run0120"], 50)
+    assert {c: f for c, f in grown.items() if grown[c] != chunks.get(c)} == {
+        "c002": files[100:] + ["run0120"]}
+    assert list(file_chunks(files[:100] + ["run0100"], 50)) == ["c000", "c001", "c002"]
+    assert file_chunks([], 50) == {}
+    with pytest.raises(ValueError, match="files_per_job"):
+        file_chunks(files, 0)

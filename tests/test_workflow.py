@@ -51,7 +51,7 @@ def test_end_to_end_outputs(workflow_run):
         assert 0.005 < metrics["inclusive"]["eiqr75_baseline"] < 0.1
         assert {fit["dataset"] for fit in metrics["z_fits"]} == datasets
     # The BDT's predictions are those of a CNN: same columns, same test objects.
-    for name in ("mc_zee/f000.parquet", "data_zee/f000.parquet"):
+    for name in ("mc_zee/c000.parquet", "data_zee/c000.parquet"):
         bdt = pd.read_parquet(workflow_run / "results/predictions/bdt" / name)
         cnn = pd.read_parquet(workflow_run / "results/predictions/basic" / name)
         assert bdt.columns.tolist() == cnn.columns.tolist() and len(bdt) > 0
@@ -70,7 +70,7 @@ def test_end_to_end_outputs(workflow_run):
     assert "Recommended model" in summary and "Photon model: recommended_photon" in summary
     # The binned reference goes from the ntuples through skim, sidecar and predictions into the
     # evaluation exactly where the simulator writes it (el_binned_e / ph_binned_e).
-    binned = pd.read_parquet(workflow_run / "results/predictions/bdt/mc_zee/f000.parquet")[
+    binned = pd.read_parquet(workflow_run / "results/predictions/bdt/mc_zee/c000.parquet")[
         "e_baseline_binned"]
     inclusive = json.loads((workflow_run / "results/eval/bdt/metrics.json").read_text())[
         "inclusive"]
@@ -158,9 +158,9 @@ def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_
     # The two electron networks and the BDT train on the gun; the photon model is left alone.
     assert jobs.pop("normalise") == 2 and jobs.pop("train") == 2
     assert jobs.pop("export_onnx") == 2 and jobs.pop("train_bdt") == 1
-    # A retrained model predicts again for every file of its datasets (mc_zee 2, mc_egun 1 + 1,
-    # data_zee 1).
-    assert jobs.pop("infer") == 2 * 5 and jobs.pop("infer_bdt") == 5
+    # A retrained model predicts again for every file of its datasets: one job per chunk of
+    # files (inference.files_per_job 50: one each for mc_zee, mc_egun and data_zee).
+    assert jobs.pop("infer") == 2 * 3 and jobs.pop("infer_bdt") == 3
     assert jobs.pop("evaluate") == 3 and jobs.pop("compare") == 1
     assert set(jobs) <= {"all"}
 

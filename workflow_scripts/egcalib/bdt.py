@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from egcalib.atomic import atomic_path
 from egcalib.contract import SCALAR_COLUMNS, SCALARS
 from egcalib.history import plot_history
-from egcalib.inference import KEY, write_predictions
+from egcalib.inference import KEY, join_predictions, write_predictions
 
 log = logging.getLogger(__name__)
 
@@ -146,22 +146,25 @@ def train_bdt(model: dict, files_by_kind: dict, seed: int, source_weights: dict,
     return booster
 
 
-def predict_file(model_path, sidecar_path, out_path) -> int:
-    """Predict the correction E_pred / E_acc of the test-split objects of one sidecar with the
-    LightGBM text model ``model_path``; write them like a CNN's predictions
-    (inference.write_predictions: ids, e_acc, correction, sigma_correction = NaN, e_pred,
+def predict_files(model_path, sidecar_paths, out_path) -> int:
+    """Predict the correction E_pred / E_acc of the test-split objects of each sidecar with the
+    LightGBM text model ``model_path``; write them all like a CNN's predictions
+    (inference.join_predictions: ids, e_acc, correction, sigma_correction = NaN, e_pred,
     sigma_e_pred = NaN in GeV, and the sidecar columns). Returns the number of objects."""
     import lightgbm as lgb
     import pandas as pd
 
     booster = lgb.Booster(model_file=str(model_path))
-    sidecar = pq.read_table(sidecar_path).to_pandas()
-    test = sidecar[sidecar["split"] == "test"]
-    scalars = test[list(SCALAR_COLUMNS)].to_numpy(np.float32)
-    correction = (booster.predict(scalars, num_threads=NUM_THREADS) if len(test)
-                  else np.zeros(0))
-    frame = pd.DataFrame({**{k: test[k].to_numpy().astype(np.int64) for k in KEY},
-                          "e_acc": test["e_acc"].to_numpy().astype(np.float32),
-                          "correction": np.asarray(correction, np.float32),
-                          "sigma_correction": np.full(len(test), np.nan, np.float32)})
-    return write_predictions(frame, sidecar, out_path)
+    frames = []
+    for path in sidecar_paths:
+        sidecar = pq.read_table(path).to_pandas()
+        test = sidecar[sidecar["split"] == "test"]
+        scalars = test[list(SCALAR_COLUMNS)].to_numpy(np.float32)
+        correction = (booster.predict(scalars, num_threads=NUM_THREADS) if len(test)
+                      else np.zeros(0))
+        frame = pd.DataFrame({**{k: test[k].to_numpy().astype(np.int64) for k in KEY},
+                              "e_acc": test["e_acc"].to_numpy().astype(np.float32),
+                              "correction": np.asarray(correction, np.float32),
+                              "sigma_correction": np.full(len(test), np.nan, np.float32)})
+        frames.append(join_predictions(frame, sidecar))
+    return write_predictions(frames, out_path)

@@ -1,4 +1,4 @@
-"""Inference: predictions of a model for one shard file, joined back to the object table."""
+"""Inference: predictions of a model for a chunk of shard files, joined back to the object table."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,9 +10,22 @@ from egcalib.atomic import atomic_path
 KEY = ["runNumber", "eventNumber", "object_index"]
 
 
-def predict_file(model, pipeline, shard_path, sidecar_path, out_path, batch_size: int) -> int:
-    """Predict every object of ``shard_path``; write ids, E_pred (and sigma), baseline, truth,
-    label and the per-object columns evaluation needs. Returns the number of objects."""
+def predict_files(model, pipeline, shard_paths, sidecar_paths, out_path,
+                  batch_size: int) -> int:
+    """Predict every object of each shard file (its sidecar beside it, same order) and write
+    them all to ``out_path``: ids, E_pred (and sigma), baseline, truth, label and the per-object
+    columns evaluation needs (write_predictions). One job predicts a chunk of files: the model
+    is loaded and compiled once. Returns the number of objects."""
+    return write_predictions([join_predictions(predict_shard(model, pipeline, shard, batch_size),
+                                               pq.read_table(sidecar).to_pandas())
+                              for shard, sidecar in zip(shard_paths, sidecar_paths, strict=True)],
+                             out_path)
+
+
+def predict_shard(model, pipeline, shard_path, batch_size: int):
+    """Predictions for the objects of one shard file, in shard order: a pandas frame of ids
+    ``KEY`` (int64), ``e_acc`` (GeV), ``correction`` = E_pred / E_acc and ``sigma_correction``
+    (NaN for models without a per-object resolution), float32."""
     import pandas as pd
 
     ids, corrections, sigmas = [], [], []
@@ -22,33 +35,40 @@ def predict_file(model, pipeline, shard_path, sidecar_path, out_path, batch_size
         corrections.append(output[:, 0])
         sigmas.append(output[:, 1] if output.shape[1] > 1 else np.full(len(output), np.nan))
         ids.append({k: record[k].numpy() for k in KEY + ["e_acc"]})
-    if ids:
-        frame = pd.DataFrame({k: np.concatenate([b[k] for b in ids]) for k in ids[0]})
-        frame["correction"] = np.concatenate(corrections).astype(np.float32)
-        frame["sigma_correction"] = np.concatenate(sigmas).astype(np.float32)
-    else:
-        frame = pd.DataFrame({k: np.zeros(0, np.int64) for k in KEY} | {
+    if not ids:
+        return pd.DataFrame({k: np.zeros(0, np.int64) for k in KEY} | {
             "e_acc": np.zeros(0, np.float32), "correction": np.zeros(0, np.float32),
             "sigma_correction": np.zeros(0, np.float32)})
-    return write_predictions(frame, pq.read_table(sidecar_path).to_pandas(), out_path)
+    frame = pd.DataFrame({k: np.concatenate([b[k] for b in ids]) for k in ids[0]})
+    frame["correction"] = np.concatenate(corrections).astype(np.float32)
+    frame["sigma_correction"] = np.concatenate(sigmas).astype(np.float32)
+    return frame
 
 
-def write_predictions(frame, sidecar, out_path) -> int:
-    """Join predictions to the sidecar's object rows and write them atomically; return the
-    number of objects. Every model kind writes predictions through here, so evaluation reads
-    one format.
+def join_predictions(frame, sidecar):
+    """Predictions joined to their shard's sidecar object rows. Every model kind predicts
+    through here, so evaluation reads one format.
 
-    ``frame`` (pandas, one row per predicted object, in shard order) holds the ids ``KEY``
-    (int64), ``e_acc`` (GeV, float32), ``correction`` = E_pred / E_acc and ``sigma_correction``
-    (its per-object resolution, NaN for models without one), both float32; ``sidecar`` is the
-    shard's sidecar table as pandas. Written: those columns, every sidecar column (baseline,
-    binned reference, truth, label, kinematics, split, ...), ``e_pred`` and ``sigma_e_pred`` in
-    GeV. Raises pandas' MergeError when an id occurs twice.
+    ``frame`` (pandas, one row per predicted object) holds the ids ``KEY`` (int64), ``e_acc``
+    (GeV, float32), ``correction`` = E_pred / E_acc and ``sigma_correction`` (its per-object
+    resolution, NaN for models without one), both float32; ``sidecar`` is the shard's sidecar
+    table as pandas. Returned: those columns, every sidecar column (baseline, binned reference,
+    truth, label, kinematics, split, ...), ``e_pred`` and ``sigma_e_pred`` in GeV. Raises
+    pandas' MergeError when an id occurs twice in the file.
     """
     frame = frame.merge(sidecar.drop(columns=["e_acc"]), on=KEY, how="left",
                         validate="one_to_one")
     frame["e_pred"] = (frame["correction"] * frame["e_acc"]).astype(np.float32)
     frame["sigma_e_pred"] = (frame["sigma_correction"] * frame["e_acc"]).astype(np.float32)
+    return frame
+
+
+def write_predictions(frames, out_path) -> int:
+    """Write the joined predictions of one or more files (join_predictions) as one Parquet
+    table, atomically; return the number of objects."""
+    import pandas as pd
+
+    frame = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     with atomic_path(out_path) as tmp:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
     return len(frame)
