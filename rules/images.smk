@@ -2,6 +2,8 @@
 
 
 rule images:
+    group:
+        "per_file"
     conda:
         "../envs/analysis.yaml"
     input:

@@ -20,6 +20,10 @@ rule calibrate_simulation:
 
 
 rule simulate:
+    # One file's simulate -> skim -> images chain; the SLURM profile bundles such chains
+    # (group-components) into one job each.
+    group:
+        "per_file"
     conda:
         "../envs/analysis.yaml"
     input:

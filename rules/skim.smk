@@ -2,6 +2,8 @@
 
 
 rule skim:
+    group:
+        "per_file"
     conda:
         "../envs/analysis.yaml"
     input:

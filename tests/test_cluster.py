@@ -1,4 +1,5 @@
-"""The workflow on a real SLURM through `snakemake --profile slurm`: every job is a SLURM job, GPU
+"""The workflow on a real SLURM through `snakemake --profile slurm`: every job is a SLURM job (each
+file's simulate -> skim -> images chain in group jobs of the profile's group-components), GPU
 requests reach the scheduler, outputs match a local run, a killed training job is retried by the
 profile and resumes from its checkpoint.
 
@@ -20,12 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from workflow_utils import TINY, copy_checkout
+from workflow_utils import REPO, TINY, copy_checkout
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
-SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/")
+SUBMITTED = re.compile(
+    r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(rule|group)_(\w+)/")
+PER_FILE_RULES = ("simulate", "skim", "images")  # rule `group: per_file`
 
 
 def slurm_node_state() -> str:
@@ -59,11 +63,17 @@ def bounded(command: list[str], seconds: int) -> list[str]:
 
 
 def submitted_jobs(output: str) -> dict[str, list[str]]:
-    """{rule: [SLURM job ids]} from the executor's submission messages."""
+    """{rule or "group_<name>": [SLURM job ids]} from the executor's submission messages."""
     jobs: dict[str, list[str]] = {}
-    for job_id, rule in SUBMITTED.findall(output):
-        jobs.setdefault(rule, []).append(job_id)
+    for job_id, kind, name in SUBMITTED.findall(output):
+        jobs.setdefault(name if kind == "rule" else f"group_{name}", []).append(job_id)
     return jobs
+
+
+def group_components() -> int:
+    """Connected per_file components (files) per group job in the SLURM profile."""
+    profile = yaml.safe_load((REPO / "slurm/config.yaml").read_text())
+    return dict(item.split("=") for item in profile["group-components"])["per_file"]
 
 
 def accounting(job_ids) -> dict[str, dict[str, str]]:
@@ -94,9 +104,18 @@ def test_every_job_runs_as_a_slurm_job(cluster_run):
     planned = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", plan, re.M)}
     planned.pop("total")
     assert planned.pop("all") == 1  # the target rule has no command: Snakemake finishes it
-    assert {rule: len(ids) for rule, ids in jobs.items()} == planned
+    # One chain per simulated file, bundled group-components chains to a SLURM job.
+    chains = planned["simulate"]
+    assert planned["skim"] == planned["images"] == chains
+    # The executor names a group job by the group and its rules.
+    groups = [job for name in [n for n in jobs if n.startswith("group_per_file")]
+              for job in jobs.pop(name)]
+    assert len(groups) == -(-chains // int(group_components())), (len(groups), chains)
+    assert {rule: len(ids) for rule, ids in jobs.items()} == {
+        rule: n for rule, n in planned.items() if rule not in PER_FILE_RULES}
+    jobs["group_per_file_images_simulate_skim"] = groups
     records = accounting([job for ids in jobs.values() for job in ids])
-    assert len(records) == sum(planned.values())
+    assert len(records) == sum(len(ids) for ids in jobs.values())
     assert {record["state"] for record in records.values()} == {"COMPLETED"}
     for rule, ids in jobs.items():
         for job in ids:
@@ -105,7 +124,8 @@ def test_every_job_runs_as_a_slurm_job(cluster_run):
                 assert record["partition"] == "gpu" and "gres/gpu=1" in record["tres"], record
             else:
                 assert record["partition"] == "cpu" and "gpu" not in record["tres"], (rule, record)
-            assert (workdir / f".snakemake/slurm_logs/rule_{rule}").is_dir()
+            name = rule if rule.startswith("group_") else f"rule_{rule}"
+            assert (workdir / f".snakemake/slurm_logs/{name}").is_dir()
     train_log = (workdir / "results/logs/train/basic.log").read_text()
     assert "model basic" in train_log
 

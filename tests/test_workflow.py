@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_utils import TINY, copy_checkout, planned_jobs, snakemake
+from workflow_utils import REPO, TINY, copy_checkout, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -291,3 +292,18 @@ def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
     log = (work / "results/logs/train/basic.log").read_text()
     assert "resumed from the checkpoint of epoch" in log, log
     assert pd.read_csv(work / target)["epoch"].tolist() == list(range(8))
+
+
+def test_the_slurm_profile_bundles_each_files_chain_into_group_jobs(tmp_path):
+    """Planned for SLURM (a dry run: nothing is submitted), each file's simulate -> skim ->
+    images chain is one `per_file` component and group-components of them make one job; the
+    tiny config has 6 files, so 2 per job make 3 group jobs of 6 jobs each."""
+    result = snakemake(REPO, "-n", "--profile", "slurm", "--group-components", "per_file=2",
+                       "--directory", str(tmp_path))
+    text = result.stdout + result.stderr
+    groups = text.split("Group job per_file")[1:]
+    assert len(groups) == 3, text[-3000:]
+    for group in groups:
+        rules = re.findall(r"^\s*rule (\w+):", group.split("Group job")[0], re.M)
+        # Up to the next non-group job in the listing: 2 files x (simulate, skim, images).
+        assert sorted(set(rules[:6])) == ["images", "simulate", "skim"], rules
