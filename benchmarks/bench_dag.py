@@ -1,7 +1,8 @@
 """Planning at scale: a dry run (``snakemake -n``, nothing executed) of the default workflow with
 its five datasets holding 100, 1,000 and 10,000 simulated input files in all, with the default
-models. Prints jobs and seconds per size, and the planning cost per job as a ratio against the
-smallest size (1.0: planning grows linearly with the jobs).
+models, and of configs/paper.yaml (350 files, every model) for reference. Prints jobs and seconds
+per size, and the planning cost per job as a ratio against the smallest size (1.0: planning grows
+linearly with the jobs).
 
     .venv/bin/python benchmarks/bench_dag.py [total files ...]   (default 100 1000 10000)
 """
@@ -19,16 +20,19 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def plan(total_files: int, workdir: Path) -> tuple[int, float, dict]:
-    """(jobs, seconds, jobs per rule) of a dry run with ``total_files`` spread over the datasets."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    datasets = config["datasets"]
+def spread(total_files: int, workdir: Path) -> Path:
+    """A config file spreading ``total_files`` over config.yaml's datasets."""
+    datasets = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]
     share = {name: total_files // len(datasets) for name in datasets}
     share[next(iter(datasets))] += total_files - sum(share.values())
-    overrides = {"datasets": {name: {**spec, "n_files": share[name]}
-                              for name, spec in datasets.items()}}
     path = workdir / f"files{total_files}.yaml"
-    path.write_text(yaml.safe_dump(overrides))
+    path.write_text(yaml.safe_dump({"datasets": {name: {**spec, "n_files": share[name]}
+                                                 for name, spec in datasets.items()}}))
+    return path
+
+
+def plan(path: Path, workdir: Path) -> tuple[int, float, dict]:
+    """(jobs, seconds, jobs per rule) of a dry run of config.yaml with the config file ``path``."""
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "1",
@@ -45,8 +49,11 @@ def plan(total_files: int, workdir: Path) -> tuple[int, float, dict]:
 def main(sizes) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        jobs, seconds, per_rule = plan(REPO / "configs/paper.yaml", Path(tmp))
+        print(f"configs/paper.yaml: {jobs:6d} jobs planned in {seconds:7.1f} s; "
+              f"infer jobs {per_rule.get('infer', 0)}")
         for total in sizes:
-            jobs, seconds, per_rule = plan(total, Path(tmp))
+            jobs, seconds, per_rule = plan(spread(total, Path(tmp)), Path(tmp))
             rows.append((total, jobs, seconds))
             base = rows[0][2] / rows[0][1]
             print(f"{total:6d} files: {jobs:6d} jobs planned in {seconds:7.1f} s "

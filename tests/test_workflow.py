@@ -150,6 +150,10 @@ def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
     assert jobs.pop("merge_cutflows") == 1
     assert jobs.pop("evaluate") == 1 and jobs.pop("compare") == 1
     assert set(jobs) <= {"all"}
+    # Planned for SLURM, the new file's chain is one group job.
+    grouped = snakemake(workflow_run, "-n", "--profile", "slurm",
+                        configfiles=more_files(workflow_run, tmp_path, "data_zmumug"))
+    assert (grouped.stdout + grouped.stderr).count("Group job per_file") == 1
 
 
 def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_run, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from egcalib import metrics, plotting
+from egcalib import insitu, metrics, plotting
 from egcalib.atomic import atomic_path
 from egcalib.contract import PROCESS_PARTICLE
 from egcalib.fitting import FitError, fit_bw_cb, paired_sigma_improvement
@@ -33,7 +33,7 @@ BINNED, BINNED_COLUMN = "baseline_binned", "e_baseline_binned"
 
 
 def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir: Path, model,
-           n_bootstrap: int = 50, data_tail: str = "mc"):
+           n_bootstrap: int = 50, data_tail: str = "mc", insitu_eta_edges=()):
     """BW (x) CB fits of the Z peak (m_ee, or m_mumugamma with the photon energy) with the
     baseline, the binned reference (where finite) and the model energies, per Z dataset;
     ``datasets`` maps names to config entries. MC events enter with their weights.
@@ -49,7 +49,13 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
     thousand data events cannot separate the tail from the core (the reference run's free fit of
     data_zee's baseline: alpha 0.32 +- 0.12, n 10 +- 23, sigma_CB pulled 0.3 GeV below the
     model's), and widths are only comparable between hypotheses under one tail model. The tail
-    comes from bremsstrahlung and material, which the simulation carries. ``"free"`` fits it."""
+    comes from bremsstrahlung and material, which the simulation carries. ``"free"`` fits it.
+
+    With ``insitu_eta_edges`` (|eta| bin edges; empty: off) each energy hypothesis of Z -> ee
+    data is first scale-calibrated in situ against the MC Z -> ee events of the same hypothesis
+    (egcalib.insitu; alpha per bin in ``insitu_alpha``), so that its sigma_CB is a resolution
+    and not a spread of mis-scaled regions, as in the seed's data, which carry ATLAS's in-situ
+    scale factors. The alphas are held fixed in the bootstrap."""
     rows = []
     mc_tails = {}  # (process, hypothesis) -> (MC dataset, its fitted tail)
     # MC first, so that the data fits of a process find their MC tails.
@@ -63,6 +69,17 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
             hypotheses[BINNED] = BINNED_COLUMN
         hypotheses[model] = "e_pred"
         masses = Z_MASSES[process](frame, list(hypotheses.values()))
+        alphas = {}
+        if kind == "data" and process == "zee" and len(insitu_eta_edges):
+            mc_names = [d for d, s in datasets.items()
+                        if s["kind"] == "mc" and s["process"] == process]
+            mc = Z_MASSES[process](predictions[predictions["dataset"].isin(mc_names)],
+                                   list(hypotheses.values()))
+            for column in hypotheses.values():
+                alphas[column] = insitu.scale_factors(masses, mc, column, insitu_eta_edges,
+                                                      fit_config["mass_range"])
+                masses[column] = insitu.corrected_masses(masses, column, alphas[column],
+                                                         insitu_eta_edges)
         weights = masses["weight"].to_numpy(float) if kind == "mc" and "weight" in masses \
             else None
         results = {}
@@ -86,6 +103,7 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
                 mc_tails.setdefault((process, hypothesis), (dataset, {
                     k: result.values[k] for k in ("alpha", "n")}))
             row["tail_from"] = tail_from or ""
+            row["insitu_alpha"] = " ".join(f"{a:+.4f}" for a in alphas.get(column, []))
             row.update({f"{k}": v for k, v in result.values.items()})
             row.update({f"{k}_error": v for k, v in result.errors.items()})
             row["chi2_ndf"] = result.chi2_ndf
@@ -180,7 +198,8 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
     plot_dir = Path(out["zfits_dir"])
     plot_dir.mkdir(parents=True, exist_ok=True)
     fits = z_fits(predictions, datasets, evaluation["z_fit"], plot_dir, model,
-                  evaluation["sigma_bootstrap"], evaluation["data_tail"]) \
+                  evaluation["sigma_bootstrap"], evaluation["data_tail"],
+                  evaluation["insitu_eta_edges"]) \
         if len(predictions) else pd.DataFrame()
     with atomic_path(out["zfits"]) as tmp:
         fits.to_csv(tmp, index=False)

@@ -16,7 +16,8 @@ def _momenta(energy, eta, phi, mass=0.0):
 
 
 def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
-    """m_ee per event with both electrons present, for each energy column.
+    """m_ee per event with both electrons present, for each energy column, and the electrons'
+    eta (eta1, eta2).
 
     ``frame`` has one row per electron with runNumber, eventNumber, eta, phi and the energies
     (and, if present, the event weight ``weight``, carried over per event).
@@ -27,7 +28,8 @@ def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
     first = start[count == 2]  # events where only one electron survived have no mass
     a, b = frame.iloc[first], frame.iloc[first + 1]
     out = pd.DataFrame({"runNumber": a["runNumber"].to_numpy(),
-                        "eventNumber": a["eventNumber"].to_numpy()})
+                        "eventNumber": a["eventNumber"].to_numpy(),
+                        "eta1": a["eta"].to_numpy(), "eta2": b["eta"].to_numpy()})
     if "weight" in frame:
         out["weight"] = a["weight"].to_numpy()
     for column in energy_columns:
