@@ -111,6 +111,7 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     assert "-12.1 / -2.5 %" in text  # the seed's basic row beside ours
     assert "Photon model recommended_photon" in text and "| unconverted |" in text
     assert "sampling term only" in text and "MC Z -> ee sigma_CB" in text
+    assert "## In-situ scale of Z -> ee data" in text and "| baseline | " in text
     assert (tmp_path / "card" / "ablation.png").exists()
     # The tiny run trains basic and recommended_mc_data beside the BDT control: both are
     # compared with it and with the binned baseline on the same objects.

@@ -197,6 +197,28 @@ def run_span_minutes(results: Path) -> float:
     return (max(times) - min(times)) / 60 if times else float("nan")
 
 
+def insitu_section(results: Path, table: pd.DataFrame) -> list[str]:
+    """The in-situ scale factors of Z -> ee data per energy hypothesis (from each model's Z fits;
+    empty when the run did not calibrate its data)."""
+    alphas = {}
+    for model in table["model"].drop_duplicates():
+        path = results / f"eval/{model}/zfits.csv"
+        if not path.exists():
+            continue
+        fits = pd.read_csv(path, keep_default_na=False)
+        if "insitu_alpha" not in fits:
+            continue
+        for _, fit in fits[(fits["kind"] == "data") & (fits["insitu_alpha"] != "")].iterrows():
+            alphas.setdefault(fit["energy"], fit["insitu_alpha"])
+    if not alphas:
+        return []
+    return ["## In-situ scale of Z -> ee data", "",
+            "alpha per |eta| bin of `evaluation.insitu_eta_edges` (E_data = E (1 + alpha)), "
+            "from the data / MC Z peaks of the (eta_i, eta_j) categories, per energy:", "",
+            "| energy | alpha per bin |", "|---|---|",
+            *[f"| {energy} | {values} |" for energy, values in alphas.items()], ""]
+
+
 def write_card(results, out, title: str, command: str) -> Path:
     """Write the card to ``out`` and its figures to ``out``'s stem folder; returns ``out``."""
     results, out = Path(results), Path(out)
@@ -211,6 +233,7 @@ def write_card(results, out, title: str, command: str) -> Path:
     lines += [f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
               f"{SEED_SIGMA[('zee', 'data')]}.", ""]
     lines += control_section(results, table)
+    lines += insitu_section(results, table)
     lines += photon_section(results, table) + mdn_section(results, table)
     lines += baseline_section(results) + [""]
     for figure in FIGURES:
