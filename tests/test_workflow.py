@@ -118,6 +118,13 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     for model in ("basic", "recommended_mc_data"):
         assert f"| {model} | BDT control bdt |" in text, model
         assert f"| {model} | binned baseline |" in text, model
+    # Files an older layout left beside the inference outputs are not read twice.
+    results = tmp_path / "results"
+    shutil.copytree(workflow_run / "results", results)
+    for path in results.glob("predictions/*/*/c000.parquet"):
+        shutil.copy2(path, path.with_name("f000.parquet"))
+    again = write_card(results, tmp_path / "again.md", "Tiny run", "tiny").read_text()
+    assert again.replace("again/", "card/") == text
 
 
 def test_report_collects_the_figures(workflow_run):

@@ -69,17 +69,9 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
             hypotheses[BINNED] = BINNED_COLUMN
         hypotheses[model] = "e_pred"
         masses = Z_MASSES[process](frame, list(hypotheses.values()))
-        alphas = {}
-        if kind == "data" and process == "zee" and len(insitu_eta_edges):
-            mc_names = [d for d, s in datasets.items()
-                        if s["kind"] == "mc" and s["process"] == process]
-            mc = Z_MASSES[process](predictions[predictions["dataset"].isin(mc_names)],
-                                   list(hypotheses.values()))
-            for column in hypotheses.values():
-                alphas[column] = insitu.scale_factors(masses, mc, column, insitu_eta_edges,
-                                                      fit_config["mass_range"])
-                masses[column] = insitu.corrected_masses(masses, column, alphas[column],
-                                                         insitu_eta_edges)
+        alphas = _insitu_calibrate(masses, predictions, datasets, list(hypotheses.values()),
+                                   insitu_eta_edges, fit_config["mass_range"]) \
+            if kind == "data" and process == "zee" and len(insitu_eta_edges) else {}
         weights = masses["weight"].to_numpy(float) if kind == "mc" and "weight" in masses \
             else None
         results = {}
@@ -124,6 +116,19 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
                     + [f"{flag} (baseline)" for flag in base.flags])
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _insitu_calibrate(masses: pd.DataFrame, predictions: pd.DataFrame, datasets: dict, columns,
+                      edges, window) -> dict:
+    """Scale-calibrate Z -> ee data ``masses`` in place, each energy column against the MC
+    Z -> ee predictions of the same column (egcalib.insitu); returns {column: alpha per bin}."""
+    mc_names = [d for d, s in datasets.items() if s["kind"] == "mc" and s["process"] == "zee"]
+    mc = dielectron_masses(predictions[predictions["dataset"].isin(mc_names)], columns)
+    alphas = {}
+    for column in columns:
+        alphas[column] = insitu.scale_factors(masses, mc, column, edges, window)
+        masses[column] = insitu.corrected_masses(masses, column, alphas[column], edges)
+    return alphas
 
 
 def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int) -> dict:

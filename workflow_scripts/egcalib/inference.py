@@ -1,4 +1,4 @@
-"""Inference: predictions of a model for a chunk of shard files, joined back to the object table."""
+"""Inference: a model's predictions for a chunk of shard files, joined to the object table."""
 from __future__ import annotations
 
 import numpy as np

@@ -138,9 +138,13 @@ def image_factor(e_acc, pixels: int):
     """Per-object image scale (n,): pixels / E_acc [1/GeV] (E_acc floored at E_ACC_FLOOR GeV),
     which puts cells in units of E_acc spread evenly over the image's ``pixels``. numpy or
     TensorFlow, as ``e_acc`` (n,) [GeV] is."""
-    floor = np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
+    return np.float32(pixels) / _floored(e_acc)
+
+
+def _floored(e_acc):
+    """E_acc floored at E_ACC_FLOOR, numpy or TensorFlow as ``e_acc`` is."""
+    return np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
         else _tf_maximum(e_acc, E_ACC_FLOOR)
-    return np.float32(pixels) / floor
 
 
 def normalise(inputs: dict, stats: dict, scale_image: bool = True):
@@ -151,8 +155,7 @@ def normalise(inputs: dict, stats: dict, scale_image: bool = True):
     standardised."""
     out = dict(inputs)
     e_acc = out.pop("e_acc")
-    scale = np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
-        else _tf_maximum(e_acc, E_ACC_FLOOR)
+    scale = _floored(e_acc)
     out["scalars"] = (inputs["scalars"] - np.float32(stats["scalar_median"])) / np.float32(
         stats["scalar_iqr"])
     mask = inputs["track_mask"][..., None]

@@ -92,7 +92,7 @@ class InputPipeline:
         if training:
             ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         cycle = min(len(files), 8) or 1
-        readers = min(self.parallel_reads or 1, cycle)
+        readers = min(self.parallel_reads, cycle)
         parallel = {"num_parallel_calls": readers, "deterministic": True} if readers > 1 else {}
         ds = ds.interleave(
             lambda path: tf.data.TFRecordDataset(path, compression_type=self.compression),

@@ -132,7 +132,9 @@ ID_COLUMNS = ["dataset", *KEY]
 
 def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
     """A model's predictions for MC objects with truth (all its evaluation datasets)."""
-    frame = read_predictions(sorted((results / "predictions" / model).glob("*/*.parquet")))
+    # The inference jobs' outputs (one per chunk of files, named c000, c001, ...): not what an
+    # older layout may have left beside them.
+    frame = read_predictions(sorted((results / "predictions" / model).glob("*/c[0-9]*.parquet")))
     return frame[np.isfinite(frame["e_truth"])] if len(frame) else frame
 
 
@@ -191,9 +193,14 @@ def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
 FIGURES = ("eval/ablation.png", "simulation/plots/effects.png")
 
 
+PRODUCTION = ("ntuples", "skim", "shards", "models")  # evaluation may be rerun alone later
+
+
 def run_span_minutes(results: Path) -> float:
-    """Minutes between the first and the last output file of the run (modification times)."""
-    times = [p.stat().st_mtime for p in results.rglob("*") if p.is_file()]
+    """Minutes between the first and the last file the run's production wrote (ntuples to
+    trained models; modification times)."""
+    times = [p.stat().st_mtime for stage in PRODUCTION for p in (results / stage).rglob("*")
+             if p.is_file()]
     return (max(times) - min(times)) / 60 if times else float("nan")
 
 
@@ -227,8 +234,8 @@ def write_card(results, out, title: str, command: str) -> Path:
     figures.mkdir(parents=True, exist_ok=True)
     lines = [f"# {title}", "", f"Written by `python -m egcalib.results_card` from the outputs of "
              f"`{command}`; the seed's values are those of the DeepCalo talk (seed 000) and, for "
-             f"photons, seed 001. The run wrote its outputs over {run_span_minutes(results):.0f} "
-             "minutes (first to last file).", ""]
+             f"photons, seed 001. The run wrote its ntuples, skims, shards and models over "
+             f"{run_span_minutes(results):.0f} minutes (first to last file).", ""]
     lines += ablation_section(table) + [""]
     lines += [f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
               f"{SEED_SIGMA[('zee', 'data')]}.", ""]
