@@ -128,10 +128,15 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
 
 
 def test_report_collects_the_figures(workflow_run):
-    snakemake(workflow_run, "--report", "results/report.html")
+    result = snakemake(workflow_run, "--report", "results/report.html")
     html = (workflow_run / "results/report.html").read_text(errors="ignore")
     for caption in ("Simulation validation", "Cutflows", "Training", "Evaluation", "Comparison"):
         assert caption in html, caption
+    # The captions are reST: a docutils message (an undefined substitution, a bad role) is
+    # printed by Snakemake and embedded in the report in place of the caption.
+    output = result.stdout + result.stderr
+    for message in ("System Message", "Undefined substitution", "(ERROR/", "(WARNING/"):
+        assert message not in output and message not in html, message
 
 
 def test_second_run_does_nothing(workflow_run):

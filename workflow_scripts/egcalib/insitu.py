@@ -53,7 +53,8 @@ def scale_factors(data: pd.DataFrame, mc: pd.DataFrame, column: str, edges,
     """
     edges = np.asarray(edges, float)
     if len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"in-situ scale: |eta| edges must increase, got {edges.tolist()}")
+        raise ValueError(f"evaluation.insitu_eta_edges: |eta| edges must increase, got "
+                         f"{edges.tolist()}")
     n_bins = len(edges) - 1
     n_categories = n_bins * n_bins
     data_category, mc_category = _categories(data, edges), _categories(mc, edges)

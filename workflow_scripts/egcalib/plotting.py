@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 import numpy as np  # noqa: E402
 from hist.intervals import poisson_interval  # noqa: E402
 
@@ -41,12 +42,19 @@ def relative_error_histograms(re_baseline, re_model, path, label="model", re_bin
 
 
 def et_2d(et_true, et_baseline, et_model, path, label="model"):
+    """ET_pred against ET_true for the baseline and the model, objects per bin on one
+    logarithmic colour scale (as the seed's figures)."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 6), layout="constrained")
     bins = np.linspace(10, 100, 46)
+    counts = [np.histogram2d(et_true, values, bins=[bins, bins])[0].max()
+              for values in (et_baseline, et_model)]
+    norm = LogNorm(vmin=1, vmax=max(max(counts), 10))
     for ax, (name, values) in zip(axes, (("baseline", et_baseline), (label, et_model))):
-        ax.hist2d(et_true, values, bins=[bins, bins], cmap="viridis", cmin=1)
+        *_, mesh = ax.hist2d(et_true, values, bins=[bins, bins], cmap="viridis", cmin=1,
+                             norm=norm)
         ax.plot(bins, bins, "w--", linewidth=1)
         ax.set(xlabel="ET_true [GeV]", ylabel=f"ET_pred [GeV] ({name})")
+    fig.colorbar(mesh, ax=axes, label="objects per bin")
     save(fig, path)
 
 

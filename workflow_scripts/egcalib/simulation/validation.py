@@ -235,8 +235,9 @@ def _plot_mean_images(cells, selection, path):
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.5), layout="constrained")
     for ax, layer in zip(axes, LAYERS):
         image = cells[layer][selection].mean(axis=0)
-        ax.imshow(image, aspect="auto", origin="lower", cmap="viridis")
-        ax.set(title=f"mean {layer} [GeV]", xlabel="phi cell", ylabel="eta cell")
+        shown = ax.imshow(image, aspect="auto", origin="lower", cmap="viridis")
+        ax.set(title=f"mean {layer}", xlabel="phi cell", ylabel="eta cell")
+        fig.colorbar(shown, ax=ax, label="mean cell energy [GeV]")
     _save(fig, path)
 
 
