@@ -111,9 +111,13 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
                 row["sigma_improvement"] = paired["value"]
                 row["sigma_improvement_error"] = paired["error"]
                 row["bootstrap_failed"] = paired["bootstrap_failed"]
+                row["bootstrap_outliers"] = paired["bootstrap_outliers"]
+                unstable = [f"unstable bootstrap ({paired['bootstrap_outliers']} of "
+                            f"{paired['bootstrap_ok']} resamples far out)"] \
+                    if paired["bootstrap_outliers"] else []
                 row["sigma_improvement_flags"] = "; ".join(
                     [f"{flag} ({hypothesis})" for flag in result.flags]
-                    + [f"{flag} (baseline)" for flag in base.flags])
+                    + [f"{flag} (baseline)" for flag in base.flags] + unstable)
             rows.append(row)
     return pd.DataFrame(rows)
 

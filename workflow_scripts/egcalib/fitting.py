@@ -62,6 +62,8 @@ class FitResult:
 # A fit whose chi2 has a p-value below this does not describe the peak: its sigma_CB is no
 # resolution to compare (e.g. a data peak under a tail taken from MC that it does not have).
 MIN_CHI2_PROBABILITY = 1e-3
+# A bootstrap resample this many errors from the median is a fit in another minimum.
+OUTLIER_ERRORS = 5.0
 
 
 def quality_flags(values: dict, errors: dict, fixed, chi2: float | None = None,
@@ -218,8 +220,11 @@ def paired_sigma_improvement(masses, reference, nominal: FitResult,
     carries the correlation of the two widths (the same events, largely the same fluctuations),
     which two independent fits' errors in quadrature ignore. A tail given to a nominal fit
     (``FitResult.tail``) is given to its resamples too. Returns value (from the nominal
-    fits), error (standard deviation over resamples; NaN when fewer than 10 converged),
-    bootstrap_ok and bootstrap_failed (resamples where a fit did not converge).
+    fits), error (half the central 68 % interval of the resamples, the standard deviation for
+    a Gaussian spread but not inflated by a few fits that land far off; NaN when fewer than 10
+    converged), bootstrap_ok, bootstrap_failed (resamples where a fit did not converge) and
+    bootstrap_outliers (resamples more than OUTLIER_ERRORS errors from the median: a few fits
+    falling into another minimum, which make the error itself uncertain).
     """
     masses, reference = np.asarray(masses, float), np.asarray(reference, float)
     both = np.isfinite(masses) & np.isfinite(reference)
@@ -237,6 +242,19 @@ def paired_sigma_improvement(masses, reference, nominal: FitResult,
         except FitError:
             continue
         draws.append(1.0 - a.values["sigma"] / b.values["sigma"])
+    error, outliers = bootstrap_error(draws)
     return {"value": 1.0 - nominal.values["sigma"] / nominal_reference.values["sigma"],
-            "error": float(np.std(draws, ddof=1)) if len(draws) >= 10 else float("nan"),
-            "bootstrap_ok": len(draws), "bootstrap_failed": n_bootstrap - len(draws)}
+            "error": error, "bootstrap_ok": len(draws),
+            "bootstrap_failed": n_bootstrap - len(draws), "bootstrap_outliers": outliers}
+
+
+def bootstrap_error(draws) -> tuple[float, int]:
+    """(error, outliers) of bootstrap resample values ``draws``: half the central 68 % interval
+    and the number of draws more than OUTLIER_ERRORS errors from the median; (NaN, 0) for fewer
+    than 10 draws."""
+    if len(draws) < 10:
+        return float("nan"), 0
+    draws = np.asarray(draws, float)
+    low, median, high = np.percentile(draws, [15.865, 50, 84.135])
+    error = float(0.5 * (high - low))
+    return error, int(np.sum(np.abs(draws - median) > OUTLIER_ERRORS * error))
