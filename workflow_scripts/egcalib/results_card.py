@@ -70,7 +70,8 @@ def ablation_section(table: pd.DataFrame) -> list[str]:
                      f"{_percent(row['riqr95'], row['riqr95_error'])} | {seed_text} | "
                      + " | ".join(fits) + " |")
     return lines + ["", "Errors: rIQR from a paired bootstrap of the objects; sigma_CB ratios "
-                    "from a paired bootstrap of the events (both fits on each resample). The "
+                    "from a paired bootstrap of the events (both fits on each resample; half "
+                    "the central 68 % interval). The "
                     "`baseline_binned` row is the older binned calibration measured against the "
                     "MVA baseline (negative: worse). A data fit whose `tail_from` column in "
                     "`zfits.csv` names an MC dataset has its CB tail (alpha, n) fixed at that "
