@@ -1,4 +1,4 @@
-# The embedded default input: the toy ATLAS-like calorimeter (DESIGN.md section 4).
+# The embedded default input: the toy ATLAS-like calorimeter (docs/design.md section 4).
 
 
 rule calibrate_simulation:

@@ -1,6 +1,6 @@
 """Atomic outputs: write to a temporary name beside the target, rename when complete.
 
-A killed job therefore never leaves a file that looks complete (DESIGN.md section 11).
+A killed job therefore never leaves a file that looks complete (docs/design.md section 11).
 """
 from __future__ import annotations
 

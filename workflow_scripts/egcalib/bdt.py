@@ -1,4 +1,5 @@
-"""The BDT control model (DESIGN.md section 8): gradient-boosted trees on the seed's 16 scalars.
+"""The BDT control model (docs/design.md section 8): gradient-boosted trees on the seed's
+16 scalars.
 
 The first question a reviewer asks of a CNN result is what a BDT on the same inputs gets. This
 one sees what the CNN's ScalarNet sees (contract.SCALAR_COLUMNS, read from the shard sidecars),

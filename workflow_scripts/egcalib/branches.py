@@ -1,4 +1,4 @@
-"""Reading ntuples by logical branch name (DESIGN.md section 3).
+"""Reading ntuples by logical branch name (docs/design.md section 3).
 
 ``config["ntuple"]["branches"]`` maps a logical name to a branch name or an uproot alias
 expression; unmapped names are read under their own name. Everything downstream sees logical

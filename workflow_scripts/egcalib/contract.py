@@ -4,7 +4,8 @@ Logical names are what the code uses. Real ntuples map each logical name to a br
 uproot alias expression through ``config["ntuple"]["branches"]``; nothing else hard-codes a name.
 """
 
-# Per-layer native cell windows (eta x phi) around the hottest middle cell (DESIGN.md section 5).
+# Per-layer native cell windows (eta x phi) around the hottest middle cell
+# (docs/design.md section 5).
 LAYERS = ("lr0", "lr1", "lr2", "lr3")
 
 # Event-level branches: logical name -> numpy dtype.
@@ -39,7 +40,7 @@ PHOTON_BRANCHES = {
     "ph_cl_etaIndex": "int32", "ph_Ecrack": "float32", "ph_Etilegap": "float32",
 }
 # MC only. truth_e is what the generator record says the matched particle had; a small fraction
-# is deliberately mismatched (DESIGN.md section 4) so that the k-cut removes real outliers.
+# is deliberately mismatched (docs/design.md section 4) so that the k-cut removes real outliers.
 TRUTH_FIELDS = {
     "truth_e": "float32", "truth_pt": "float32", "truth_eta": "float32", "truth_phi": "float32",
     "truth_pdgId": "int32", "truth_matched": "bool",

@@ -1,4 +1,4 @@
-"""Per-model evaluation and the comparison of all models (DESIGN.md section 9)."""
+"""Per-model evaluation and the comparison of all models (docs/design.md section 9)."""
 from __future__ import annotations
 
 import json
@@ -122,6 +122,13 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
     return pd.DataFrame(rows)
 
 
+def _from_results(path) -> str:
+    """``path`` from its ``predictions`` folder on (relative to the results folder)."""
+    parts = Path(path).parts
+    return str(Path(*parts[parts.index("predictions"):])) if "predictions" in parts \
+        else str(path)
+
+
 def _insitu_calibrate(masses: pd.DataFrame, predictions: pd.DataFrame, datasets: dict, columns,
                       edges, window) -> dict:
     """Scale-calibrate Z -> ee data ``masses`` in place, each energy column against the MC
@@ -176,8 +183,11 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
     mc = predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))] \
         if len(predictions) else predictions
     particles = {PROCESS_PARTICLE[spec["process"]] for spec in datasets.values()}
+    # The prediction files read (from results/ on): what the results card reads again, not
+    # whatever else a directory holds (chunks of an earlier inference.files_per_job).
     summary = {"model": model, "particle": "/".join(sorted(particles)),
-               "objects": int(len(predictions))}
+               "objects": int(len(predictions)),
+               "predictions": [_from_results(p) for p in prediction_paths]}
     if len(mc):
         re_base = (mc["e_baseline"] / mc["e_truth"]).to_numpy()
         re_model = (mc["e_pred"] / mc["e_truth"]).to_numpy()

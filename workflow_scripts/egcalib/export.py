@@ -1,4 +1,5 @@
-"""ONNX export of a trained model, checked against Keras with onnxruntime (DESIGN.md section 8).
+"""ONNX export of a trained model, checked against Keras with onnxruntime
+(docs/design.md section 8).
 
 tf2onnx converts a traced tf.function with a fixed input signature (the Keras 3 model object
 itself is not a tf.keras model). The inputs keep the model's names. Export the float32 copy

@@ -1,10 +1,11 @@
 """Calorimeter images: every layer window upsampled to the common (56, 55) grid.
 
 Each layer is upsampled by nearest-neighbour integer factors and divided by the factor product,
-so every layer's energy sum is conserved exactly (DESIGN.md section 5); cell times are intensive
-and are replicated, not divided. The numpy path is one ``np.take`` with a precomputed index into
-a reused buffer (the fastest form measured, DESIGN.md section 12); the TensorFlow path applies the
-same index inside the input pipeline or as a model's first layer (``native`` shard mode).
+so every layer's energy sum is conserved exactly (docs/design.md section 5); cell times are
+intensive and are replicated, not divided. The numpy path is one ``np.take`` with a precomputed
+index into a reused buffer (the fastest form measured, docs/design.md section 12); the
+TensorFlow path applies the same index inside the input pipeline or as a model's first layer
+(``native`` shard mode).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 All take (y_true, y_pred) with y_pred of shape (batch, 1), or (batch, 2) = (mu, sigma) for the
 mixture-density loss, and return per-sample values so Keras applies sample weights (a weight of 0
-masks objects without a target when MC and data are trained together, DESIGN.md section 8).
+masks objects without a target when MC and data are trained together, docs/design.md section 8).
 """
 from __future__ import annotations
 

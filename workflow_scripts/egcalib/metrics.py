@@ -1,10 +1,11 @@
-"""Resolution metrics (DESIGN.md section 9): eIQR of the relative error and rIQR.
+"""Resolution metrics (docs/design.md section 9): eIQR of the relative error and rIQR.
 
 RE = E / E_true. As in the seed, eIQR75 = (P75 - P25) / 1.349 and eIQR95 = (P97.5 - P2.5) / 3.92:
 the percentile range over twice the Gaussian quantile of the same central fraction, so a Gaussian
-of width sigma has eIQR75 = eIQR95 = sigma. (The general formula in DESIGN.md section 9 would give
-P12.5..P87.5 for q = 75; its explicit P25..P75 is what the seed's eIQR75 is, and wins.) rIQR = 1 - eIQR_model / eIQR_baseline, with bootstrap errors from
-paired resampling of the objects.
+of width sigma has eIQR75 = eIQR95 = sigma. (The general formula in docs/design.md section 9
+would give P12.5..P87.5 for q = 75; its explicit P25..P75 is what the seed's eIQR75 is, and
+wins.) rIQR = 1 - eIQR_model / eIQR_baseline, with bootstrap errors from paired resampling of
+the objects.
 
 The percentile range is taken of RE / median(RE) (``relative=True``, the default): the seed's
 formula assumes RE centred on 1, and without this a model whose scale is off by a factor would

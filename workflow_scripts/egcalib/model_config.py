@@ -13,7 +13,7 @@ KIND_KEYS = {"cnn": ("film", "top", "train_on", "loss", "architecture"),
 
 
 def model_kind(entry: dict, defaults: dict) -> str:
-    """"cnn" (the network of DESIGN.md section 8) or "bdt" (the gradient-boosted-trees control
+    """"cnn" (the network of docs/design.md section 8) or "bdt" (the gradient-boosted-trees control
     on the 16 scalars); entries that do not say are of model_defaults' kind."""
     return entry.get("kind", defaults.get("kind", "cnn"))
 

@@ -1,4 +1,4 @@
-"""Robust input normalisation from the training split only (DESIGN.md section 7).
+"""Robust input normalisation from the training split only (docs/design.md section 7).
 
 Targets: their median and IQR set the network's output scale (models.TargetScale).
 Scalars and track features: (x - median) / IQR, track statistics over real tracks only, padding

@@ -1,7 +1,7 @@
-"""The one tf.data input pipeline, shared by training and inference (DESIGN.md section 7).
+"""The one tf.data input pipeline, shared by training and inference (docs/design.md section 7).
 
 Shard files are read interleaved, records are batched *before* parsing (``tf.io.parse_example``
-on a batch is ~1.5x faster than one by one, DESIGN.md section 12), raw image bytes are decoded
+on a batch is ~1.5x faster than one by one, docs/design.md section 12), raw image bytes are decoded
 (and upsampled in ``native`` mode), inputs are normalised with the training statistics, and
 batches are prefetched. Training shuffles with a seed and keeps batch shapes fixed (XLA);
 inference keeps the file order so predictions line up with the ids.

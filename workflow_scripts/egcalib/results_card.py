@@ -132,10 +132,10 @@ ID_COLUMNS = ["dataset", *KEY]
 
 
 def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
-    """A model's predictions for MC objects with truth (all its evaluation datasets)."""
-    # The inference jobs' outputs (one per chunk of files, named c000, c001, ...): not what an
-    # older layout may have left beside them.
-    frame = read_predictions(sorted((results / "predictions" / model).glob("*/c[0-9]*.parquet")))
+    """A model's predictions for MC objects with truth (all its evaluation datasets): the files
+    its evaluation read (metrics.json), not whatever else the folder holds."""
+    metrics = json.loads((results / f"eval/{model}/metrics.json").read_text())
+    frame = read_predictions([results / path for path in metrics["predictions"]])
     return frame[np.isfinite(frame["e_truth"])] if len(frame) else frame
 
 

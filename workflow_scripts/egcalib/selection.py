@@ -1,4 +1,4 @@
-"""Event and object selections (DESIGN.md section 6), truth matching, data labels, cutflows.
+"""Event and object selections (docs/design.md section 6), truth matching, data labels, cutflows.
 
 Columnar: every function works on awkward arrays of whole chunks of events. A selection returns
 the selected objects as a jagged array (per event) of records, plus an ordered cutflow of

@@ -1,4 +1,4 @@
-"""Shards: per skim file, one TFRecord per split plus a Parquet sidecar (DESIGN.md section 7).
+"""Shards: per skim file, one TFRecord per split plus a Parquet sidecar (docs/design.md section 7).
 
 Each TFRecord example holds one object: its image (upsampled 56x55x4, or the native windows in
 ``native`` mode, upsampled later by the input pipeline), the optional time image, scalars,
@@ -23,7 +23,7 @@ ID_FEATURES = ("runNumber", "eventNumber", "object_index", "particle", "dataset_
 
 def compression_type(shards: dict) -> str:
     """TFRecord compression from config ('none' -> ''; GZIP at level 1 writes ~20x faster than
-    at the default level, DESIGN.md section 12)."""
+    at the default level, docs/design.md section 12)."""
     return "" if shards["compression"] == "none" else shards["compression"]
 
 

@@ -1,7 +1,7 @@
-"""Training one model (DESIGN.md section 8).
+"""Training one model (docs/design.md section 8).
 
 Deterministic given the seed; mixed precision and XLA on a GPU, plain float32 on CPU (XLA on CPU
-is configurable: ~3x faster for a ~0.7M-parameter model, DESIGN.md section 12); Adam with a
+is configurable: ~3x faster for a ~0.7M-parameter model, docs/design.md section 12); Adam with a
 plateau or cosine learning-rate schedule and early stopping; a backup of model and optimizer state
 every epoch, so a killed job rerun resumes at the next epoch with the weights it saved; the model
 written is that of the epoch with the lowest validation loss (kept across resumes); history,

@@ -1,4 +1,5 @@
-"""The embedded default input: a toy ATLAS-like EM calorimeter simulation (DESIGN.md section 4).
+"""The embedded default input: a toy ATLAS-like EM calorimeter simulation
+(docs/design.md section 4).
 
 ``simulation_config(config)`` builds the dict every function here takes from the workflow config;
 ``derive_baseline_calibration`` derives the standard calibration (an MVA, as ATLAS's, and the

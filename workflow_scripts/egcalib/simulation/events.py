@@ -1,4 +1,4 @@
-"""Assemble simulated events into the ntuple contract (DESIGN.md section 3) and write them.
+"""Assemble simulated events into the ntuple contract (docs/design.md section 3) and write them.
 
 A file is simulated in chunks of events so memory stays bounded; every chunk draws from its own
 generator seeded by (simulation seed, dataset, file, chunk), so files are independent and the

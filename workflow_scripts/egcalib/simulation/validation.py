@@ -23,7 +23,7 @@ from egcalib.contract import LAYERS  # noqa: E402
 from egcalib.fitting import FitError, fit_bw_cb  # noqa: E402
 from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs  # noqa: E402
 
-# DESIGN.md section 4: ATLAS design resolution anchors for central electrons, and the Z -> ee
+# docs/design.md section 4: ATLAS design resolution anchors for central electrons, and the Z -> ee
 # sigma_CB of the MVA baseline (the seed's ATLAS MC: 2.393 GeV).
 SAMPLING_ANCHOR = (0.09, 0.15)
 CONSTANT_ANCHOR = (0.005, 0.012)
