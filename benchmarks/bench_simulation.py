@@ -3,6 +3,7 @@ uproot alone (the bound) in the same run, printed as a ratio.
 
     .venv/bin/python benchmarks/bench_simulation.py [n_events]
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,7 +17,8 @@ import yaml
 
 from egcalib.rootio import write_tree
 from egcalib.simulation import derive_baseline_calibration, simulation_config
-from egcalib.simulation.events import BLOCK_EVENTS, branch_dtypes, simulate_chunk
+from egcalib.simulation.events import BLOCK_EVENTS, simulate_chunk
+from egcalib.simulation.ntuple import branch_dtypes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,15 +26,28 @@ REPO = Path(__file__).resolve().parents[1]
 def main(n_events: int = 10000) -> None:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     sim = simulation_config(config["simulation"], config["images"])
-    sim["calibration"]["objects_per_type"] = {"electron": 20000, "unconverted": 5000,
-                                              "converted": 5000}
+    sim["calibration"]["objects_per_type"] = {
+        "electron": 20000,
+        "unconverted": 5000,
+        "converted": 5000,
+    }
     calibration = derive_baseline_calibration(sim)
     chunk = BLOCK_EVENTS
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        chunks = [simulate_chunk("zee", "mc", min(chunk, n_events - first), first + 1, 1, sim,
-                                 calibration, np.random.default_rng(first))
-                  for first in range(0, n_events, chunk)]
+        chunks = [
+            simulate_chunk(
+                "zee",
+                "mc",
+                min(chunk, n_events - first),
+                first + 1,
+                1,
+                sim,
+                calibration,
+                np.random.default_rng(first),
+            )
+            for first in range(0, n_events, chunk)
+        ]
         write_tree(Path(tmp) / "sim.root", "egamma", chunks, branch_dtypes(True))
         simulate_seconds = time.perf_counter() - start
         start = time.perf_counter()

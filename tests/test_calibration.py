@@ -1,4 +1,5 @@
 """The toy detector's standard calibration: the MVA (as ATLAS's) and the binned reference."""
+
 from __future__ import annotations
 
 import copy
@@ -7,10 +8,13 @@ import numpy as np
 import pytest
 
 from egcalib import metrics
-from egcalib.simulation.calibration import (BaselineCalibration, derive_baseline_calibration,
-                                            mva_features)
-from egcalib.simulation.calorimeter import CONVERTED, ELECTRON, UNCONVERTED
-from egcalib.simulation.events import calibration_sample
+from egcalib.simulation.calibration import (
+    BaselineCalibration,
+    derive_baseline_calibration,
+    mva_features,
+)
+from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
+from egcalib.simulation.objects import calibration_sample
 
 
 @pytest.mark.parametrize("shower_type", [ELECTRON, UNCONVERTED, CONVERTED])
@@ -19,7 +23,8 @@ def test_mva_beats_the_binned_calibration_on_held_out_particles(sim, calibration
     rng = np.random.default_rng(2024 + shower_type)
     e_true, clusters = calibration_sample(20000, shower_type, sim, sim["detectors"]["mc"], rng)
     e_mva, e_binned = BaselineCalibration(calibration).apply(
-        clusters, np.full(len(e_true), shower_type))
+        clusters, np.full(len(e_true), shower_type)
+    )
     mva, binned = metrics.eiqr(e_mva / e_true, 75), metrics.eiqr(e_binned / e_true, 75)
     assert mva < 0.97 * binned, (mva, binned)
     assert abs(np.median(e_mva / e_true) - 1) < 0.005  # calibrated: the peak at one
@@ -39,8 +44,11 @@ def test_converted_photons_use_the_conversion_variables(sim):
 
 def test_calibration_is_deterministic(sim):
     small = copy.deepcopy(sim)
-    small["calibration"]["objects_per_type"] = {"electron": 3000, "unconverted": 3000,
-                                                "converted": 3000}
+    small["calibration"]["objects_per_type"] = {
+        "electron": 3000,
+        "unconverted": 3000,
+        "converted": 3000,
+    }
     small["calibration"]["eta_bin_width"] = 0.5
     first, second = derive_baseline_calibration(small), derive_baseline_calibration(small)
     assert first == second

@@ -1,5 +1,6 @@
 """Each detector effect of the toy calorimeter has the documented size (README, "The toy
 detector: decisions"), and switching it off removes it."""
+
 from __future__ import annotations
 
 import copy
@@ -7,10 +8,11 @@ import copy
 import numpy as np
 import pytest
 
-from egcalib.simulation.calorimeter import (CONVERTED, EFFECTS, ELECTRON, UNCONVERTED,
-                                            bremsstrahlung, lateral_width_scales,
-                                            longitudinal_fractions, shower_parameters,
-                                            simulate_showers, upstream_material)
+from egcalib.simulation.calorimeter import simulate_showers
+from egcalib.simulation.detector import CONVERTED, EFFECTS, ELECTRON, UNCONVERTED, upstream_material
+from egcalib.simulation.inner_detector import bremsstrahlung
+from egcalib.simulation.lateral import lateral_width_scales
+from egcalib.simulation.longitudinal import longitudinal_fractions, shower_parameters
 from egcalib.simulation.reconstruction import cluster_masks
 from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_variants, resolution_of
 
@@ -31,12 +33,14 @@ def test_brem_loss_follows_bethe_heitler(sim, abs_eta):
     # Mean energy kept after X radiation lengths is exp(-X) (Bethe-Heitler).
     n = 40000
     rng = np.random.default_rng(1)
-    x_tracker = (sim["longitudinal"]["tracker_fraction"]
-                 * upstream_material(np.full(n, abs_eta), sim["detectors"]["mc"]))
+    x_tracker = sim["longitudinal"]["tracker_fraction"] * upstream_material(
+        np.full(n, abs_eta), sim["detectors"]["mc"]
+    )
     energy = np.full(n, 40.0)
     charge = np.where(np.arange(n) % 2 == 0, 1, -1)
-    offset, photon_offsets, fractions, kept, _ = bremsstrahlung(energy, energy, charge, x_tracker,
-                                                               sim, rng)
+    offset, photon_offsets, fractions, kept, _ = bremsstrahlung(
+        energy, energy, charge, x_tracker, sim, rng
+    )
     np.testing.assert_allclose(kept + fractions.sum(axis=1), 1.0, rtol=1e-12)
     assert abs(kept.mean() - np.exp(-x_tracker[0])) < 0.01
     # The electron, lighter after radiating, bends further than an unradiating track; the
@@ -61,9 +65,17 @@ def test_brem_moves_energy_out_of_the_cluster_into_the_window(sim):
     outside = {}
     for label, effects in (("on", ("bremsstrahlung",)), ("off", ())):
         variant = _only(sim, *effects)
-        showers = simulate_showers(energy, eta, rng.uniform(-3, 3, n), charge,
-                                   np.full(n, ELECTRON), np.full(n, 30.0), variant,
-                                   variant["detectors"]["mc"], rng)
+        showers = simulate_showers(
+            energy,
+            eta,
+            rng.uniform(-3, 3, n),
+            charge,
+            np.full(n, ELECTRON),
+            np.full(n, 30.0),
+            variant,
+            variant["detectors"]["mc"],
+            rng,
+        )
         window = sum(c.sum(axis=(1, 2)) for c in showers.cells.values())
         outside[label] = np.mean((window - _cluster_sum(showers, variant)) / window)
     assert outside["on"] > outside["off"] + 0.01, outside
@@ -73,8 +85,7 @@ def test_shower_fluctuations_follow_grindhammer_peters(sim):
     n = 50000
     energy = np.full(n, 50.0)
     y = 50.0 / sim["longitudinal"]["critical_energy"]
-    alpha, b = shower_parameters(energy, np.full(n, ELECTRON), sim, np.random.default_rng(3),
-                                 True)
+    alpha, b = shower_parameters(energy, np.full(n, ELECTRON), sim, np.random.default_rng(3), True)
     log_t, log_alpha = np.log((alpha - 1) / b), np.log(alpha)
     assert abs(log_t.std() - 1 / (-2.506 + 1.245 * np.log(y))) < 0.005
     assert abs(log_alpha.std() - 1 / (-0.08442 + 0.7904 * np.log(y))) < 0.005
@@ -88,9 +99,17 @@ def test_upstream_loss_is_partly_seen_by_the_presampler(sim):
     n = 20000
     rng = np.random.default_rng(4)
     eta = rng.uniform(0.3, 0.7, n)
-    showers = simulate_showers(np.full(n, 50.0), eta, rng.uniform(-3, 3, n),
-                               np.where(rng.uniform(size=n) < 0.5, 1, -1), np.full(n, ELECTRON),
-                               np.full(n, 34.0), sim, sim["detectors"]["mc"], rng)
+    showers = simulate_showers(
+        np.full(n, 50.0),
+        eta,
+        rng.uniform(-3, 3, n),
+        np.where(rng.uniform(size=n) < 0.5, 1, -1),
+        np.full(n, ELECTRON),
+        np.full(n, 34.0),
+        sim,
+        sim["detectors"]["mc"],
+        rng,
+    )
     masks = cluster_masks(sim["native_shapes"], sim["cluster_size"])
     e0 = (showers.cells["lr0"] * masks["lr0"]).sum(axis=(1, 2))
     correlation = np.corrcoef(showers.e_dead, e0)[0, 1]
@@ -99,10 +118,14 @@ def test_upstream_loss_is_partly_seen_by_the_presampler(sim):
 
 def test_lateral_widths_follow_the_shower_age(sim):
     # The configured widths are those of a 45 GeV electron at eta = 0 (the GFLASH reference).
-    alpha, b = shower_parameters(np.array([45.0]), np.array([ELECTRON]), sim, None, False)
-    _, _, depth = longitudinal_fractions(np.array([45.0]), np.zeros(1), np.array([ELECTRON]),
-                                         _only(sim), sim["detectors"]["mc"],
-                                         np.random.default_rng(0))
+    _, _, depth = longitudinal_fractions(
+        np.array([45.0]),
+        np.zeros(1),
+        np.array([ELECTRON]),
+        _only(sim),
+        sim["detectors"]["mc"],
+        np.random.default_rng(0),
+    )
     core, tail = lateral_width_scales(np.array([45.0]), depth, sim)
     np.testing.assert_allclose(core, 1.0, rtol=1e-9)
     np.testing.assert_allclose(tail, 1.0, rtol=1e-9)
@@ -112,9 +135,14 @@ def test_lateral_widths_follow_the_shower_age(sim):
     rng = np.random.default_rng(5)
     scales = {}
     for shower_type in (CONVERTED, UNCONVERTED):
-        _, _, depth = longitudinal_fractions(np.full(n, 45.0), np.full(n, 0.5),
-                                             np.full(n, shower_type), sim,
-                                             sim["detectors"]["mc"], rng)
+        _, _, depth = longitudinal_fractions(
+            np.full(n, 45.0),
+            np.full(n, 0.5),
+            np.full(n, shower_type),
+            sim,
+            sim["detectors"]["mc"],
+            rng,
+        )
         scales[shower_type] = lateral_width_scales(np.full(n, 45.0), depth, sim)[0][:, 1].mean()
     assert scales[CONVERTED] > scales[UNCONVERTED] * 1.05, scales
     ones = lateral_width_scales(np.full(n, 45.0), depth, _only(sim))
@@ -130,29 +158,46 @@ def test_cluster_noise_and_pileup_have_their_size(sim, effect):
     variant = _only(sim, effect)
     spread = {}
     for mu in (15.0, 60.0):
-        showers = simulate_showers(np.full(n, 1e-4), rng.uniform(-0.5, 0.5, n),
-                                   rng.uniform(-3, 3, n), np.zeros(n), np.full(n, UNCONVERTED),
-                                   np.full(n, mu), variant, variant["detectors"]["mc"], rng)
+        showers = simulate_showers(
+            np.full(n, 1e-4),
+            rng.uniform(-0.5, 0.5, n),
+            rng.uniform(-3, 3, n),
+            np.zeros(n),
+            np.full(n, UNCONVERTED),
+            np.full(n, mu),
+            variant,
+            variant["detectors"]["mc"],
+            rng,
+        )
         spread[mu] = _cluster_sum(showers, variant).std()
     assert 0.1 < spread[15.0] < 0.5
     if effect == "pileup":
         assert abs(spread[60.0] / spread[15.0] - 2.0) < 0.3  # sqrt(60 / 15)
     else:
         masks = cluster_masks(sim["native_shapes"], sim["cluster_size"])
-        expected = np.sqrt(sum(m.sum() * s**2 for m, s in
-                               zip(masks.values(), sim["detectors"]["mc"]["noise"])))
+        expected = np.sqrt(
+            sum(m.sum() * s**2 for m, s in zip(masks.values(), sim["detectors"]["mc"]["noise"]))
+        )
         assert abs(spread[15.0] / expected - 1) < 0.03
         assert abs(spread[60.0] / expected - 1) < 0.03
-    silent = simulate_showers(np.full(100, 1e-4), np.zeros(100), np.zeros(100), np.zeros(100),
-                              np.full(100, UNCONVERTED), np.full(100, 60.0), _only(sim),
-                              sim["detectors"]["mc"], rng)
+    silent = simulate_showers(
+        np.full(100, 1e-4),
+        np.zeros(100),
+        np.zeros(100),
+        np.zeros(100),
+        np.full(100, UNCONVERTED),
+        np.full(100, 60.0),
+        _only(sim),
+        sim["detectors"]["mc"],
+        rng,
+    )
     assert np.abs(_cluster_sum(silent, sim)).std() < 0.01  # only the sampling of 0.1 MeV
 
 
 def test_effect_study_variants_and_floor(sim):
     variants = effect_variants(sim)
     assert set(variants[FLOOR]["effects"].values()) == {False}
-    assert variants[ALL_ON]["effects"] == {name: True for name in EFFECTS}
+    assert variants[ALL_ON]["effects"] == dict.fromkeys(EFFECTS, True)
     assert len(variants) == 2 + len(EFFECTS)
     for name in EFFECTS:
         assert variants[f"without {name}"]["effects"][name] is False

@@ -1,4 +1,5 @@
 """The embedded toy calorimeter: contract, bookkeeping, physics sanity, determinism."""
+
 from __future__ import annotations
 
 import awkward as ak
@@ -6,11 +7,13 @@ import numpy as np
 import pytest
 import uproot
 
-from egcalib.contract import LAYERS, all_branches, cell_branches, truth_branches
-from egcalib.simulation.calorimeter import ELECTRON, UNCONVERTED, simulate_showers
-from egcalib.simulation.events import calibration_sample, simulate_chunk
-from egcalib.simulation.generator import generate
+from egcalib.contract import all_branches, cell_branches, truth_branches
 from egcalib.simulation.calibration import BaselineCalibration
+from egcalib.simulation.calorimeter import simulate_showers
+from egcalib.simulation.detector import ELECTRON, UNCONVERTED
+from egcalib.simulation.events import simulate_chunk
+from egcalib.simulation.generator import generate
+from egcalib.simulation.objects import calibration_sample
 from egcalib.simulation.validation import fit_resolution
 
 JAGGED_PREFIXES = ("el_", "ph_", "mu_", "trk_")
@@ -62,9 +65,17 @@ def _showers(sim, n, energy, eta, shower_type=ELECTRON, seed=1):
     e = np.full(n, float(energy))
     eta_values = np.full(n, eta) + rng.uniform(-0.01, 0.01, n)
     charge = np.where(np.arange(n) % 2 == 0, 1, -1) * (shower_type == ELECTRON)
-    return simulate_showers(e, eta_values, rng.uniform(-np.pi, np.pi, n), charge,
-                            np.full(n, shower_type), np.full(n, 30.0), sim,
-                            sim["detectors"]["mc"], rng), e
+    return simulate_showers(
+        e,
+        eta_values,
+        rng.uniform(-np.pi, np.pi, n),
+        charge,
+        np.full(n, shower_type),
+        np.full(n, 30.0),
+        sim,
+        sim["detectors"]["mc"],
+        rng,
+    ), e
 
 
 @pytest.mark.parametrize("shower_type", [ELECTRON, UNCONVERTED])
@@ -111,7 +122,9 @@ def test_baseline_response_is_centred_in_the_barrel(sim, calibration):
     rng = np.random.default_rng(7)
     e_true, clusters = calibration_sample(30000, ELECTRON, sim, sim["detectors"]["mc"], rng)
     barrel = np.abs(clusters["cl_eta"]) < 1.37
-    e_mva, e_binned = BaselineCalibration(calibration).apply(clusters, np.full(len(e_true), ELECTRON))
+    e_mva, e_binned = BaselineCalibration(calibration).apply(
+        clusters, np.full(len(e_true), ELECTRON)
+    )
     for e_base in (e_mva[barrel], e_binned[barrel]):
         assert abs(np.median(e_base / e_true[barrel]) - 1) < 0.003
     raw = clusters["cl_Eacc"][barrel] / e_true[barrel]
@@ -123,11 +136,20 @@ def test_resolution_terms_land_in_the_anchors(sim, calibration):
     n = 24000
     energy = np.exp(rng.uniform(np.log(8), np.log(1000), n))
     eta = rng.uniform(-0.8, 0.8, n)
-    from egcalib.simulation.events import simulate_objects
+    from egcalib.simulation.objects import simulate_objects
 
-    _, clusters = simulate_objects(energy, eta, rng.uniform(-np.pi, np.pi, n),
-                                   np.where(rng.uniform(size=n) < .5, 1, -1), np.full(n, ELECTRON),
-                                   np.full(n, 34.0), sim, sim["detectors"]["mc"], rng, calibration)
+    _, clusters = simulate_objects(
+        energy,
+        eta,
+        rng.uniform(-np.pi, np.pi, n),
+        np.where(rng.uniform(size=n) < 0.5, 1, -1),
+        np.full(n, ELECTRON),
+        np.full(n, 34.0),
+        sim,
+        sim["detectors"]["mc"],
+        rng,
+        calibration,
+    )
     fit = fit_resolution(energy, clusters["e"] / energy, np.geomspace(8, 1000, 12))
     assert fit["converged"]
     assert 0.09 <= fit["sampling"] <= 0.15
@@ -149,9 +171,18 @@ def test_z_line_shape_and_decay(sim):
     particles = generate("zee", 20000, sim["generator"], rng)
     el = particles["pdg"] == 11
     e, eta, phi = (particles[k][el].reshape(-1, 2) for k in ("e", "eta", "phi"))
+
     # Both leptons massless: m^2 = 2 E1 E2 (1 - cos angle); FSR only lowers it.
-    p = lambda i: np.stack([np.cos(phi[:, i]) / np.cosh(eta[:, i]), np.sin(phi[:, i]) / np.cosh(eta[:, i]),
-                            np.tanh(eta[:, i])], axis=1)
+    def p(i):
+        return np.stack(
+            [
+                np.cos(phi[:, i]) / np.cosh(eta[:, i]),
+                np.sin(phi[:, i]) / np.cosh(eta[:, i]),
+                np.tanh(eta[:, i]),
+            ],
+            axis=1,
+        )
+
     mass = np.sqrt(2 * e[:, 0] * e[:, 1] * (1 - (p(0) * p(1)).sum(axis=1)))
     peak = mass[(mass > 80) & (mass < 100)]
     assert abs(np.median(peak) - 91.19) < 0.3
@@ -191,4 +222,6 @@ def test_cell_windows_hold_the_shower(ntuple_dir, sim):
     assert is_centre.mean() > 0.7
     neighbour = np.abs(np.array(np.unravel_index(hottest, cells.shape[1:])).T - centre).max(axis=1)
     assert np.all(neighbour[cells.sum(axis=(1, 2)) > 20] <= 1)
-    np.testing.assert_array_less(ak.to_numpy(ak.flatten(arrays.el_cl_E2)), cells.sum(axis=(1, 2)) + 1.0)
+    np.testing.assert_array_less(
+        ak.to_numpy(ak.flatten(arrays.el_cl_E2)), cells.sum(axis=(1, 2)) + 1.0
+    )

@@ -6,12 +6,13 @@
 older binned one) from the simulator's own single-particle sample; ``simulate_file`` writes one
 contract ntuple.
 """
+
 from __future__ import annotations
 
 from egcalib.simulation.calibration import derive_baseline_calibration
 from egcalib.simulation.events import simulate_file
 
-__all__ = ["simulation_config", "derive_baseline_calibration", "simulate_file"]
+__all__ = ["derive_baseline_calibration", "simulate_file", "simulation_config"]
 
 
 def simulation_config(simulation: dict, images: dict) -> dict:

@@ -12,11 +12,12 @@ The binned correction of earlier versions stays as a reference (``el_binned_e`` 
 E = C(|eta|, E_raw) * E_raw with E_raw = E_acc + w0(|eta|) * E0, the presampler weight w0 and the
 response correction C per (|eta|, E) bin, derived from the same sample.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from egcalib.simulation.calorimeter import CONVERTED, ELECTRON, UNCONVERTED
+from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
 
 SHOWER_TYPE_NAMES = {ELECTRON: "electron", UNCONVERTED: "unconverted", CONVERTED: "converted"}
 MVA_FEATURES = ("E_acc", "f0", "R12", "abs_eta", "eta_in_cell", "phi_in_cell")
@@ -24,9 +25,16 @@ CONVERSION_FEATURES = ("conversion_radius", "conversion_pt_ratio")
 # Deterministic LightGBM: same sample and seed give the same trees, so the same simulation seed
 # gives the same ntuples byte for byte. One thread: with several, LightGBM's histogram sums may
 # be added in another order.
-LIGHTGBM_PARAMS = {"objective": "l1", "learning_rate": 0.1, "num_leaves": 63,
-                   "min_data_in_leaf": 100, "deterministic": True, "force_row_wise": True,
-                   "num_threads": 1, "verbosity": -1}
+LIGHTGBM_PARAMS = {
+    "objective": "l1",
+    "learning_rate": 0.1,
+    "num_leaves": 63,
+    "min_data_in_leaf": 100,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 1,
+    "verbosity": -1,
+}
 MAX_ROUNDS = 1000
 EARLY_STOPPING_ROUNDS = 30
 
@@ -36,10 +44,14 @@ def mva_features(clusters: dict, shower_type: int) -> np.ndarray:
     k = 6, or 8 for converted photons (MVA_FEATURES, then CONVERSION_FEATURES)."""
     e_acc = np.asarray(clusters["cl_Eacc"], np.float64)
     e2 = np.asarray(clusters["cl_E2"], np.float64)
-    columns = [e_acc,
-               np.asarray(clusters["cl_E0"]) / np.where(e_acc != 0, e_acc, np.nan),
-               np.asarray(clusters["cl_E1"]) / np.where(e2 != 0, e2, np.nan),
-               np.abs(clusters["cl_eta"]), clusters["cl_etaModCalo"], clusters["cl_phiModCalo"]]
+    columns = [
+        e_acc,
+        np.asarray(clusters["cl_E0"]) / np.where(e_acc != 0, e_acc, np.nan),
+        np.asarray(clusters["cl_E1"]) / np.where(e2 != 0, e2, np.nan),
+        np.abs(clusters["cl_eta"]),
+        clusters["cl_etaModCalo"],
+        clusters["cl_phiModCalo"],
+    ]
     if shower_type == CONVERTED:
         columns += [clusters["conversion_radius"], clusters["conversion_pt_ratio"]]
     return np.stack([np.asarray(c, np.float64) for c in columns], axis=1)
@@ -61,8 +73,13 @@ def train_mva(features: np.ndarray, e_true: np.ndarray, seed: int) -> str:
     params = {**LIGHTGBM_PARAMS, "seed": seed}
     train = lgb.Dataset(features[~held_out], target[~held_out], params={"verbosity": -1})
     valid = lgb.Dataset(features[held_out], target[held_out], reference=train)
-    booster = lgb.train(params, train, num_boost_round=MAX_ROUNDS, valid_sets=[valid],
-                        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
+    booster = lgb.train(
+        params,
+        train,
+        num_boost_round=MAX_ROUNDS,
+        valid_sets=[valid],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+    )
     return booster.model_to_string(num_iteration=booster.best_iteration)
 
 
@@ -74,8 +91,9 @@ class BaselineCalibration:
         import lightgbm as lgb
 
         self.binned = tables["binned"]
-        self.mva = {name: lgb.Booster(model_str=entry["model"])
-                    for name, entry in tables["mva"].items()}
+        self.mva = {
+            name: lgb.Booster(model_str=entry["model"]) for name, entry in tables["mva"].items()
+        }
 
     def apply(self, clusters: dict, shower_type: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(E_MVA, E_binned) [GeV] for cluster arrays (n,) of objects of mixed shower types."""
@@ -88,8 +106,9 @@ class BaselineCalibration:
             part = {k: np.asarray(v)[sel] for k, v in clusters.items()}
             response = self.mva[name].predict(mva_features(part, code), num_threads=1)
             e_mva[sel] = part["cl_Eacc"] * response
-            e_binned[sel] = apply_binned_calibration(self.binned[name], np.abs(part["cl_eta"]),
-                                                     part["cl_Eacc"], part["cl_E0"])
+            e_binned[sel] = apply_binned_calibration(
+                self.binned[name], np.abs(part["cl_eta"]), part["cl_Eacc"], part["cl_E0"]
+            )
         return e_mva, e_binned
 
 
@@ -104,26 +123,36 @@ def derive_baseline_calibration(sim: dict) -> dict:
     """MVA and binned calibrations per shower type, derived with the MC detector on the
     simulator's single-particle sample (as ATLAS derives its calibration on simulation).
     JSON-serialisable: {"binned": {type: table}, "mva": {type: {"features", "model"}}}."""
-    from egcalib.simulation.events import calibration_sample, stream_seed
+    from egcalib.simulation.events import stream_seed
+    from egcalib.simulation.objects import calibration_sample
 
     cal = sim["calibration"]
-    eta_edges = np.arange(0.0, sim["generator"]["eta_max"] + cal["eta_bin_width"],
-                          cal["eta_bin_width"])
+    eta_edges = np.arange(
+        0.0, sim["generator"]["eta_max"] + cal["eta_bin_width"], cal["eta_bin_width"]
+    )
     lo, hi = cal["et_range"]
-    log_e_edges = np.linspace(np.log(lo), np.log(hi * np.cosh(sim["generator"]["eta_max"])),
-                              cal["energy_bins"] + 1)
+    log_e_edges = np.linspace(
+        np.log(lo), np.log(hi * np.cosh(sim["generator"]["eta_max"])), cal["energy_bins"] + 1
+    )
     tables = {"binned": {}, "mva": {}}
     for code, name in SHOWER_TYPE_NAMES.items():
         rng = np.random.default_rng(stream_seed(sim["seed"], "calibration", name))
-        e_true, clusters = calibration_sample(cal["objects_per_type"][name], code, sim,
-                                              sim["detectors"]["mc"], rng)
+        e_true, clusters = calibration_sample(
+            cal["objects_per_type"][name], code, sim, sim["detectors"]["mc"], rng
+        )
         tables["binned"][name] = derive_binned_calibration(
-            np.abs(clusters["cl_eta"]), e_true, clusters["cl_Eacc"], clusters["cl_E0"],
-            eta_edges, log_e_edges)
+            np.abs(clusters["cl_eta"]),
+            e_true,
+            clusters["cl_Eacc"],
+            clusters["cl_E0"],
+            eta_edges,
+            log_e_edges,
+        )
         features = MVA_FEATURES + (CONVERSION_FEATURES if code == CONVERTED else ())
-        tables["mva"][name] = {"features": list(features),
-                               "model": train_mva(mva_features(clusters, code), e_true,
-                                                  sim["seed"])}
+        tables["mva"][name] = {
+            "features": list(features),
+            "model": train_mva(mva_features(clusters, code), e_true, sim["seed"]),
+        }
     return tables
 
 
@@ -162,7 +191,7 @@ def derive_binned_calibration(abs_eta, e_true, cl_eacc, cl_e0, eta_edges, log_e_
     order = np.argsort(flat, kind="stable")
     bounds = np.searchsorted(flat[order], np.arange(n_eta * n_e + 1))
     for cell in range(n_eta * n_e):
-        idx = order[bounds[cell]:bounds[cell + 1]]
+        idx = order[bounds[cell] : bounds[cell + 1]]
         idx = idx[ok[idx]]
         if len(idx) >= 20:
             correction.flat[cell] = np.median(ratio[idx])
@@ -171,12 +200,18 @@ def derive_binned_calibration(abs_eta, e_true, cl_eacc, cl_e0, eta_edges, log_e_
         row = correction[b]
         filled = np.nonzero(np.isfinite(row))[0]
         if len(filled) == 0:
-            raise ValueError(f"calibration: no objects in |eta| bin {eta_edges[b]}-{eta_edges[b+1]}")
+            raise ValueError(
+                f"calibration: no objects in |eta| bin {eta_edges[b]}-{eta_edges[b + 1]}"
+            )
         nearest = filled[np.abs(np.arange(n_e)[:, None] - filled[None, :]).argmin(axis=1)]
         correction[b] = row[nearest]
         centres[b] = np.where(np.isfinite(row), centres[b], centres[b][nearest])
-    return {"eta_edges": eta_edges.tolist(), "presampler_weights": weights.tolist(),
-            "log_e_centres": centres.tolist(), "correction": correction.tolist()}
+    return {
+        "eta_edges": eta_edges.tolist(),
+        "presampler_weights": weights.tolist(),
+        "log_e_centres": centres.tolist(),
+        "correction": correction.tolist(),
+    }
 
 
 def apply_binned_calibration(table: dict, abs_eta, cl_eacc, cl_e0):

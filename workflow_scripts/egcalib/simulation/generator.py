@@ -3,17 +3,16 @@
 Each generator returns a flat table of final-state particles (numpy arrays) with the index of
 the event they belong to, sorted by event. Energies in GeV, angles in radians.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import vector
 
+from egcalib.kinematics import wrap_phi
+
 ELECTRON_PDG, MUON_PDG, PHOTON_PDG = 11, 13, 22
 LEPTON_MASS = {ELECTRON_PDG: 0.000511, MUON_PDG: 0.10566}
-
-
-def _wrap(phi):
-    return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
 def sample_dilepton_mass(n, gen: dict, rng):
@@ -21,7 +20,7 @@ def sample_dilepton_mass(n, gen: dict, rng):
     m_z, g_z = gen["z_mass"], gen["z_width"]
     lo, hi = gen["mass_range"]
     # Inverse CDF in s of M G / ((s - M^2)^2 + M^2 G^2).
-    u_lo, u_hi = (np.arctan((np.square([lo, hi]) - m_z**2) / (m_z * g_z)))
+    u_lo, u_hi = np.arctan((np.square([lo, hi]) - m_z**2) / (m_z * g_z))
     s = m_z**2 + m_z * g_z * np.tan(rng.uniform(u_lo, u_hi, n))
     mass = np.sqrt(s)
     continuum = rng.uniform(size=n) < gen["drell_yan_fraction"]
@@ -43,8 +42,14 @@ def _z_boost(n, mass, gen, rng):
     z_y = gen["z_rapidity_sigma"] * rng.standard_normal(n)
     z_phi = rng.uniform(-np.pi, np.pi, n)
     m_t = np.hypot(mass, z_pt)
-    return vector.array({"px": z_pt * np.cos(z_phi), "py": z_pt * np.sin(z_phi),
-                         "pz": m_t * np.sinh(z_y), "E": m_t * np.cosh(z_y)})
+    return vector.array(
+        {
+            "px": z_pt * np.cos(z_phi),
+            "py": z_pt * np.sin(z_phi),
+            "pz": m_t * np.sinh(z_y),
+            "E": m_t * np.cosh(z_y),
+        }
+    )
 
 
 def _direction(cos_t, phi):
@@ -54,8 +59,9 @@ def _direction(cos_t, phi):
 
 def _lab(momenta, energy, z):
     """Boost rest-frame momenta (n, 3) with energies (n,) by the Z four-vector."""
-    rest = vector.array({"px": momenta[:, 0], "py": momenta[:, 1], "pz": momenta[:, 2],
-                         "E": energy})
+    rest = vector.array(
+        {"px": momenta[:, 0], "py": momenta[:, 1], "pz": momenta[:, 2], "E": energy}
+    )
     lab = rest.boost_p4(z)
     return {"e": lab.E, "eta": lab.eta, "phi": lab.phi}
 
@@ -80,7 +86,9 @@ def z_decays(n, lepton_pdg, gen: dict, rng, radiative=False):
         lo, hi = gen["zmumug_photon_fraction"]
         x_gamma = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
         y_lo, y_hi = gen["zmumug_collinearity"]
-        y = np.exp(rng.uniform(np.log(y_lo), np.log(y_hi), n)) * np.minimum(1.0, 0.9 * x_gamma / y_hi)
+        y = np.exp(rng.uniform(np.log(y_lo), np.log(y_hi), n)) * np.minimum(
+            1.0, 0.9 * x_gamma / y_hi
+        )
         x_spectator, x_radiator = 1.0 - y, 1.0 + y - x_gamma
         e2, e1, e_gamma = x_spectator * half, x_radiator * half, x_gamma * half
         # The radiator and the photon balance the spectator in a plane at a random azimuth.
@@ -108,10 +116,12 @@ def _emit_fsr(leptons, emits, z_fraction, gen, rng):
     delta_r = np.exp(rng.uniform(np.log(dr_lo), np.log(dr_hi), n_emit))
     angle = rng.uniform(0, 2 * np.pi, n_emit)
     e_lep = leptons["e"][emits]
-    photon = {"e": z_fraction * e_lep,
-              "eta": leptons["eta"][emits] + delta_r * np.cos(angle),
-              "phi": _wrap(leptons["phi"][emits] + delta_r * np.sin(angle)),
-              "delta_r": delta_r}
+    photon = {
+        "e": z_fraction * e_lep,
+        "eta": leptons["eta"][emits] + delta_r * np.cos(angle),
+        "phi": wrap_phi(leptons["phi"][emits] + delta_r * np.sin(angle)),
+        "delta_r": delta_r,
+    }
     leptons["e"][emits] = (1.0 - z_fraction) * e_lep
     return photon
 
@@ -125,10 +135,14 @@ def generate(process: str, n_events: int, gen: dict, rng: np.random.Generator) -
     if process == "egun":
         et = np.exp(rng.uniform(*np.log(gen["egun_et_range"]), n_events))
         eta = rng.uniform(-gen["eta_max"], gen["eta_max"], n_events)
-        return {"event": np.arange(n_events), "pdg": np.full(n_events, ELECTRON_PDG),
-                "charge": np.where(rng.uniform(size=n_events) < 0.5, 1, -1),
-                "e": et * np.cosh(eta), "eta": eta,
-                "phi": rng.uniform(-np.pi, np.pi, n_events)}
+        return {
+            "event": np.arange(n_events),
+            "pdg": np.full(n_events, ELECTRON_PDG),
+            "charge": np.where(rng.uniform(size=n_events) < 0.5, 1, -1),
+            "e": et * np.cosh(eta),
+            "eta": eta,
+            "phi": rng.uniform(-np.pi, np.pi, n_events),
+        }
     lepton_pdg = ELECTRON_PDG if process == "zee" else MUON_PDG
     leptons, photon = z_decays(n_events, lepton_pdg, gen, rng, radiative=process == "zmumug")
     events2 = np.repeat(np.arange(n_events), 2).reshape(n_events, 2)

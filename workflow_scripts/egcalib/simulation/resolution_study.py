@@ -5,6 +5,7 @@ Each variant is simulated in memory with its own MVA calibration (trained on its
 as the workflow's is), so the table compares like with like: sigma_CB of the BW (x) CB fit of
 m_ee and eIQR75 of E_MVA / E_true for the electrons of Z -> ee events.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,9 +17,11 @@ import vector
 from egcalib import metrics
 from egcalib.fitting import FitError, fit_bw_cb
 from egcalib.simulation.calibration import mva_features, train_mva
-from egcalib.simulation.calorimeter import EFFECTS, ELECTRON
-from egcalib.simulation.events import calibration_sample, sample_mu, simulate_objects, stream_seed
+from egcalib.simulation.detector import EFFECTS, ELECTRON
+from egcalib.simulation.events import stream_seed
 from egcalib.simulation.generator import ELECTRON_PDG, generate
+from egcalib.simulation.objects import calibration_sample, simulate_objects
+from egcalib.simulation.pileup import sample_mu
 
 log = logging.getLogger(__name__)
 ALL_ON = "all effects"
@@ -33,7 +36,9 @@ def effect_variants(sim: dict) -> dict[str, dict]:
     for name in EFFECTS:
         if configured[name]:
             variants[f"without {name}"] = {**configured, name: False}
-    return {label: {**copy.deepcopy(sim), "effects": effects} for label, effects in variants.items()}
+    return {
+        label: {**copy.deepcopy(sim), "effects": effects} for label, effects in variants.items()
+    }
 
 
 def zee_electron_pairs(sim: dict, n_events: int, rng):
@@ -55,26 +60,51 @@ def resolution_of(sim: dict, n_calibration: int, n_events: int, fit_config: dict
     e_true, clusters = calibration_sample(n_calibration, ELECTRON, sim, detector, rng)
     import lightgbm as lgb
 
-    booster = lgb.Booster(model_str=train_mva(mva_features(clusters, ELECTRON), e_true,
-                                              sim["seed"]))
+    booster = lgb.Booster(
+        model_str=train_mva(mva_features(clusters, ELECTRON), e_true, sim["seed"])
+    )
     rng = np.random.default_rng(stream_seed(sim["seed"], "effect-study", "zee"))
     energy, eta, phi, charge = zee_electron_pairs(sim, n_events, rng)
     mu = np.repeat(sample_mu(len(energy), detector, rng), 2)
-    _, reco = simulate_objects(energy.ravel(), eta.ravel(), phi.ravel(), charge.ravel(),
-                               np.full(energy.size, ELECTRON), mu, sim, detector, rng)
-    e_mva = (reco["cl_Eacc"] * booster.predict(mva_features(reco, ELECTRON), num_threads=1))
+    _, reco = simulate_objects(
+        energy.ravel(),
+        eta.ravel(),
+        phi.ravel(),
+        charge.ravel(),
+        np.full(energy.size, ELECTRON),
+        mu,
+        sim,
+        detector,
+        rng,
+    )
+    e_mva = reco["cl_Eacc"] * booster.predict(mva_features(reco, ELECTRON), num_threads=1)
     e_mva = e_mva.reshape(-1, 2)
-    p = [vector.array({"pt": e_mva[:, i] / np.cosh(eta[:, i]), "eta": eta[:, i],
-                       "phi": phi[:, i], "M": np.zeros(len(eta))}) for i in (0, 1)]
-    out = {"electrons": int(energy.size),
-           "eiqr75": float(metrics.eiqr((e_mva / energy).ravel(), 75))}
+    p = [
+        vector.array(
+            {
+                "pt": e_mva[:, i] / np.cosh(eta[:, i]),
+                "eta": eta[:, i],
+                "phi": phi[:, i],
+                "M": np.zeros(len(eta)),
+            }
+        )
+        for i in (0, 1)
+    ]
+    out = {
+        "electrons": int(energy.size),
+        "eiqr75": float(metrics.eiqr((e_mva / energy).ravel(), 75)),
+    }
     try:
         fit = fit_bw_cb((p[0] + p[1]).mass, **fit_config)
     except FitError as error:
         out["fit_error"] = str(error)
     else:
-        out.update(sigma_cb=fit.values["sigma"], sigma_cb_error=fit.errors["sigma"],
-                   fixed=fit.fixed, flags=fit.flags)
+        out.update(
+            sigma_cb=fit.values["sigma"],
+            sigma_cb_error=fit.errors["sigma"],
+            fixed=fit.fixed,
+            flags=fit.flags,
+        )
     return out
 
 

@@ -2,6 +2,7 @@
 mismatches, data-vs-MC comparisons, the Z -> ee peak of the MVA and binned baselines and what
 each detector effect costs, as a JSON summary and plots.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,17 +12,19 @@ import awkward as ak
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
-import uproot  # noqa: E402
-from iminuit import Minuit  # noqa: E402
-from iminuit.cost import LeastSquares  # noqa: E402
+import itertools
 
-from egcalib.atomic import atomic_path  # noqa: E402
-from egcalib.contract import LAYERS  # noqa: E402
-from egcalib.fitting import FitError, fit_bw_cb  # noqa: E402
-from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs  # noqa: E402
+import matplotlib.pyplot as plt
+import mplhep
+import numpy as np
+import uproot
+from iminuit import Minuit
+from iminuit.cost import LeastSquares
+
+from egcalib.atomic import atomic_path, save_figure
+from egcalib.contract import LAYERS
+from egcalib.fitting import FitError, fit_bw_cb
+from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs
 
 # docs/design.md section 4: ATLAS design resolution anchors for central electrons, and the Z -> ee
 # sigma_CB of the MVA baseline (the seed's ATLAS MC: 2.393 GeV).
@@ -55,7 +58,7 @@ def robust_resolution(response):
 def fit_resolution(energy, response, energy_edges):
     """Fit a, b, c of the resolution model to the IQR width of E_reco/E_true in energy bins."""
     centres, sigmas, errors = [], [], []
-    for lo, hi in zip(energy_edges[:-1], energy_edges[1:]):
+    for lo, hi in itertools.pairwise(energy_edges):
         sel = (energy >= lo) & (energy < hi)
         if sel.sum() < 30:
             continue
@@ -66,18 +69,29 @@ def fit_resolution(energy, response, energy_edges):
     centres, sigmas, errors = map(np.asarray, (centres, sigmas, errors))
     if len(centres) < 4:
         raise ValueError(f"resolution fit needs >= 4 populated energy bins, got {len(centres)}")
-    minuit = Minuit(LeastSquares(centres, sigmas, errors, resolution_model),
-                    sampling=0.1, noise=0.3, constant=0.007)
+    minuit = Minuit(
+        LeastSquares(centres, sigmas, errors, resolution_model),
+        sampling=0.1,
+        noise=0.3,
+        constant=0.007,
+    )
     minuit.limits = [(0, 1), (0, 5), (0, 0.1)]
     minuit.migrad()
     minuit.hesse()
     return {
-        "sampling": minuit.values["sampling"], "sampling_error": minuit.errors["sampling"],
-        "noise_gev": minuit.values["noise"], "noise_error": minuit.errors["noise"],
-        "constant": minuit.values["constant"], "constant_error": minuit.errors["constant"],
-        "chi2_ndf": minuit.fval / max(len(centres) - 3, 1), "converged": minuit.valid,
-        "points": {"energy": centres.tolist(), "sigma_over_e": sigmas.tolist(),
-                   "error": errors.tolist()},
+        "sampling": minuit.values["sampling"],
+        "sampling_error": minuit.errors["sampling"],
+        "noise_gev": minuit.values["noise"],
+        "noise_error": minuit.errors["noise"],
+        "constant": minuit.values["constant"],
+        "constant_error": minuit.errors["constant"],
+        "chi2_ndf": minuit.fval / max(len(centres) - 3, 1),
+        "converged": minuit.valid,
+        "points": {
+            "energy": centres.tolist(),
+            "sigma_over_e": sigmas.tolist(),
+            "error": errors.tolist(),
+        },
     }
 
 
@@ -85,12 +99,20 @@ def layer_fractions(energy, layers, energy_edges):
     """Mean raw-energy fraction per layer in bins of true energy."""
     total = layers.sum(axis=1)
     rows = []
-    for lo, hi in zip(energy_edges[:-1], energy_edges[1:]):
+    for lo, hi in itertools.pairwise(energy_edges):
         sel = (energy >= lo) & (energy < hi) & (total > 0)
         if sel.any():
-            rows.append({"e_lo": lo, "e_hi": hi, "n": int(sel.sum()),
-                         **{f"f{i}": float(np.mean(layers[sel, i] / total[sel]))
-                            for i in range(layers.shape[1])}})
+            rows.append(
+                {
+                    "e_lo": lo,
+                    "e_hi": hi,
+                    "n": int(sel.sum()),
+                    **{
+                        f"f{i}": float(np.mean(layers[sel, i] / total[sel]))
+                        for i in range(layers.shape[1])
+                    },
+                }
+            )
     return rows
 
 
@@ -105,25 +127,48 @@ def zee_peak(paths, tree: str, energies=("e", "binned_e")) -> dict:
     good = pairs.el_truth_matched & (pairs.el_pt > 9.5)
     out = {}
     for name in energies:
-        e, eta, phi = (ak.to_numpy(pairs[f"el_{f}"][good]).reshape(-1, 2)
-                       for f in (name, "eta", "phi"))
+        e, eta, phi = (
+            ak.to_numpy(pairs[f"el_{f}"][good]).reshape(-1, 2) for f in (name, "eta", "phi")
+        )
         import vector
 
-        p = [vector.array({"pt": e[:, i] / np.cosh(eta[:, i]), "eta": eta[:, i],
-                           "phi": phi[:, i], "M": np.zeros(len(e))}) for i in (0, 1)]
+        p = [
+            vector.array(
+                {
+                    "pt": e[:, i] / np.cosh(eta[:, i]),
+                    "eta": eta[:, i],
+                    "phi": phi[:, i],
+                    "M": np.zeros(len(e)),
+                }
+            )
+            for i in (0, 1)
+        ]
         try:
             fit = fit_bw_cb((p[0] + p[1]).mass)
         except FitError as error:
             out[name] = {"events": len(e), "fit_error": str(error)}
         else:
-            out[name] = {"events": len(e), "sigma_cb": fit.values["sigma"],
-                         "sigma_cb_error": fit.errors["sigma"], "fixed": fit.fixed,
-                         "flags": fit.flags}
+            out[name] = {
+                "events": len(e),
+                "sigma_cb": fit.values["sigma"],
+                "sigma_cb_error": fit.errors["sigma"],
+                "fixed": fit.fixed,
+                "flags": fit.flags,
+            }
     return out
 
 
-def validate(egun_paths, mc_zee_paths, data_zee_paths, native_shapes, tree, out_json, plot_dir,
-             central_eta=0.8, sim=None):
+def validate(
+    egun_paths,
+    mc_zee_paths,
+    data_zee_paths,
+    native_shapes,
+    tree,
+    out_json,
+    plot_dir,
+    central_eta=0.8,
+    sim=None,
+):
     """Write the validation summary JSON and plots; return the summary. With ``sim`` (the
     simulation config), also the per-effect resolution study (resolution_study)."""
     plot_dir = Path(plot_dir)
@@ -131,14 +176,20 @@ def validate(egun_paths, mc_zee_paths, data_zee_paths, native_shapes, tree, out_
     plt.style.use(mplhep.style.ATLAS)
     summary: dict = {"anchors": {"sampling": SAMPLING_ANCHOR, "constant": CONSTANT_ANCHOR}}
     if egun_paths:
-        gun = read_electrons(egun_paths, tree, ["e", "eta", "gen_e", "truth_e", "truth_matched",
-                                                "cl_E0", "cl_E1", "cl_E2", "cl_E3"])
+        gun = read_electrons(
+            egun_paths,
+            tree,
+            ["e", "eta", "gen_e", "truth_e", "truth_matched", "cl_E0", "cl_E1", "cl_E2", "cl_E3"],
+        )
         cells = {layer: [] for layer in LAYERS}
         for path in egun_paths:
             arrays = uproot.open(path)[tree].arrays([f"el_cells_{layer}" for layer in LAYERS])
             for layer in LAYERS:
-                cells[layer].append(ak.to_numpy(ak.flatten(arrays[f"el_cells_{layer}"]))
-                                    .reshape(-1, *native_shapes[layer]))
+                cells[layer].append(
+                    ak.to_numpy(ak.flatten(arrays[f"el_cells_{layer}"])).reshape(
+                        -1, *native_shapes[layer]
+                    )
+                )
         cells = {layer: np.concatenate(v) for layer, v in cells.items()}
         gen_e, eta = ak.to_numpy(gun.gen_e), ak.to_numpy(gun.eta)
         central = np.abs(eta) < central_eta
@@ -151,7 +202,8 @@ def validate(egun_paths, mc_zee_paths, data_zee_paths, native_shapes, tree, out_
         else:
             fit["in_anchors"] = bool(
                 SAMPLING_ANCHOR[0] <= fit["sampling"] <= SAMPLING_ANCHOR[1]
-                and CONSTANT_ANCHOR[0] <= fit["constant"] <= CONSTANT_ANCHOR[1])
+                and CONSTANT_ANCHOR[0] <= fit["constant"] <= CONSTANT_ANCHOR[1]
+            )
             _plot_resolution(fit, plot_dir / "resolution.png")
         summary["resolution"] = fit
         barrel = np.abs(eta) < 1.37
@@ -160,48 +212,58 @@ def validate(egun_paths, mc_zee_paths, data_zee_paths, native_shapes, tree, out_
         mismatched = np.abs(ak.to_numpy(gun.truth_e) / gen_e - 1) > 1e-4
         summary["truth_mismatch_fraction"] = float(mismatched[matched].mean())
         layers = np.stack([ak.to_numpy(gun[f"cl_E{i}"]) for i in range(4)], axis=1)
-        summary["layer_fractions"] = layer_fractions(gen_e[central], layers[central],
-                                                     np.geomspace(8, 1000, 6))
+        summary["layer_fractions"] = layer_fractions(
+            gen_e[central], layers[central], np.geomspace(8, 1000, 6)
+        )
         _plot_layer_fractions(summary["layer_fractions"], plot_dir / "layer_fractions.png")
         _plot_mean_images(cells, central, plot_dir / "mean_images.png")
     if mc_zee_paths and data_zee_paths:
-        summary["data_vs_mc"] = _data_vs_mc(mc_zee_paths, data_zee_paths, tree,
-                                            plot_dir / "data_vs_mc.png")
+        summary["data_vs_mc"] = _data_vs_mc(
+            mc_zee_paths, data_zee_paths, tree, plot_dir / "data_vs_mc.png"
+        )
     if mc_zee_paths:
         peak = zee_peak(mc_zee_paths, tree)
         mva = peak["e"]
-        summary["zee_sigma_cb"] = {"mva": mva, "binned": peak["binned_e"],
-                                   "anchor": SIGMA_CB_ANCHOR, "seed_atlas_mc": SEED_SIGMA_CB,
-                                   "in_anchor": bool("sigma_cb" in mva and SIGMA_CB_ANCHOR[0]
-                                                     <= mva["sigma_cb"] <= SIGMA_CB_ANCHOR[1])}
+        summary["zee_sigma_cb"] = {
+            "mva": mva,
+            "binned": peak["binned_e"],
+            "anchor": SIGMA_CB_ANCHOR,
+            "seed_atlas_mc": SEED_SIGMA_CB,
+            "in_anchor": bool(
+                "sigma_cb" in mva and SIGMA_CB_ANCHOR[0] <= mva["sigma_cb"] <= SIGMA_CB_ANCHOR[1]
+            ),
+        }
     if sim is not None:
         study = sim["validation"]
-        summary["effects"] = effect_costs(sim, study["calibration_objects"], study["z_events"],
-                                          {})
+        summary["effects"] = effect_costs(sim, study["calibration_objects"], study["z_events"], {})
         _plot_effects(summary["effects"], plot_dir / "effects.png")
     with atomic_path(out_json) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def _save(fig, path):
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-
-
 def _plot_resolution(fit, path):
     points = fit["points"]
     fig, ax = plt.subplots(layout="constrained")
-    ax.errorbar(points["energy"], points["sigma_over_e"], points["error"], fmt="o",
-                label="baseline, |eta| < 0.8")
+    ax.errorbar(
+        points["energy"],
+        points["sigma_over_e"],
+        points["error"],
+        fmt="o",
+        label="baseline, |eta| < 0.8",
+    )
     grid = np.geomspace(min(points["energy"]), max(points["energy"]), 200)
-    ax.plot(grid, resolution_model(grid, fit["sampling"], fit["noise_gev"], fit["constant"]),
-            label=(f"a = {100 * fit['sampling']:.1f} %, b = {fit['noise_gev']:.2f} GeV, "
-                   f"c = {100 * fit['constant']:.2f} %"))
+    ax.plot(
+        grid,
+        resolution_model(grid, fit["sampling"], fit["noise_gev"], fit["constant"]),
+        label=(
+            f"a = {100 * fit['sampling']:.1f} %, b = {fit['noise_gev']:.2f} GeV, "
+            f"c = {100 * fit['constant']:.2f} %"
+        ),
+    )
     ax.set(xscale="log", yscale="log", xlabel="E_true [GeV]", ylabel="sigma(E)/E")
     ax.legend(fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_effects(table, path):
@@ -209,8 +271,12 @@ def _plot_effects(table, path):
     labels = [k for k in table if "sigma_cb" in table[k]]
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     y = np.arange(len(labels))
-    ax.errorbar([table[k]["sigma_cb"] for k in labels], y,
-                xerr=[table[k]["sigma_cb_error"] for k in labels], fmt="o")
+    ax.errorbar(
+        [table[k]["sigma_cb"] for k in labels],
+        y,
+        xerr=[table[k]["sigma_cb_error"] for k in labels],
+        fmt="o",
+    )
     for name, style in ((ALL_ON, "-"), (FLOOR, ":")):
         if name in labels:
             ax.axvline(table[name]["sigma_cb"], ls=style, color="grey")
@@ -218,7 +284,7 @@ def _plot_effects(table, path):
     ax.set_yticks(y, labels)
     ax.set(xlabel=r"MVA baseline $\sigma_{CB}$ of $m_{ee}$ [GeV]")
     ax.legend(fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_layer_fractions(rows, path):
@@ -228,7 +294,7 @@ def _plot_layer_fractions(rows, path):
         ax.plot(centres, [r[f"f{i}"] for r in rows], "o-", label=name)
     ax.set(xscale="log", xlabel="E_true [GeV]", ylabel="fraction of cluster energy")
     ax.legend(fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_mean_images(cells, selection, path):
@@ -238,16 +304,24 @@ def _plot_mean_images(cells, selection, path):
         shown = ax.imshow(image, aspect="auto", origin="lower", cmap="viridis")
         ax.set(title=f"mean {layer}", xlabel="phi cell", ylabel="eta cell")
         fig.colorbar(shown, ax=ax, label="mean cell energy [GeV]")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _data_vs_mc(mc_paths, data_paths, tree, path):
     fields = ["e", "cl_E0", "cl_E1", "cl_E2", "cl_E3", "cl_Eacc", "eta"]
-    samples = {"MC": read_electrons(mc_paths, tree, fields),
-               "data": read_electrons(data_paths, tree, fields)}
-    mu = {name: np.concatenate([uproot.open(p)[tree]["averageInteractionsPerCrossing"]
-                                .array(library="np") for p in paths])
-          for name, paths in (("MC", mc_paths), ("data", data_paths))}
+    samples = {
+        "MC": read_electrons(mc_paths, tree, fields),
+        "data": read_electrons(data_paths, tree, fields),
+    }
+    mu = {
+        name: np.concatenate(
+            [
+                uproot.open(p)[tree]["averageInteractionsPerCrossing"].array(library="np")
+                for p in paths
+            ]
+        )
+        for name, paths in (("MC", mc_paths), ("data", data_paths))
+    }
     variables = {
         "f0 = E0 / E_acc": lambda s: s.cl_E0 / s.cl_Eacc,
         "R12 = E1 / E2": lambda s: s.cl_E1 / s.cl_E2,
@@ -256,8 +330,10 @@ def _data_vs_mc(mc_paths, data_paths, tree, path):
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.5), layout="constrained")
     out = {}
     for ax, (label, fn) in zip(axes, variables.items()):
-        values = {name: ak.to_numpy(fn(s[(s.e > 20) & (np.abs(s.eta) < 1.37)]))
-                  for name, s in samples.items()}
+        values = {
+            name: ak.to_numpy(fn(s[(s.e > 20) & (np.abs(s.eta) < 1.37)]))
+            for name, s in samples.items()
+        }
         lo, hi = np.percentile(np.concatenate(list(values.values())), [1, 99])
         for name, v in values.items():
             ax.hist(v, bins=40, range=(lo, hi), density=True, histtype="step", label=name)
@@ -268,5 +344,5 @@ def _data_vs_mc(mc_paths, data_paths, tree, path):
     axes[3].set(xlabel="<mu>")
     out["<mu>"] = {name: float(np.mean(v)) for name, v in mu.items()}
     axes[0].legend()
-    _save(fig, path)
+    save_figure(fig, path)
     return {"medians": out}
