@@ -17,12 +17,13 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/skim.smk"
-include: "rules/images.smk"
+include: "rules/shards.smk"
 include: "rules/train.smk"
+include: "rules/infer.smk"
 include: "rules/evaluate.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

@@ -9,6 +9,7 @@
 
     .venv/bin/python benchmarks/bench_images.py [n_objects]   (default 16384)
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import yaml  # noqa: E402
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,7 +39,7 @@ def best_of(fn, repeat=5):
 
 def synthetic_skim(path, n, config):
     """A skim table with random but correctly shaped content."""
-    from egcalib.skim import arrow_schema
+    from egcalib.skimming import arrow_schema
 
     schema = arrow_schema(config["images"]["native_shapes"])
     rng = np.random.default_rng(0)
@@ -53,15 +54,16 @@ def synthetic_skim(path, n, config):
         elif field.name == "eventNumber":
             columns.append(pa.array(np.arange(n), field.type))
         else:
-            columns.append(pa.array(rng.uniform(1, 50, n).astype(field.type.to_pandas_dtype()),
-                                    field.type))
+            columns.append(
+                pa.array(rng.uniform(1, 50, n).astype(field.type.to_pandas_dtype()), field.type)
+            )
     pq.write_table(pa.Table.from_arrays(columns, schema=schema), path)
 
 
 def main(n: int = 16384) -> None:
-    from egcalib.images import Upsampler
     from egcalib.pipeline import InputPipeline
-    from egcalib.shards import write_shards
+    from egcalib.records import write_shards
+    from egcalib.upsampling import Upsampler
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     upsampler = Upsampler(config["images"]["native_shapes"], config["images"]["target_shape"])
@@ -78,9 +80,14 @@ def main(n: int = 16384) -> None:
 
     import tensorflow as tf
 
-    identity = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
-                "track_iqr": [1.0] * 11, "log_e_acc_median": 0.0,
-                "log_e_acc_iqr": 1.0}
+    identity = {
+        "scalar_median": [0.0] * 16,
+        "scalar_iqr": [1.0] * 16,
+        "track_median": [0.0] * 11,
+        "track_iqr": [1.0] * 11,
+        "log_e_acc_median": 0.0,
+        "log_e_acc_iqr": 1.0,
+    }
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
         skim = Path(tmp) / "skim.parquet"
@@ -90,31 +97,45 @@ def main(n: int = 16384) -> None:
             shards = {**config["shards"], "mode": mode}
             paths = {s: Path(tmp) / f"{mode}.{s}.tfrecord" for s in ("train", "val", "test")}
             start = time.perf_counter()
-            write_shards(skim, paths, Path(tmp) / f"{mode}.parquet", config["images"],
-                         {**config["splits"], "fractions": everything}, shards)
+            write_shards(
+                skim,
+                paths,
+                Path(tmp) / f"{mode}.parquet",
+                config["images"],
+                {**config["splits"], "fractions": everything},
+                shards,
+            )
             write_rate = n / (time.perf_counter() - start)
             pipeline = InputPipeline(config["images"], shards, identity)
             dataset = pipeline.dataset([paths["train"]], 256, training=False)
-            in_memory = tf.data.Dataset.from_tensor_slices(
-                next(iter(pipeline.dataset([paths["train"]], n, training=False)))) \
-                .batch(256).prefetch(tf.data.AUTOTUNE)
+            in_memory = (
+                tf.data.Dataset.from_tensor_slices(
+                    next(iter(pipeline.dataset([paths["train"]], n, training=False)))
+                )
+                .batch(256)
+                .prefetch(tf.data.AUTOTUNE)
+            )
             for ds in (dataset, in_memory):  # warm up (graph tracing)
                 for _ in ds:
                     pass
             records = tf.data.TFRecordDataset(str(paths["train"])).batch(256)
             for _ in records:
                 pass
-            raw = best_of(lambda: [None for _ in records], 3)
-            read = best_of(lambda: [None for _ in dataset], 3)
-            memory = best_of(lambda: [None for _ in in_memory], 3)
+            raw, read, memory = (
+                best_of(lambda ds=ds: [None for _ in ds], 3) for ds in (records, dataset, in_memory)
+            )
             size = paths["train"].stat().st_size / n
-            print(f"input pipeline, {mode} shards ({size / 1e3:.1f} KB/object on disk, "
-                  f"written at {write_rate:.0f} objects/s):")
+            print(
+                f"input pipeline, {mode} shards ({size / 1e3:.1f} KB/object on disk, "
+                f"written at {write_rate:.0f} objects/s):"
+            )
             print(f"  from shards   : {n / read:9.0f} samples/s ({n / read / cores:.0f} per core)")
             print(f"  from memory   : {n / memory:9.0f} samples/s  (bound)")
             print(f"  ratio         : {memory / read:9.3f}")
-            print(f"  raw records   : {n / raw:9.0f} samples/s  (the format's ceiling: ratio "
-                  f"{memory / raw:.3f})")
+            print(
+                f"  raw records   : {n / raw:9.0f} samples/s  (the format's ceiling: ratio "
+                f"{memory / raw:.3f})"
+            )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/bench_skim.py [n_events]
 """
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PEAK_MEMORY = """
+PEAK_MEMORY = r"""
 import json, re, sys, yaml
-from egcalib.skim import skim_file
+from egcalib.skimming import skim_file
 config = yaml.safe_load(open(sys.argv[1]))
 config["skim"]["step_size"] = int(sys.argv[3])
 skim_file(sys.argv[2], sys.argv[4], sys.argv[4] + ".json", dataset="mc_zee", file_name="f",
@@ -32,16 +33,20 @@ print(json.dumps(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024))
 def main(n_events: int = 20000) -> None:
     from egcalib.branches import iterate
     from egcalib.simulation import derive_baseline_calibration, simulate_file, simulation_config
-    from egcalib.skim import needed_branches, skim_file
+    from egcalib.skimming import needed_branches, skim_file
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     sim = simulation_config(config["simulation"], config["images"])
-    sim["calibration"]["objects_per_type"] = {"electron": 20000, "unconverted": 4000,
-                                              "converted": 4000}
+    sim["calibration"]["objects_per_type"] = {
+        "electron": 20000,
+        "unconverted": 4000,
+        "converted": 4000,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "zee.root"
-        simulate_file(path, "mc_zee", "zee", "mc", 0, n_events, sim,
-                      derive_baseline_calibration(sim))
+        simulate_file(
+            path, "mc_zee", "zee", "mc", 0, n_events, sim, derive_baseline_calibration(sim)
+        )
         size_mb = path.stat().st_size / 1e6
         names = needed_branches("zee", True, [config["selection"]["zee"]["trigger"]])
         start = time.perf_counter()
@@ -49,26 +54,52 @@ def main(n_events: int = 20000) -> None:
             pass
         read_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        skim_file(str(path), f"{tmp}/out.parquet", f"{tmp}/out.json", dataset="mc_zee",
-                  file_name="f", kind="mc", process="zee", ntuple=config["ntuple"],
-                  selection=config["selection"], skim=config["skim"],
-                  native_shapes=config["images"]["native_shapes"])
+        skim_file(
+            str(path),
+            f"{tmp}/out.parquet",
+            f"{tmp}/out.json",
+            dataset="mc_zee",
+            file_name="f",
+            kind="mc",
+            process="zee",
+            ntuple=config["ntuple"],
+            selection=config["selection"],
+            skim=config["skim"],
+            native_shapes=config["images"]["native_shapes"],
+        )
         skim_seconds = time.perf_counter() - start
         print(f"skim: {n_events} Z->ee events, {size_mb:.1f} MB")
-        print(f"  skim            : {n_events / skim_seconds:9.0f} events/s "
-              f"{size_mb / skim_seconds:7.1f} MB/s")
-        print(f"  uproot.iterate  : {n_events / read_seconds:9.0f} events/s "
-              f"{size_mb / read_seconds:7.1f} MB/s  (bound)")
+        print(
+            f"  skim            : {n_events / skim_seconds:9.0f} events/s "
+            f"{size_mb / skim_seconds:7.1f} MB/s"
+        )
+        print(
+            f"  uproot.iterate  : {n_events / read_seconds:9.0f} events/s "
+            f"{size_mb / read_seconds:7.1f} MB/s  (bound)"
+        )
         print(f"  ratio           : {read_seconds / skim_seconds:9.3f}")
         config_path = Path(tmp) / "config.yaml"
         config_path.write_text(yaml.safe_dump(config))
         for step in (n_events // 20, n_events // 5):
-            out = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(config_path), str(path),
-                                  str(step), f"{tmp}/mem.parquet"], capture_output=True,
-                                 text=True, check=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    PEAK_MEMORY,
+                    str(config_path),
+                    str(path),
+                    str(step),
+                    f"{tmp}/mem.parquet",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             peak = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"  peak memory, step {step:6d} events ({n_events // step:2d} steps): "
-                  f"{peak:7.0f} MB")
+            print(
+                f"  peak memory, step {step:6d} events ({n_events // step:2d} steps): "
+                f"{peak:7.0f} MB"
+            )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ and which one binds.
 
     .venv/bin/python benchmarks/bench_training.py [batch] [n_objects]
 """
+
 from __future__ import annotations
 
 import os
@@ -23,15 +24,18 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-
-from bench_images import synthetic_skim  # noqa: E402
+import numpy as np
+import yaml
+from bench_images import synthetic_skim
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER_ARCHITECTURE = {"cnn": {"blocks": 3, "depth": 4, "filters": 16, "kernel": 3},
-                      "scalarnet": [256], "film": [512, 1024], "tracknet": [128, 64, 32, 16],
-                      "top": [512, 512]}
+PAPER_ARCHITECTURE = {
+    "cnn": {"blocks": 3, "depth": 4, "filters": 16, "kernel": 3},
+    "scalarnet": [256],
+    "film": [512, 1024],
+    "tracknet": [128, 64, 32, 16],
+    "top": [512, 512],
+}
 # Dense peak TFLOP/s under mixed precision (FP16/BF16 tensor cores, without sparsity), from
 # NVIDIA's data sheets (A100 SXM, H100 SXM, H200 SXM); a GPU not listed gets no fraction.
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}
@@ -39,37 +43,43 @@ PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}
 
 def synthetic_inputs(batch: int) -> dict:
     rng = np.random.default_rng(0)
-    return {"image": rng.exponential(0.1, (batch, 56, 55, 4)).astype(np.float32),
-            "scalars": rng.normal(size=(batch, 16)).astype(np.float32),
-            "tracks": rng.normal(size=(batch, 10, 11)).astype(np.float32),
-            "track_mask": np.ones((batch, 10), np.float32),
-            "log_e_acc": rng.normal(size=(batch, 1)).astype(np.float32)}
+    return {
+        "image": rng.exponential(0.1, (batch, 56, 55, 4)).astype(np.float32),
+        "scalars": rng.normal(size=(batch, 16)).astype(np.float32),
+        "tracks": rng.normal(size=(batch, 10, 11)).astype(np.float32),
+        "track_mask": np.ones((batch, 10), np.float32),
+        "log_e_acc": rng.normal(size=(batch, 1)).astype(np.float32),
+    }
 
 
 def forward_flops(model) -> int:
     """FLOPs of one sample's forward pass, counted by TensorFlow's profiler on the frozen graph."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2_as_graph)
+        convert_variables_to_constants_v2_as_graph,
+    )
 
-    specs = {name: tf.TensorSpec((1, *value.shape[1:]), tf.float32)
-             for name, value in synthetic_inputs(1).items()}
+    specs = {
+        name: tf.TensorSpec((1, *value.shape[1:]), tf.float32)
+        for name, value in synthetic_inputs(1).items()
+    }
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs)
     frozen, _ = convert_variables_to_constants_v2_as_graph(concrete)
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
-    info = tf.compat.v1.profiler.profile(graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(),
-                                         cmd="op", options=options)
+    info = tf.compat.v1.profiler.profile(
+        graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options
+    )
     return int(info.total_float_ops)
 
 
-def measure(model_config, training, batch, steps):
+def measure(spec, training, batch, steps):
     """(parameters, FLOPs per sample, training samples/s, inference samples/s)."""
     import tensorflow as tf
 
     from egcalib.training import compile_model
 
-    model = compile_model(model_config, training, (56, 55, 4), False)
+    model = compile_model(spec, training, (56, 55, 4), False)
     inputs = synthetic_inputs(batch)
     target = np.ones(batch, np.float32)
     data = tf.data.Dataset.from_tensors((inputs, target)).repeat(steps)
@@ -89,11 +99,16 @@ def measure(model_config, training, batch, steps):
 def pipeline_rates(config, batch: int, n: int) -> dict:
     """Training-mode input pipeline samples/s from shards of ``n`` synthetic objects, per mode."""
     from egcalib.pipeline import InputPipeline
-    from egcalib.shards import write_shards
+    from egcalib.records import write_shards
 
-    identity = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16,
-                "track_median": [0.0] * 11, "track_iqr": [1.0] * 11,
-                "log_e_acc_median": 0.0, "log_e_acc_iqr": 1.0}
+    identity = {
+        "scalar_median": [0.0] * 16,
+        "scalar_iqr": [1.0] * 16,
+        "track_median": [0.0] * 11,
+        "track_iqr": [1.0] * 11,
+        "log_e_acc_median": 0.0,
+        "log_e_acc_iqr": 1.0,
+    }
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
         skim = Path(tmp) / "skim.parquet"
@@ -101,11 +116,17 @@ def pipeline_rates(config, batch: int, n: int) -> dict:
         for mode in ("upsampled", "native"):
             shards = {**config["shards"], "mode": mode}
             paths = {s: Path(tmp) / f"{mode}.{s}.tfrecord" for s in ("train", "val", "test")}
-            write_shards(skim, paths, Path(tmp) / f"{mode}.parquet", config["images"],
-                         {**config["splits"], "fractions": {"train": 1.0, "val": 0.0,
-                                                            "test": 0.0}}, shards)
-            pipeline = InputPipeline(config["images"], shards, identity,
-                                     config["training"]["parallel_reads"])
+            write_shards(
+                skim,
+                paths,
+                Path(tmp) / f"{mode}.parquet",
+                config["images"],
+                {**config["splits"], "fractions": {"train": 1.0, "val": 0.0, "test": 0.0}},
+                shards,
+            )
+            pipeline = InputPipeline(
+                config["images"], shards, identity, config["training"]["parallel_reads"]
+            )
             dataset = pipeline.dataset([paths["train"]], batch, training=True)
             for _ in dataset:  # warm up (graph tracing)
                 pass
@@ -140,26 +161,34 @@ def main(batch: int | None = None, n: int = 16384) -> None:
     print(f"machine: {cores} cores, GPU: {gpu or 'none'}; batch {batch}")
     pipeline = pipeline_rates(config, batch, n)
     for mode, rate in pipeline.items():
-        print(f"input pipeline, {mode} shards (training mode, {n} objects): {rate:9.0f} samples/s "
-              f"({rate / cores:.0f} per core)")
+        print(
+            f"input pipeline, {mode} shards (training mode, {n} objects): {rate:9.0f} samples/s "
+            f"({rate / cores:.0f} per core)"
+        )
     entry = config["models"]["recommended"]
     for label, architecture, steps in (("default", {}, 20), ("paper-size", PAPER_ARCHITECTURE, 3)):
-        model = resolve_model("recommended", {**entry, "architecture": architecture},
-                              config["model_defaults"])
+        model = resolve_model(
+            "recommended", {**entry, "architecture": architecture}, config["model_defaults"]
+        )
         params, flops, train_rate, infer_rate = measure(model, config["training"], batch, steps)
         achieved = 3 * flops * train_rate
-        print(f"{label} recommended model ({params} parameters, {flops / 1e6:.1f} MFLOPs per "
-              f"sample forward):")
-        print(f"  training  : {train_rate:9.1f} samples/s ({achieved / 1e9:.1f} GFLOP/s)"
-              + (f", {achieved / (peak * 1e12):.2%} of the GPU's peak" if peak else ""))
+        print(
+            f"{label} recommended model ({params} parameters, {flops / 1e6:.1f} MFLOPs per "
+            f"sample forward):"
+        )
+        print(
+            f"  training  : {train_rate:9.1f} samples/s ({achieved / 1e9:.1f} GFLOP/s)"
+            + (f", {achieved / (peak * 1e12):.2%} of the GPU's peak" if peak else "")
+        )
         print(f"  inference : {infer_rate:9.1f} samples/s  (bound)")
         print(f"  ratio     : {train_rate / infer_rate:9.3f}")
         for mode, rate in pipeline.items():
             binds = "the input pipeline" if rate < train_rate else "the training step"
-            print(f"  {mode} shards: pipeline / training = {rate / train_rate:8.2f}: "
-                  f"{binds} binds")
+            print(f"  {mode} shards: pipeline / training = {rate / train_rate:8.2f}: {binds} binds")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else None,
-         int(sys.argv[2]) if len(sys.argv) > 2 else 16384)
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else None,
+        int(sys.argv[2]) if len(sys.argv) > 2 else 16384,
+    )

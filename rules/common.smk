@@ -1,6 +1,6 @@
-# Shared helpers: dataset/file listing, input functions, per-stage code versions. Input
-# functions run once per job (tens of thousands at real scale): what they compute from the config
-# alone is cached.
+# Shared helpers: dataset/file listing, input functions, per-stage code versions, resources per
+# attempt. Input functions run once per job (tens of thousands at real scale): what they compute
+# from the config alone is cached.
 import functools
 import glob
 import os
@@ -19,7 +19,6 @@ os.environ.update(
 )
 
 
-
 def _select_datasets():
     """config["datasets"] restricted to `selected_datasets` (the others are as if absent)."""
     chosen = config["selected_datasets"]
@@ -27,8 +26,10 @@ def _select_datasets():
         return
     unknown = [d for d in chosen if d not in config["datasets"]]
     if unknown:
-        raise ValueError(f"selected_datasets: unknown datasets {unknown}; "
-                         f"datasets has {list(config['datasets'])}")
+        raise ValueError(
+            f"selected_datasets: unknown datasets {unknown}; "
+            f"datasets has {list(config['datasets'])}"
+        )
     config["datasets"] = {d: spec for d, spec in config["datasets"].items() if d in chosen}
 
 
@@ -46,6 +47,16 @@ def settings(section):
 def dataset_spec(key):
     """An input function's value: the dataset's ``key`` (kind, process, ...)."""
     return lambda wildcards: config["datasets"][wildcards.dataset][key]
+
+
+def per_attempt(base):
+    """A resource (memory in MB, runtime in minutes) of ``base`` on the first attempt, scaled by
+    the attempt number: a job retried by the profile (`retries:`) asks for more."""
+    return lambda wildcards, attempt: base * attempt
+
+
+# The images settings the simulation reads: the native window shapes, not the upsampling.
+SIMULATION_IMAGES = canonical({"native_shapes": config["images"]["native_shapes"]})
 
 
 def _models_of_kind(kind):
@@ -106,6 +117,8 @@ def ntuple_path(wildcards):
 
 
 def datasets_of(kind=None, process=None, source=None):
+    """Names of the datasets of ``kind``, ``process`` and ``source`` (None: any), in config
+    order."""
     return [
         name
         for name, spec in config["datasets"].items()
@@ -113,6 +126,18 @@ def datasets_of(kind=None, process=None, source=None):
         and (process is None or spec["process"] == process)
         and (source is None or spec["source"] == source)
     ]
+
+
+def ntuples_of(kind, process):
+    """Input function: the ntuple of every file of the datasets of ``kind`` and ``process``."""
+    return lambda wildcards: [
+        ntuple_file(d, f) for d in datasets_of(kind=kind, process=process) for f in dataset_files(d)
+    ]
+
+
+def dataset_selection(wildcards):
+    """A param: the `selection:` cuts of the job's {dataset}'s own process (selection_of)."""
+    return selection_of(config["selection"], config["datasets"][wildcards.dataset]["process"])
 
 
 def code_version(script):
@@ -132,14 +157,19 @@ def per_file(pattern, datasets=None):
     ]
 
 
+def dataset_inputs(pattern):
+    """Input function: ``pattern`` over the files of the job's {dataset}."""
+    return lambda wildcards: per_file(pattern, [wildcards.dataset])
+
+
 @functools.cache
-def model_config(name):
-    """A model entry resolved over model_defaults, checked against the datasets."""
+def model_spec(name):
+    """A model's spec: its entry resolved over model_defaults, checked against the datasets."""
     from egcalib.model_config import model_particle, resolve_model
 
-    model = resolve_model(name, config["models"][name], config["model_defaults"])
-    model_particle(model, config["datasets"])
-    return model
+    spec = resolve_model(name, config["models"][name], config["model_defaults"])
+    model_particle(spec, config["datasets"])
+    return spec
 
 
 def selected_models():
@@ -151,32 +181,34 @@ def selected_models():
     return names
 
 
-def training_skims(wildcards):
-    return per_file("results/skim/{dataset}/{file}.parquet", model_config(wildcards.model)["train_on"])
+def spec_param(wildcards):
+    """A param: the spec of the job's {model} (model_spec), canonical."""
+    return canonical(model_spec(wildcards.model))
 
 
-def training_sidecars(wildcards):
-    return per_file("results/shards/{dataset}/{file}.parquet", model_config(wildcards.model)["train_on"])
+def training_files(pattern, kind=None):
+    """Input function: ``pattern`` over the files of the datasets the job's {model} trains on,
+    in per_file order; with ``kind`` ("mc" or "data") those of that kind only (possibly none):
+    MC trains on the truth, data on the Z-mass labels."""
+
+    def files(wildcards):
+        datasets = model_spec(wildcards.model)["train_on"]
+        if kind is not None:
+            datasets = [d for d in datasets if config["datasets"][d]["kind"] == kind]
+        return per_file(pattern, datasets)
+
+    return files
 
 
-def training_kinds(wildcards):
-    """Dataset -> kind (mc or data) of the datasets a model trains on: MC trains on truth, data
-    on the Z-mass labels."""
-    return {d: config["datasets"][d]["kind"] for d in model_config(wildcards.model)["train_on"]}
-
-
-def training_shards(split):
-    def shards(wildcards):
-        return per_file(f"results/shards/{{dataset}}/{{file}}.{split}.tfrecord",
-                        model_config(wildcards.model)["train_on"])
-
-    return shards
+def first_validation_shard(wildcards):
+    """Input function: the validation shard of the first file the job's {model} trains on."""
+    return training_files("results/shards/{dataset}/{file}.val.tfrecord")(wildcards)[0]
 
 
 def inference_datasets(model):
     from egcalib.model_config import evaluation_datasets
 
-    return evaluation_datasets(model_config(model), config["datasets"])
+    return evaluation_datasets(model_spec(model), config["datasets"])
 
 
 FILES_PER_INFERENCE = config["inference"]["files_per_job"]
@@ -192,13 +224,18 @@ def inference_chunks(dataset):
 
 def chunk_inputs(pattern):
     """Input function: ``pattern`` over the files of the job's {dataset} and {chunk}."""
-    return lambda wildcards: [pattern.format(dataset=wildcards.dataset, file=f)
-                              for f in inference_chunks(wildcards.dataset)[wildcards.chunk]]
+    return lambda wildcards: [
+        pattern.format(dataset=wildcards.dataset, file=f)
+        for f in inference_chunks(wildcards.dataset)[wildcards.chunk]
+    ]
 
 
 def all_predictions(wildcards):
-    return [f"results/predictions/{wildcards.model}/{d}/{c}.parquet"
-            for d in inference_datasets(wildcards.model) for c in inference_chunks(d)]
+    return [
+        f"results/predictions/{wildcards.model}/{d}/{c}.parquet"
+        for d in inference_datasets(wildcards.model)
+        for c in inference_chunks(d)
+    ]
 
 
 def all_outputs():
@@ -209,13 +246,11 @@ def all_outputs():
     outputs += per_file("results/shards/{dataset}/{file}.parquet")
     outputs += expand("results/eval/{model}/metrics.json", model=selected_models())
     # The ONNX export is of the networks; a BDT's deliverable is its LightGBM text model.
-    outputs += expand("results/models/{model}/model.onnx",
-                      model=[m for m in selected_models() if m in CNN_MODELS])
-    outputs += expand("results/models/{model}/model.txt",
-                      model=[m for m in selected_models() if m in BDT_MODELS])
+    outputs += expand(
+        "results/models/{model}/model.onnx", model=[m for m in selected_models() if m in CNN_MODELS]
+    )
+    outputs += expand(
+        "results/models/{model}/model.txt", model=[m for m in selected_models() if m in BDT_MODELS]
+    )
     outputs += rules.compare.output
     return outputs
-
-
-def expand_ntuples(datasets):
-    return [ntuple_file(d, f) for d in datasets for f in dataset_files(d)]

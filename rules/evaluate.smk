@@ -2,8 +2,6 @@
 
 
 rule evaluate:
-    conda:
-        "../envs/analysis.yaml"
     input:
         all_predictions,
     output:
@@ -47,32 +45,40 @@ rule evaluate:
             category="Evaluation",
             subcategory="{model}",
         ),
+    log:
+        "results/logs/evaluate/{model}.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         datasets=lambda wildcards: canonical(
             {d: config["datasets"][d] for d in inference_datasets(wildcards.model)}
         ),
         evaluation=settings("evaluation"),
         code=code_version("evaluate"),
-    log:
-        "results/logs/evaluate/{model}.log",
     script:
         "../workflow_scripts/evaluate.py"
 
 
 rule compare:
-    conda:
-        "../envs/analysis.yaml"
     input:
         expand("results/eval/{model}/metrics.json", model=selected_models()),
     output:
-        csv=report("results/eval/ablation.csv", caption="../report/ablation.rst", category="Comparison"),
+        csv=report(
+            "results/eval/ablation.csv", caption="../report/ablation.rst", category="Comparison"
+        ),
         markdown="results/eval/ablation.md",
-        png=report("results/eval/ablation.png", caption="../report/ablation.rst", category="Comparison"),
-        summary=report("results/eval/summary.md", caption="../report/ablation.rst", category="Comparison"),
+        png=report(
+            "results/eval/ablation.png", caption="../report/ablation.rst", category="Comparison"
+        ),
+        summary=report(
+            "results/eval/summary.md", caption="../report/ablation.rst", category="Comparison"
+        ),
+    log:
+        "results/logs/compare.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         recommended=config["recommended_model"],
         code=code_version("compare"),
-    log:
-        "results/logs/evaluate/compare.log",
     script:
         "../workflow_scripts/compare.py"

@@ -2,59 +2,57 @@
 
 
 rule calibrate_simulation:
-    conda:
-        "../envs/analysis.yaml"
     output:
         "results/simulation/baseline_calibration.json",
+    log:
+        "results/logs/calibrate_simulation.log",
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(30),
     params:
         simulation=settings("simulation"),
-        images=canonical({"native_shapes": config["images"]["native_shapes"]}),
+        images=SIMULATION_IMAGES,
         code=code_version("calibrate_simulation"),
-    log:
-        "results/logs/simulation/calibrate.log",
-    resources:
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
-        runtime=lambda wildcards, attempt: 30 * attempt,
     script:
         "../workflow_scripts/calibrate_simulation.py"
 
 
 rule simulate:
-    # One file's simulate -> skim -> images chain; the SLURM profile bundles such chains
+    input:
+        calibration="results/simulation/baseline_calibration.json",
+    output:
+        "results/ntuples/{dataset}/{file}.root",
+    log:
+        "results/logs/simulate/{dataset}/{file}.log",
+    # One file's simulate -> skim -> shards chain; the SLURM profile bundles such chains
     # (group-components) into one job each.
     group:
         "per_file"
     conda:
         "../envs/analysis.yaml"
-    input:
-        calibration="results/simulation/baseline_calibration.json",
-    output:
-        "results/ntuples/{dataset}/{file}.root",
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(30),
     params:
         # Only what shapes this file: adding files to the dataset must not rerun it.
         process=dataset_spec("process"),
         kind=dataset_spec("kind"),
         events=dataset_spec("events_per_file"),
         simulation=settings("simulation"),
-        images=canonical({"native_shapes": config["images"]["native_shapes"]}),
+        images=SIMULATION_IMAGES,
         tree=config["ntuple"]["tree"],
         code=code_version("simulate"),
-    log:
-        "results/logs/simulation/{dataset}/{file}.log",
-    resources:
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
-        runtime=lambda wildcards, attempt: 30 * attempt,
     script:
         "../workflow_scripts/simulate.py"
 
 
 rule validate_simulation:
-    conda:
-        "../envs/analysis.yaml"
     input:
-        egun=lambda wildcards: expand_ntuples(datasets_of(kind="mc", process="egun")),
-        mc_zee=lambda wildcards: expand_ntuples(datasets_of(kind="mc", process="zee")),
-        data_zee=lambda wildcards: expand_ntuples(datasets_of(kind="data", process="zee")),
+        egun=ntuples_of("mc", "egun"),
+        mc_zee=ntuples_of("mc", "zee"),
+        data_zee=ntuples_of("data", "zee"),
     output:
         summary=report(
             "results/simulation/validation.json",
@@ -67,12 +65,14 @@ rule validate_simulation:
             caption="../report/simulation_validation.rst",
             category="Simulation validation",
         ),
+    log:
+        "results/logs/validate_simulation.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         simulation=settings("simulation"),
-        images=canonical({"native_shapes": config["images"]["native_shapes"]}),
+        images=SIMULATION_IMAGES,
         tree=config["ntuple"]["tree"],
         code=code_version("validate_simulation"),
-    log:
-        "results/logs/simulation/validate.log",
     script:
         "../workflow_scripts/validate_simulation.py"

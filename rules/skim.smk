@@ -2,42 +2,35 @@
 
 
 rule skim:
-    group:
-        "per_file"
-    conda:
-        "../envs/analysis.yaml"
     input:
         ntuple_path,
     output:
         table="results/skim/{dataset}/{file}.parquet",
         cutflow="results/skim/{dataset}/{file}.cutflow.json",
+    log:
+        "results/logs/skim/{dataset}/{file}.log",
+    group:
+        "per_file"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=per_attempt(3000),
+        runtime=per_attempt(30),
     params:
         kind=dataset_spec("kind"),
         process=dataset_spec("process"),
         ntuple=canonical(config["ntuple"]),
         # The cuts of the dataset's own process only; skim.step_size is an execution knob.
-        selection=lambda wildcards: selection_of(
-            config["selection"], config["datasets"][wildcards.dataset]["process"]
-        ),
+        selection=dataset_selection,
         native_shapes=canonical(config["images"]["native_shapes"]),
         code=code_version("skim"),
-    log:
-        "results/logs/skim/{dataset}/{file}.log",
-    resources:
-        mem_mb=lambda wildcards, attempt: 3000 * attempt,
-        runtime=lambda wildcards, attempt: 30 * attempt,
     script:
         "../workflow_scripts/skim.py"
 
 
 rule merge_cutflows:
-    conda:
-        "../envs/analysis.yaml"
     input:
-        lambda wildcards: expand(
-            "results/skim/{{dataset}}/{file}.cutflow.json",
-            file=dataset_files(wildcards.dataset),
-        ),
+        dataset_inputs("results/skim/{dataset}/{file}.cutflow.json"),
     output:
         csv=report(
             "results/skim/{dataset}.cutflow.csv",
@@ -45,9 +38,11 @@ rule merge_cutflows:
             category="Cutflows",
         ),
         markdown="results/skim/{dataset}.cutflow.md",
+    log:
+        "results/logs/merge_cutflows/{dataset}.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         code=code_version("merge_cutflows"),
-    log:
-        "results/logs/skim/{dataset}.cutflow.log",
     script:
         "../workflow_scripts/merge_cutflows.py"

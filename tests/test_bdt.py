@@ -1,5 +1,6 @@
 """The BDT control model: it learns, is deterministic, stops early on val, writes CNN-format
 predictions, and refuses to train without a val split."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,20 +11,31 @@ import pytest
 
 lgb = pytest.importorskip("lightgbm")
 
-from egcalib.bdt import predict_files, split_objects, train_bdt  # noqa: E402
+from egcalib.bdt import split_objects, train_bdt  # noqa: E402
+from egcalib.bdt_inference import predict_files  # noqa: E402
 from egcalib.contract import SCALAR_COLUMNS  # noqa: E402
 from egcalib.inference import KEY  # noqa: E402
 
-SETTINGS = {"num_leaves": 15, "learning_rate": 0.1, "max_rounds": 400,
-            "early_stopping_rounds": 20, "min_data_in_leaf": 20, "lambda_l2": 0.0,
-            "max_bin": 63}
+SETTINGS = {
+    "num_leaves": 15,
+    "learning_rate": 0.1,
+    "max_rounds": 400,
+    "early_stopping_rounds": 20,
+    "min_data_in_leaf": 20,
+    "lambda_l2": 0.0,
+    "max_bin": 63,
+}
 WEIGHTS = {"mc": 1.0, "data": 1.0}
 
 
 def correction(scalars):
     """A response that depends on three scalars non-linearly, as E_true / E_acc does."""
-    return 1.03 + 0.04 * np.tanh(scalars[:, 0]) + 0.02 * scalars[:, 1] ** 2 \
+    return (
+        1.03
+        + 0.04 * np.tanh(scalars[:, 0])
+        + 0.02 * scalars[:, 1] ** 2
         - 0.03 * (scalars[:, 2] > 0.5)
+    )
 
 
 def write_sidecar(path, n, seed, kind="mc", splits=(0.6, 0.2, 0.2)):
@@ -33,17 +45,19 @@ def write_sidecar(path, n, seed, kind="mc", splits=(0.6, 0.2, 0.2)):
     scalars = rng.normal(size=(n, len(SCALAR_COLUMNS))).astype(np.float32)
     target = correction(scalars) * rng.normal(1.0, 0.01, n)
     e_acc = rng.uniform(20, 80, n).astype(np.float32)
-    columns = {"dataset": ["mc_zee"] * n, "runNumber": np.ones(n, np.int64),
-               "eventNumber": np.arange(n, dtype=np.int64) + seed * 10**6,
-               "object_index": np.zeros(n, np.int32),
-               **{name: scalars[:, i] for i, name in enumerate(SCALAR_COLUMNS)},
-               "e_baseline": (e_acc * 1.02).astype(np.float32),
-               "weight": np.ones(n, np.float32),
-               "split": rng.choice(["train", "val", "test"], n, p=list(splits)),
-               "target": (target if kind == "mc" else np.full(n, np.nan)).astype(np.float32),
-               "label_target": (target if kind == "data" else np.full(n, np.nan))
-               .astype(np.float32),
-               "e_acc": e_acc}
+    columns = {
+        "dataset": ["mc_zee"] * n,
+        "runNumber": np.ones(n, np.int64),
+        "eventNumber": np.arange(n, dtype=np.int64) + seed * 10**6,
+        "object_index": np.zeros(n, np.int32),
+        **{name: scalars[:, i] for i, name in enumerate(SCALAR_COLUMNS)},
+        "e_baseline": (e_acc * 1.02).astype(np.float32),
+        "weight": np.ones(n, np.float32),
+        "split": rng.choice(["train", "val", "test"], n, p=list(splits)),
+        "target": (target if kind == "mc" else np.full(n, np.nan)).astype(np.float32),
+        "label_target": (target if kind == "data" else np.full(n, np.nan)).astype(np.float32),
+        "e_acc": e_acc,
+    }
     pq.write_table(pa.table(columns), path)
     return path
 
@@ -55,8 +69,14 @@ def sidecars(tmp_path_factory):
 
 
 def train(tmp_path, files_by_kind, name="bdt", settings=SETTINGS, seed=7):
-    outputs = {key: tmp_path / name / file for key, file in (
-        ("out_model", "model.txt"), ("out_history", "history.csv"), ("out_plot", "training.png"))}
+    outputs = {
+        key: tmp_path / name / file
+        for key, file in (
+            ("out_model", "model.txt"),
+            ("out_history", "history.csv"),
+            ("out_plot", "training.png"),
+        )
+    }
     model = {"name": name, "kind": "bdt", "train_on": ["mc_zee"], "bdt": settings}
     train_bdt(model, files_by_kind, seed, WEIGHTS, **outputs)
     return outputs
@@ -72,9 +92,12 @@ def test_it_learns_and_predicts_in_the_cnn_format(sidecars, tmp_path):
     test = sidecar[sidecar["split"] == "test"]
     assert n == len(frame) == len(test) > 300
     # The columns and dtypes the CNN inference writes (inference.join_predictions).
-    assert frame.columns.tolist() == (KEY + ["e_acc", "correction", "sigma_correction"]
-                                      + [c for c in sidecar.columns if c not in KEY + ["e_acc"]]
-                                      + ["e_pred", "sigma_e_pred"])
+    assert frame.columns.tolist() == (
+        KEY
+        + ["e_acc", "correction", "sigma_correction"]
+        + [c for c in sidecar.columns if c not in KEY + ["e_acc"]]
+        + ["e_pred", "sigma_e_pred"]
+    )
     assert all(frame[k].dtype == np.int64 for k in KEY)
     assert frame["correction"].dtype == frame["e_pred"].dtype == np.float32
     assert frame["sigma_correction"].isna().all() and frame["sigma_e_pred"].isna().all()
@@ -108,7 +131,8 @@ def test_early_stopping_keeps_the_best_validation_round(sidecars, tmp_path):
         table = pd.read_parquet(path)
         val = table["split"] == "val"
         table.loc[val, "target"] = np.random.default_rng(3).permutation(
-            table.loc[val, "target"].to_numpy())
+            table.loc[val, "target"].to_numpy()
+        )
         scrambled.append(tmp_path / f"scrambled_{path.name}")
         table.to_parquet(scrambled[-1])
     out = train(tmp_path, {"mc": scrambled}, name="scrambled")
@@ -120,8 +144,9 @@ def test_early_stopping_keeps_the_best_validation_round(sidecars, tmp_path):
 def test_data_sidecars_train_on_the_labels_with_source_weights(tmp_path):
     mc = write_sidecar(tmp_path / "mc.parquet", 1000, seed=11)
     data = write_sidecar(tmp_path / "data.parquet", 500, seed=12, kind="data")
-    scalars, target, weight = split_objects({"mc": [mc], "data": [data]}, "train",
-                                            {"mc": 1.0, "data": 3.0})
+    scalars, target, weight = split_objects(
+        {"mc": [mc], "data": [data]}, "train", {"mc": 1.0, "data": 3.0}
+    )
     n_mc = int((pd.read_parquet(mc)["split"] == "train").sum())
     n_data = int((pd.read_parquet(data)["split"] == "train").sum())
     assert scalars.shape == (n_mc + n_data, 16) and np.isfinite(target).all()

@@ -1,11 +1,12 @@
 """The workflow on a real SLURM through `snakemake --profile slurm`: every job is a SLURM job (each
-file's simulate -> skim -> images chain in group jobs of the profile's group-components), GPU
+file's simulate -> skim -> shards chain in group jobs of the profile's group-components), GPU
 requests reach the scheduler, outputs match a local run, a killed training job is retried by the
 profile and resumes from its checkpoint.
 
 Needs a running single-node SLURM with accounting: tests/cluster/slurm_up.sh (which .ci/run
 runs as root). Without one these tests skip, unless EGCALIB_REQUIRE_SLURM=1 makes that a failure.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from workflow_utils import REPO, TINY, copy_checkout
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 SUBMITTED = re.compile(
-    r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(rule|group)_(\w+)/")
-PER_FILE_RULES = ("simulate", "skim", "images")  # rule `group: per_file`
+    r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(rule|group)_(\w+)/"
+)
+PER_FILE_RULES = ("simulate", "skim", "shards")  # rule `group: per_file`
 
 
 def slurm_node_state() -> str:
@@ -52,9 +53,19 @@ def slurm():
 def profile_command(*targets: str, configfiles=("config.yaml", TINY)) -> list[str]:
     """`snakemake --profile slurm` as a user runs it from the checkout, with fast first status
     checks (the plugin's default waits 40 s before it looks at a job)."""
-    return [sys.executable, "-m", "snakemake", *targets, "--profile", "slurm",
-            "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
-            "--configfile", *configfiles]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--profile",
+        "slurm",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
+        "--configfile",
+        *configfiles,
+    ]
 
 
 def bounded(command: list[str], seconds: int) -> list[str]:
@@ -79,19 +90,32 @@ def group_components() -> int:
 def accounting(job_ids) -> dict[str, dict[str, str]]:
     """sacct's record of each job: state, partition and allocated TRES."""
     result = subprocess.run(
-        ["sacct", "-n", "-X", "-P", "-j", ",".join(job_ids),
-         "--format=JobID,State,Partition,AllocTRES"],
-        capture_output=True, text=True, check=True)
+        [
+            "sacct",
+            "-n",
+            "-X",
+            "-P",
+            "-j",
+            ",".join(job_ids),
+            "--format=JobID,State,Partition,AllocTRES",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = (line.split("|") for line in result.stdout.splitlines() if line)
-    return {job: {"state": state, "partition": partition, "tres": tres}
-            for job, state, partition, tres in rows}
+    return {
+        job: {"state": state, "partition": partition, "tres": tres}
+        for job, state, partition, tres in rows
+    }
 
 
 @pytest.fixture(scope="module")
 def cluster_run(tmp_path_factory):
     workdir = copy_checkout(tmp_path_factory.mktemp("cluster"))
-    result = subprocess.run(bounded(profile_command(), 1800), cwd=workdir,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        bounded(profile_command(), 1800), cwd=workdir, capture_output=True, text=True
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     return workdir, output
@@ -106,14 +130,18 @@ def test_every_job_runs_as_a_slurm_job(cluster_run):
     assert planned.pop("all") == 1  # the target rule has no command: Snakemake finishes it
     # One chain per simulated file, bundled group-components chains to a SLURM job.
     chains = planned["simulate"]
-    assert planned["skim"] == planned["images"] == chains
-    # The executor names a group job by the group and its rules.
-    groups = [job for name in [n for n in jobs if n.startswith("group_per_file")]
-              for job in jobs.pop(name)]
+    assert planned["skim"] == planned["shards"] == chains
+    # The executor names a group job by the group and its rules, sorted.
+    groups = [
+        job
+        for name in [n for n in jobs if n.startswith("group_per_file")]
+        for job in jobs.pop(name)
+    ]
     assert len(groups) == -(-chains // int(group_components())), (len(groups), chains)
     assert {rule: len(ids) for rule, ids in jobs.items()} == {
-        rule: n for rule, n in planned.items() if rule not in PER_FILE_RULES}
-    jobs["group_per_file_images_simulate_skim"] = groups
+        rule: n for rule, n in planned.items() if rule not in PER_FILE_RULES
+    }
+    jobs["group_per_file_shards_simulate_skim"] = groups
     records = accounting([job for ids in jobs.values() for job in ids])
     assert len(records) == sum(len(ids) for ids in jobs.values())
     assert {record["state"] for record in records.values()} == {"COMPLETED"}
@@ -143,9 +171,12 @@ def test_outputs_match_a_local_run(cluster_run, workflow_run):
         if path.suffix in (".tfrecord", ".json", ".csv", ".md") and relative.parts[0] != "eval":
             assert path.read_bytes() == other.read_bytes(), relative
         elif path.suffix == ".parquet":
-            pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(other),
-                                          check_exact=relative.parts[0] != "predictions",
-                                          rtol=1e-4)
+            pd.testing.assert_frame_equal(
+                pd.read_parquet(path),
+                pd.read_parquet(other),
+                check_exact=relative.parts[0] != "predictions",
+                rtol=1e-4,
+            )
         compared += 1
     assert compared > 50
     for model in ("basic", "recommended_mc_data"):
@@ -157,8 +188,9 @@ def test_outputs_match_a_local_run(cluster_run, workflow_run):
 
 def training_processes(workdir: Path) -> list[int]:
     """PIDs of the train script that Snakemake runs inside a SLURM job of this workdir."""
-    found = subprocess.run(["pgrep", "-f", f"{workdir}/.snakemake/scripts/.*train.py"],
-                           capture_output=True, text=True)
+    found = subprocess.run(
+        ["pgrep", "-f", f"{workdir}/.snakemake/scripts/.*train.py"], capture_output=True, text=True
+    )
     return [int(pid) for pid in found.stdout.split()]
 
 
@@ -178,9 +210,12 @@ def test_a_killed_training_job_is_retried_and_resumes(cluster_run, tmp_path):
     checkpoint = workdir / "results/models/basic/work/backup/training_metadata.json"
     out = tmp_path / "snakemake.out"
     with out.open("w") as sink:
-        run = subprocess.Popen(bounded(profile_command(target, configfiles=("config.yaml", TINY,
-                                                                            str(longer))), 900),
-                               cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
+        run = subprocess.Popen(
+            bounded(profile_command(target, configfiles=("config.yaml", TINY, str(longer))), 900),
+            cwd=workdir,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
         try:
             killed = []
             deadline = time.monotonic() + 600

@@ -1,4 +1,5 @@
 """Config validation against config.schema.yaml, and the DAG of the default config."""
+
 from __future__ import annotations
 
 import copy
@@ -20,25 +21,33 @@ def test_default_config_is_valid(default_config, repo):
     validate(copy.deepcopy(default_config), str(repo / "config.schema.yaml"))
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda c: c["datasets"]["mc_zee"].update(events_per_file=-5), "events_per_file"),
-    (lambda c: c["datasets"]["mc_zee"].update(kind="simulation"), "kind"),
-    (lambda c: c["datasets"]["mc_zee"].update(evnts_per_file=5), "evnts_per_file"),
-    (lambda c: c["simulation"]["generator"].update(truth_mismatch_fraction=1.5),
-     "truth_mismatch_fraction"),
-    (lambda c: c["simulation"]["detectors"]["mc"].pop("noise"), "noise"),
-    (lambda c: c.update(simulaton={}), "simulaton"),
-    (lambda c: c["images"].update(target_shape=[56]), "target_shape"),
-    (lambda c: c["models"]["bdt"].update(bdt={"num_leafs": 31}), "num_leafs"),
-    (lambda c: c["models"]["bdt"].update(bdt={"learning_rate": 0}), "learning_rate"),
-    (lambda c: c["models"]["bdt"].update(film=["scalars"]), "film"),
-    (lambda c: c["models"]["basic"].update(bdt={"num_leaves": 7}), "bdt"),
-    (lambda c: c["models"]["basic"].update(kind="xgboost"), "kind"),
-    (lambda c: c["model_defaults"]["bdt"].pop("early_stopping_rounds"), "early_stopping_rounds"),
-    (lambda c: c["models"].update(baseline_binned={"film": [], "top": []}), "baseline_binned"),
-    (lambda c: c["splits"]["fractions"].update(val=0), "val"),
-    (lambda c: c["splits"]["fractions"].update(test=0.0), "test"),
-])
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c["datasets"]["mc_zee"].update(events_per_file=-5), "events_per_file"),
+        (lambda c: c["datasets"]["mc_zee"].update(kind="simulation"), "kind"),
+        (lambda c: c["datasets"]["mc_zee"].update(evnts_per_file=5), "evnts_per_file"),
+        (
+            lambda c: c["simulation"]["generator"].update(truth_mismatch_fraction=1.5),
+            "truth_mismatch_fraction",
+        ),
+        (lambda c: c["simulation"]["detectors"]["mc"].pop("noise"), "noise"),
+        (lambda c: c.update(simulaton={}), "simulaton"),
+        (lambda c: c["images"].update(target_shape=[56]), "target_shape"),
+        (lambda c: c["models"]["bdt"].update(bdt={"num_leafs": 31}), "num_leafs"),
+        (lambda c: c["models"]["bdt"].update(bdt={"learning_rate": 0}), "learning_rate"),
+        (lambda c: c["models"]["bdt"].update(film=["scalars"]), "film"),
+        (lambda c: c["models"]["basic"].update(bdt={"num_leaves": 7}), "bdt"),
+        (lambda c: c["models"]["basic"].update(kind="xgboost"), "kind"),
+        (
+            lambda c: c["model_defaults"]["bdt"].pop("early_stopping_rounds"),
+            "early_stopping_rounds",
+        ),
+        (lambda c: c["models"].update(baseline_binned={"film": [], "top": []}), "baseline_binned"),
+        (lambda c: c["splits"]["fractions"].update(val=0), "val"),
+        (lambda c: c["splits"]["fractions"].update(test=0.0), "test"),
+    ],
+)
 def test_bad_values_are_rejected_naming_the_key(default_config, repo, mutate, key):
     config = copy.deepcopy(default_config)
     mutate(config)
@@ -53,20 +62,60 @@ def test_external_dataset_needs_files(default_config, repo):
 
 def test_dry_run_builds_the_dag(repo, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
-         "--snakefile", str(repo / "Snakefile"), "--configfile", str(repo / "config.yaml")],
-        capture_output=True, text=True, cwd=repo, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--directory",
+            str(tmp_path),
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--configfile",
+            str(repo / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    for rule in ("simulate", "validate_simulation", "skim", "images", "normalise", "train",
-                 "infer", "train_bdt", "infer_bdt", "evaluate", "compare"):
+    for rule in (
+        "simulate",
+        "validate_simulation",
+        "skim",
+        "shards",
+        "normalise",
+        "train",
+        "infer",
+        "train_bdt",
+        "infer_bdt",
+        "evaluate",
+        "compare",
+    ):
         assert f"rule {rule}:" in result.stdout, rule
 
 
 def test_paper_scale_config_builds_its_dag(repo, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
-         "--snakefile", str(repo / "Snakefile"), "--configfile", str(repo / "config.yaml"),
-         str(repo / "configs/paper.yaml")], capture_output=True, text=True, cwd=repo, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--directory",
+            str(tmp_path),
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--configfile",
+            str(repo / "config.yaml"),
+            str(repo / "configs/paper.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     import re
 
@@ -76,12 +125,28 @@ def test_paper_scale_config_builds_its_dag(repo, tmp_path):
 
 def test_bad_config_stops_the_workflow_naming_the_key(repo, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("datasets:\n  mc_zee: {kind: mc, process: zee, source: simulate, "
-                   "n_files: 0, events_per_file: 10}\n")
+    bad.write_text(
+        "datasets:\n  mc_zee: {kind: mc, process: zee, source: simulate, "
+        "n_files: 0, events_per_file: 10}\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
-         "--snakefile", str(repo / "Snakefile"), "--configfile", str(bad)],
-        capture_output=True, text=True, cwd=repo, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--directory",
+            str(tmp_path),
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--configfile",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "n_files" in result.stdout + result.stderr
 
@@ -90,20 +155,23 @@ def test_models_train_on_one_particle(default_config):
     from egcalib.model_config import evaluation_datasets, model_particle, resolve_model
 
     datasets, defaults = default_config["datasets"], default_config["model_defaults"]
-    photon = resolve_model("recommended_photon", default_config["models"]["recommended_photon"],
-                           defaults)
+    photon = resolve_model(
+        "recommended_photon", default_config["models"]["recommended_photon"], defaults
+    )
     assert model_particle(photon, datasets) == "photon"
     assert evaluation_datasets(photon, datasets) == ["mc_zmumug", "data_zmumug"]
     electron = resolve_model("recommended", default_config["models"]["recommended"], defaults)
     assert evaluation_datasets(electron, datasets) == ["mc_zee", "mc_egun", "data_zee"]
-    mixed = resolve_model("mixed", {"film": [], "top": [], "train_on": ["mc_zee", "mc_zmumug"]},
-                          defaults)
+    mixed = resolve_model(
+        "mixed", {"film": [], "top": [], "train_on": ["mc_zee", "mc_zmumug"]}, defaults
+    )
     with pytest.raises(ValueError, match="model mixed: train_on mixes electron and photon"):
         model_particle(mixed, datasets)
     unknown = resolve_model("typo", {"film": [], "top": [], "train_on": ["mc_zeee"]}, defaults)
-    with pytest.raises(ValueError, match=r"model typo: train_on names unknown datasets \['mc_zeee'\]"):
+    with pytest.raises(
+        ValueError, match=r"model typo: train_on names unknown datasets \['mc_zeee'\]"
+    ):
         model_particle(unknown, datasets)
-
 
 
 def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
@@ -113,8 +181,12 @@ def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
 
     defaults = default_config["model_defaults"]
     bdt = resolve_model("bdt", default_config["models"]["bdt"], defaults)
-    assert bdt == {"name": "bdt", "kind": "bdt", "train_on": defaults["train_on"],
-                   "bdt": defaults["bdt"]}
+    assert bdt == {
+        "name": "bdt",
+        "kind": "bdt",
+        "train_on": defaults["train_on"],
+        "bdt": defaults["bdt"],
+    }
     assert evaluation_datasets(bdt, default_config["datasets"]) == ["mc_zee", "mc_egun", "data_zee"]
     tuned = resolve_model("tuned", {"kind": "bdt", "bdt": {"num_leaves": 7}}, defaults)
     assert tuned["bdt"] == {**defaults["bdt"], "num_leaves": 7}
@@ -129,9 +201,24 @@ def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
 
 def _dry_run(repo, tmp_path, *configs):
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--directory", str(tmp_path),
-         "--snakefile", str(repo / "Snakefile"), "--configfile", str(repo / "config.yaml"),
-         *map(str, configs)], capture_output=True, text=True, cwd=repo, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--directory",
+            str(tmp_path),
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--configfile",
+            str(repo / "config.yaml"),
+            *map(str, configs),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=300,
+    )
 
 
 def _own_ntuples_config(repo, tmp_path, **changes):
@@ -158,8 +245,11 @@ def test_own_ntuples_alone_plan_no_simulated_dataset(repo, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     for rule in ("simulate", "calibrate_simulation", "validate_simulation"):
         assert f"rule {rule}:" not in result.stdout, rule
-    skims = [line for line in result.stdout.splitlines()
-             if "output: results/skim/" in line and ".parquet" in line]
+    skims = [
+        line
+        for line in result.stdout.splitlines()
+        if "output: results/skim/" in line and ".parquet" in line
+    ]
     assert len(skims) == 4 and all("my_zee_" in line for line in skims), skims
     assert "mc_zee" not in result.stdout and "mc_egun" not in result.stdout
 
@@ -169,7 +259,8 @@ def test_a_model_training_on_a_dataset_left_out_is_a_clear_error(repo, tmp_path)
     result = _dry_run(repo, tmp_path / "run", config)
     assert result.returncode != 0
     assert "model recommended_photon: train_on names unknown datasets ['mc_zmumug']" in (
-        result.stdout + result.stderr)
+        result.stdout + result.stderr
+    )
 
 
 def test_selected_datasets_must_exist(repo, tmp_path):

@@ -1,9 +1,10 @@
 """Upsampling to the common grid: energy conservation, placement, shapes, TF equals numpy."""
+
 import numpy as np
 import pytest
 
 from egcalib.contract import LAYERS
-from egcalib.images import Upsampler, upsampling_factors
+from egcalib.upsampling import Upsampler, upsampling_factors
 
 SHAPES = {"lr0": [7, 5], "lr1": [56, 5], "lr2": [7, 11], "lr3": [7, 11]}
 
@@ -23,13 +24,14 @@ def test_every_layer_energy_is_conserved(upsampler):
     images = upsampler(upsampler.concatenate(cells))
     assert images.shape == (64, 56, 55, 4) and images.dtype == np.float32
     for channel, layer in enumerate(LAYERS):
-        np.testing.assert_allclose(images[..., channel].sum(axis=(1, 2)),
-                                   cells[layer].sum(axis=(1, 2)), rtol=2e-6)
+        np.testing.assert_allclose(
+            images[..., channel].sum(axis=(1, 2)), cells[layer].sum(axis=(1, 2)), rtol=2e-6
+        )
 
 
 def test_each_coarse_cell_fills_its_block(upsampler):
     cells = {layer: np.zeros((1, *SHAPES[layer]), np.float32) for layer in LAYERS}
-    cells["lr2"][0, 3, 7] = 10.0   # middle: 8 x 5 blocks
+    cells["lr2"][0, 3, 7] = 10.0  # middle: 8 x 5 blocks
     cells["lr1"][0, 40, 2] = 22.0  # strips: 1 x 11 blocks
     images = upsampler(upsampler.concatenate(cells)).copy()
     middle = images[0, :, :, 2]
@@ -48,7 +50,7 @@ def test_times_are_replicated_not_divided(upsampler):
 
 
 def test_non_dividing_shapes_are_rejected():
-    with pytest.raises(ValueError, match="lr3.*does not divide"):
+    with pytest.raises(ValueError, match=r"lr3.*does not divide"):
         upsampling_factors({**SHAPES, "lr3": [6, 11]}, (56, 55))
     assert upsampling_factors(SHAPES, (56, 55))["lr1"] == (1, 11)
 
@@ -65,6 +67,9 @@ def test_buffer_reuse_and_tensorflow_op_equal_numpy(upsampler):
     factor = np.random.default_rng(3).uniform(1.0, 3000.0, 16).astype(np.float32)
     np.testing.assert_array_equal(
         upsampler.tf_upsample(tf.constant(native), factor=tf.constant(factor)).numpy(),
-        expected * factor[:, None, None, None])
-    np.testing.assert_array_equal(upsampler.tf_upsample(tf.constant(native), intensive=True),
-                                  upsampler(native, intensive=True))
+        expected * factor[:, None, None, None],
+    )
+    np.testing.assert_array_equal(
+        upsampler.tf_upsample(tf.constant(native), intensive=True),
+        upsampler(native, intensive=True),
+    )

@@ -6,6 +6,7 @@ The held-out electrons come from a second simulated file, all of it in the test 
 objects, so the eIQR ratios are known to ~2 % (a paired bootstrap of the 1k test objects of the
 training file gives +-4 % on eIQR75 and +-8 % on eIQR95, wider than the margins tested).
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from egcalib.metrics import eiqr  # noqa: E402
+from egcalib.metrics import eiqr
 
 pytestmark = pytest.mark.slow
 
@@ -27,24 +28,41 @@ EPOCHS = 10
 
 def _gun_shards(out, name, file_index, n_events, sim, calibration, config, splits, shards):
     """Single electrons from the simulator, skimmed and written to shards like the workflow."""
-    from egcalib.shards import write_shards
+    from egcalib.records import write_shards
     from egcalib.simulation import simulate_file
-    from egcalib.skim import skim_file
+    from egcalib.skimming import skim_file
 
-    simulate_file(out / f"{name}.root", "mc_egun", "egun", "mc", file_index, n_events, sim,
-                  calibration)
-    skim_file(str(out / f"{name}.root"), str(out / f"{name}.parquet"),
-              str(out / f"{name}.cutflow.json"), dataset="mc_egun", file_name=name, kind="mc",
-              process="egun", ntuple=config["ntuple"], selection=config["selection"],
-              skim=config["skim"], native_shapes=config["images"]["native_shapes"])
+    simulate_file(
+        out / f"{name}.root", "mc_egun", "egun", "mc", file_index, n_events, sim, calibration
+    )
+    skim_file(
+        str(out / f"{name}.root"),
+        str(out / f"{name}.parquet"),
+        str(out / f"{name}.cutflow.json"),
+        dataset="mc_egun",
+        file_name=name,
+        kind="mc",
+        process="egun",
+        ntuple=config["ntuple"],
+        selection=config["selection"],
+        skim=config["skim"],
+        native_shapes=config["images"]["native_shapes"],
+    )
     paths = {split: out / f"{name}.{split}.tfrecord" for split in ("train", "val", "test")}
-    write_shards(out / f"{name}.parquet", paths, out / f"{name}.sidecar.parquet",
-                 config["images"], splits, shards)
+    write_shards(
+        out / f"{name}.parquet",
+        paths,
+        out / f"{name}.sidecar.parquet",
+        config["images"],
+        splits,
+        shards,
+    )
     return paths
 
 
 def test_short_training_beats_a_constant_correction_and_reaches_the_binned_reference(
-        tmp_path, sim, calibration, default_config):
+    tmp_path, sim, calibration, default_config
+):
     from egcalib.inference import predict_files
     from egcalib.model_config import resolve_model
     from egcalib.normalisation import training_statistics
@@ -53,43 +71,72 @@ def test_short_training_beats_a_constant_correction_and_reaches_the_binned_refer
 
     config = default_config
     shards_config = {**config["shards"], "mode": "native"}  # 25x smaller on disk, same images
-    train_shards = _gun_shards(tmp_path, "f000", 0, TRAINING_EVENTS, sim, calibration, config,
-                               config["splits"], shards_config)
+    train_shards = _gun_shards(
+        tmp_path,
+        "f000",
+        0,
+        TRAINING_EVENTS,
+        sim,
+        calibration,
+        config,
+        config["splits"],
+        shards_config,
+    )
     held_out = {**config["splits"], "fractions": {"train": 0.0, "val": 0.0, "test": 1.0}}
-    held_shards = _gun_shards(tmp_path, "f001", 1, HELD_OUT_EVENTS, sim, calibration, config,
-                              held_out, shards_config)
+    held_shards = _gun_shards(
+        tmp_path, "f001", 1, HELD_OUT_EVENTS, sim, calibration, config, held_out, shards_config
+    )
 
     stats = training_statistics([tmp_path / "f000.parquet"], config["splits"])
     assert stats["n_objects"] > 2500
     pipeline = InputPipeline(config["images"], shards_config, stats)
-    model_config = resolve_model("recommended", config["models"]["recommended"],
-                                 config["model_defaults"])
-    training = {**copy.deepcopy(config["training"]), "epochs": EPOCHS,
-                "early_stopping_patience": EPOCHS}
+    spec = resolve_model("recommended", config["models"]["recommended"], config["model_defaults"])
+    training = {
+        **copy.deepcopy(config["training"]),
+        "epochs": EPOCHS,
+        "early_stopping_patience": EPOCHS,
+    }
     batch, seed, weights = training["batch_size"], training["seed"], training["source_weights"]
-    model = train(model_config, training,
-                  training_data(pipeline, {"mc": [train_shards["train"]]}, batch, seed, weights,
-                                True),
-                  training_data(pipeline, {"mc": [train_shards["val"]]}, batch, seed, weights,
-                                False),
-                  pipeline.image_shape, tmp_path / "model.keras", tmp_path / "history.csv",
-                  tmp_path / "training.png", tmp_path / "work",
-                  target_scale=(stats["target_median"], stats["target_iqr"]))
+    model = train(
+        spec,
+        training,
+        training_data(pipeline, {"mc": [train_shards["train"]]}, batch, seed, weights, True),
+        training_data(pipeline, {"mc": [train_shards["val"]]}, batch, seed, weights, False),
+        pipeline.image_shape,
+        tmp_path / "model.keras",
+        tmp_path / "history.csv",
+        tmp_path / "training.png",
+        tmp_path / "work",
+        target_scale=(stats["target_median"], stats["target_iqr"]),
+    )
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["val_loss"].min() < 0.8 * history["val_loss"].iloc[0], history
 
-    predict_files(model, pipeline, [held_shards["test"]], [tmp_path / "f001.sidecar.parquet"],
-                  tmp_path / "predictions.parquet", batch)
+    predict_files(
+        model,
+        pipeline,
+        [held_shards["test"]],
+        [tmp_path / "f001.sidecar.parquet"],
+        tmp_path / "predictions.parquet",
+        batch,
+    )
     test = pd.read_parquet(tmp_path / "predictions.parquet")
     assert len(test) > 7000
     assert np.isfinite(test["e_pred"]).all() and (test["e_pred"] > 0).all()
     truth = test["e_truth"].to_numpy()
-    responses = {name: test[column].to_numpy() / truth for name, column in
-                 (("model", "e_pred"), ("baseline", "e_baseline"), ("constant", "e_acc"),
-                  ("binned", "e_baseline_binned"))}
+    responses = {
+        name: test[column].to_numpy() / truth
+        for name, column in (
+            ("model", "e_pred"),
+            ("baseline", "e_baseline"),
+            ("constant", "e_acc"),
+            ("binned", "e_baseline_binned"),
+        )
+    }
     # A constant correction c E_acc: eIQR is scale-free, so this is the eIQR of E_acc itself.
-    result = {(name, q): eiqr(response, q) for name, response in responses.items()
-              for q in (75, 95)}
+    result = {
+        (name, q): eiqr(response, q) for name, response in responses.items() for q in (75, 95)
+    }
     print({f"{name} eIQR{q}": round(100 * value, 3) for (name, q), value in result.items()})
     assert result["model", 75] < 0.5 * result["constant", 75], result
     # The reference is the binned calibration (a per-(|eta|, E) response correction with the

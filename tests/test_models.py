@@ -1,4 +1,5 @@
 """The DeepCalo network: every ablation variant builds, FiLM is live, tracks are a set."""
+
 from __future__ import annotations
 
 import copy
@@ -16,8 +17,10 @@ IMAGE = (16, 15, 4)
 
 @pytest.fixture(scope="module")
 def entries(default_config):
-    models = {name: resolve_model(name, entry, default_config["model_defaults"])
-              for name, entry in default_config["models"].items()}
+    models = {
+        name: resolve_model(name, entry, default_config["model_defaults"])
+        for name, entry in default_config["models"].items()
+    }
     return {name: model for name, model in models.items() if model["kind"] == "cnn"}
 
 
@@ -25,10 +28,13 @@ def inputs(n=4, seed=0):
     rng = np.random.default_rng(seed)
     mask = np.zeros((n, 10), np.float32)
     mask[:, :4] = 1
-    return {"image": rng.exponential(1, (n, *IMAGE)).astype(np.float32),
-            "scalars": rng.normal(size=(n, 16)).astype(np.float32),
-            "tracks": (rng.normal(size=(n, 10, 11)) * mask[..., None]).astype(np.float32),
-            "track_mask": mask, "log_e_acc": rng.normal(size=(n, 1)).astype(np.float32)}
+    return {
+        "image": rng.exponential(1, (n, *IMAGE)).astype(np.float32),
+        "scalars": rng.normal(size=(n, 16)).astype(np.float32),
+        "tracks": (rng.normal(size=(n, 10, 11)) * mask[..., None]).astype(np.float32),
+        "track_mask": mask,
+        "log_e_acc": rng.normal(size=(n, 1)).astype(np.float32),
+    }
 
 
 def test_config_holds_the_seed_ablation_variants(entries):
@@ -42,8 +48,9 @@ def test_every_variant_builds_with_the_expected_inputs_and_output(entries):
         model = build_model(entry, IMAGE)
         assert set(model.input) == {"image", "log_e_acc", "scalars", "tracks", "track_mask"}, name
         assert model(inputs(), training=False).shape == (4, 1), name
-        has_film = any(layer.name.startswith("film") and layer.name[4:].isdigit()
-                       for layer in model.layers)
+        has_film = any(
+            layer.name.startswith("film") and layer.name[4:].isdigit() for layer in model.layers
+        )
         assert has_film == bool(entry["film"]), name
 
 
@@ -116,8 +123,9 @@ def test_saved_model_round_trips(entries, tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     again = keras.models.load_model(path, compile=False)
-    np.testing.assert_allclose(again(inputs(), training=False), model(inputs(), training=False),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        again(inputs(), training=False), model(inputs(), training=False), rtol=1e-6
+    )
 
 
 def test_time_images_enter_as_a_second_image(entries):
@@ -137,18 +145,10 @@ def test_an_untrained_model_predicts_the_median_training_target(entries, tmp_pat
     model = build_model(entries["recommended"], IMAGE, target_scale=(1.07, 0.04))
     np.testing.assert_allclose(model(inputs(), training=False).numpy(), 1.07, rtol=1e-6)
     model.get_layer("correction_z").set_weights(
-        [np.full((64, 1), 0.5, np.float32), np.ones(1, np.float32)])
+        [np.full((64, 1), 0.5, np.float32), np.ones(1, np.float32)]
+    )
     expected = model(inputs(), training=False).numpy()
     assert not np.allclose(expected, 1.07)
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
     np.testing.assert_allclose(loaded(inputs(), training=False).numpy(), expected, rtol=1e-6)
-
-
-def test_inputs_are_grouped_by_the_kind_of_their_dataset():
-    from egcalib.model_config import files_by_kind
-
-    paths = ["results/shards/mc_zee/f000.train.tfrecord", "results/shards/data_zee/f000.parquet",
-             "results/shards/mc_egun/f001.train.tfrecord"]
-    grouped = files_by_kind(paths, {"mc_zee": "mc", "mc_egun": "mc", "data_zee": "data"})
-    assert grouped == {"mc": [paths[0], paths[2]], "data": [paths[1]]}

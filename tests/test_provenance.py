@@ -1,4 +1,5 @@
 """Code versions follow the imports of a script through the library, and only those."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,10 @@ def write_library(root: Path) -> None:
         "egcalib/units.py": "GEV = 1.0\n",
         "egcalib/lazy.py": "X = 1\n",
         "egcalib/unused.py": "Y = 2\n",
-        "stage.py": ("import numpy\nfrom egcalib.physics import profile\n\n"
-                     "def run():\n    import egcalib.lazy\n"),
+        "stage.py": (
+            "import numpy\nfrom egcalib.physics import profile\n\n"
+            "def run():\n    import egcalib.lazy\n"
+        ),
     }
     for name, text in files.items():
         path = root / name
@@ -29,8 +32,13 @@ def write_library(root: Path) -> None:
 def test_closure_follows_package_inits_submodules_and_function_imports(tmp_path):
     write_library(tmp_path)
     found = {str(p.relative_to(tmp_path)) for p in library_files(tmp_path / "stage.py", tmp_path)}
-    assert found == {"egcalib/__init__.py", "egcalib/physics/__init__.py",
-                     "egcalib/physics/shower.py", "egcalib/units.py", "egcalib/lazy.py"}
+    assert found == {
+        "egcalib/__init__.py",
+        "egcalib/physics/__init__.py",
+        "egcalib/physics/shower.py",
+        "egcalib/units.py",
+        "egcalib/lazy.py",
+    }
 
 
 def test_version_changes_with_reached_modules_only(tmp_path):
@@ -45,19 +53,34 @@ def test_version_changes_with_reached_modules_only(tmp_path):
 
 def test_workflow_scripts_reach_what_they_run():
     def reached(script):
-        return {str(p.relative_to(SCRIPTS / "egcalib"))
-                for p in library_files(SCRIPTS / f"{script}.py", SCRIPTS)}
+        return {
+            str(p.relative_to(SCRIPTS / "egcalib"))
+            for p in library_files(SCRIPTS / f"{script}.py", SCRIPTS)
+        }
 
     train = reached("train")
     # Reached only through other modules: the atomic checkpoint writes, the input contract.
-    assert {"training.py", "models.py", "losses.py", "pipeline.py", "atomic.py",
-            "contract.py"} <= train
-    assert "fitting.py" not in train and "skim.py" not in train
+    assert {
+        "training.py",
+        "models.py",
+        "losses.py",
+        "pipeline.py",
+        "atomic.py",
+        "contract.py",
+    } <= train
+    assert "fitting.py" not in train and "skimming.py" not in train
     assert "simulation/validation.py" not in reached("simulate")
     assert "simulation/validation.py" in reached("validate_simulation")
     assert {"fitting.py", "metrics.py", "masses.py"} <= reached("evaluate")
     # The BDT control runs without TensorFlow: a change in the networks' code leaves it alone.
-    assert {"bdt.py", "history.py", "inference.py"} <= reached("train_bdt") & reached("infer_bdt")
+    assert {"bdt.py", "history.py"} <= reached("train_bdt") & reached("infer_bdt")
+    assert {"bdt_inference.py", "inference.py"} <= reached("infer_bdt")
     assert not {"training.py", "models.py", "losses.py", "pipeline.py"} & (
-        reached("train_bdt") | reached("infer_bdt"))
+        reached("train_bdt") | reached("infer_bdt")
+    )
+    # Nor does the BDT's prediction reach the networks' inference.
+    assert "bdt.py" not in reached("infer") and "bdt_inference.py" not in reached("infer")
     assert "history.py" in train
+    # The record format and the object table: written by the shards stage, read by training.
+    assert {"records.py", "objects.py", "upsampling.py"} <= reached("shards") & train
+    assert "normalisation.py" not in reached("shards")

@@ -1,6 +1,7 @@
 """Skim on ntuples written by ROOT 6.40 itself (tests/data/real_ntuples, made by
 tests/make_root_ntuples.py; no ROOT needed here): storage conventions of real ntuple makers give
 the reference result or a clear error naming file, branch and problem."""
+
 from __future__ import annotations
 
 import copy
@@ -18,7 +19,7 @@ from egcalib.branches import InputFileError, NtupleContentError
 from egcalib.cutflows import merge_cutflows
 from egcalib.layout import cell_windows, check_collections
 from egcalib.selection import select_zee
-from egcalib.skim import skim_file
+from egcalib.skimming import skim_file
 
 DATA = Path(__file__).parent / "data" / "real_ntuples"
 REFERENCE = {"objects": 448, "events": 224, "m_ee": 91.17}
@@ -32,10 +33,19 @@ def config(default_config):
 def skim(config, name, tmp_path, branches=None, kind="mc"):
     config["ntuple"]["branches"] = dict(branches or {})
     out = tmp_path / f"{Path(name).stem}.parquet"
-    flow = skim_file(str(DATA / name), str(out), str(out.with_suffix(".json")), dataset="real",
-                     file_name=Path(name).stem, kind=kind, process="zee",
-                     ntuple=config["ntuple"], selection=config["selection"],
-                     skim=config["skim"], native_shapes=config["images"]["native_shapes"])
+    flow = skim_file(
+        str(DATA / name),
+        str(out),
+        str(out.with_suffix(".json")),
+        dataset="real",
+        file_name=Path(name).stem,
+        kind=kind,
+        process="zee",
+        ntuple=config["ntuple"],
+        selection=config["selection"],
+        skim=config["skim"],
+        native_shapes=config["images"]["native_shapes"],
+    )
     return pq.read_table(out), flow
 
 
@@ -50,32 +60,44 @@ def assert_reference_result(table):
     assert table.num_rows == REFERENCE["objects"]
     assert len(set(table["eventNumber"].to_pylist())) == REFERENCE["events"]
     assert len(set(ids)) == len(ids), "no (event, object) pair twice"
-    assert np.median(table["m_candidate"].to_numpy()) == pytest.approx(REFERENCE["m_ee"],
-                                                                       abs=0.01)
+    assert np.median(table["m_candidate"].to_numpy()) == pytest.approx(REFERENCE["m_ee"], abs=0.01)
 
 
 def test_reference_file(reference):
     assert_reference_result(reference)
 
 
-@pytest.mark.parametrize("name", [
-    "zee_trigchar.root",      # trigPassed_e Char_t, trigPassed_mu UChar_t
-    "zee_flagvectors.root",   # trigPassed_e Int_t, vector<char>/vector<int> ID and truth flags
-    "zee_nested.root",        # cells as vector<vector<float>>, one inner vector per electron
-    "zee_rntuple.root",       # an RNTuple
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "zee_trigchar.root",  # trigPassed_e Char_t, trigPassed_mu UChar_t
+        "zee_flagvectors.root",  # trigPassed_e Int_t, vector<char>/vector<int> ID and truth flags
+        "zee_nested.root",  # cells as vector<vector<float>>, one inner vector per electron
+        "zee_rntuple.root",  # an RNTuple
+    ],
+)
 def test_same_events_in_other_storage_skim_identically(config, tmp_path, reference, name):
     table, _ = skim(config, name, tmp_path)
     assert_reference_result(table)
-    for column in ("eventNumber", "object_index", "e_baseline", "e_truth", "cells_lr1",
-                   "time_lr2", "tracks", "scalar_poscs2"):
-        np.testing.assert_array_equal(table[column].combine_chunks().to_numpy(False)
-                                      if column not in ("cells_lr1", "time_lr2", "tracks") else
-                                      table[column].combine_chunks().flatten().to_numpy(),
-                                      reference[column].combine_chunks().to_numpy(False)
-                                      if column not in ("cells_lr1", "time_lr2", "tracks") else
-                                      reference[column].combine_chunks().flatten().to_numpy(),
-                                      err_msg=column)
+    for column in (
+        "eventNumber",
+        "object_index",
+        "e_baseline",
+        "e_truth",
+        "cells_lr1",
+        "time_lr2",
+        "tracks",
+        "scalar_poscs2",
+    ):
+        np.testing.assert_array_equal(
+            table[column].combine_chunks().to_numpy(False)
+            if column not in ("cells_lr1", "time_lr2", "tracks")
+            else table[column].combine_chunks().flatten().to_numpy(),
+            reference[column].combine_chunks().to_numpy(False)
+            if column not in ("cells_lr1", "time_lr2", "tracks")
+            else reference[column].combine_chunks().flatten().to_numpy(),
+            err_msg=column,
+        )
 
 
 def test_char_trigger_in_data_gives_no_copies_of_one_event(config, tmp_path):
@@ -88,83 +110,114 @@ def test_uchar_trigger_with_zeros_selects_and_never_indexes(config, tmp_path, re
     config["selection"]["zee"]["trigger"] = "trigPassed_mu"
     table, flow = skim(config, "zee_trigchar.root", tmp_path)
     odd = reference["eventNumber"].to_numpy() % 2 == 1
-    assert flow.steps[1] == {"cut": "trigger trigPassed_mu", "events": 200,
-                             "objects": flow.steps[0]["objects"] // 2}
-    np.testing.assert_array_equal(table["eventNumber"].to_numpy(),
-                                  reference["eventNumber"].to_numpy()[odd])
-    np.testing.assert_array_equal(table["e_baseline"].to_numpy(),
-                                  reference["e_baseline"].to_numpy()[odd])
+    assert flow.steps[1] == {
+        "cut": "trigger trigPassed_mu",
+        "events": 200,
+        "objects": flow.steps[0]["objects"] // 2,
+    }
+    np.testing.assert_array_equal(
+        table["eventNumber"].to_numpy(), reference["eventNumber"].to_numpy()[odd]
+    )
+    np.testing.assert_array_equal(
+        table["e_baseline"].to_numpy(), reference["e_baseline"].to_numpy()[odd]
+    )
 
 
-@pytest.mark.parametrize("branches", [
-    {"el_e": "el_e / 1000"},              # MeV under the logical name itself
-    {"el_e": "el_calE_MeV / 1e3"},
-    {"el_e": "el_calE_MeV * 1E-3"},
-    {"el_e": "fmax(el_calE_MeV, 0) / 1000",
-     "el_phi": "arctan2(sin(el_phi), cos(el_phi))", "el_eta": "el_eta + 0 * tan(el_phi)"},
-])
+@pytest.mark.parametrize(
+    "branches",
+    [
+        {"el_e": "el_e / 1000"},  # MeV under the logical name itself
+        {"el_e": "el_calE_MeV / 1e3"},
+        {"el_e": "el_calE_MeV * 1E-3"},
+        {
+            "el_e": "fmax(el_calE_MeV, 0) / 1000",
+            "el_phi": "arctan2(sin(el_phi), cos(el_phi))",
+            "el_eta": "el_eta + 0 * tan(el_phi)",
+        },
+    ],
+)
 def test_c_arrays_in_mev_through_expressions(config, tmp_path, reference, branches):
     """C-style arrays with counter branches, UChar_t/Char_t ID flags, a Double32_t el_pt and
     energies in MeV: every expression uproot accepts works, also under the branch's own name."""
     table, _ = skim(config, "zee_carrays.root", tmp_path, branches)
     assert_reference_result(table)
-    np.testing.assert_allclose(table["e_baseline"].to_numpy(), reference["e_baseline"].to_numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        table["e_baseline"].to_numpy(), reference["e_baseline"].to_numpy(), rtol=1e-6
+    )
 
 
 def test_mev_unmapped_is_caught(config, tmp_path):
-    with pytest.raises(NtupleContentError,
-                       match=r"zee_carrays\.root: el_e \[branch el_e \(float\[\] el_e\[nel\]/F\)\]"
-                             r".*median 5\.01e\+04 .*above 10000 GeV.*el_e: \"el_e / 1000\""):
+    with pytest.raises(
+        NtupleContentError,
+        match=r"zee_carrays\.root: el_e \[branch el_e \(float\[\] el_e\[nel\]/F\)\]"
+        r".*median 5\.01e\+04 .*above 10000 GeV.*el_e: \"el_e / 1000\"",
+    ):
         skim(config, "zee_carrays.root", tmp_path)
     assert not (tmp_path / "zee_carrays.parquet").exists()
 
 
 def test_double32_with_range_misread_by_uproot_is_an_error_not_an_empty_skim(config, tmp_path):
-    with pytest.raises(NtupleContentError,
-                       match=r"zee_d32\.root: el_e \[branch el_e \(float\[\] "
-                             r"el_e\[nel\]/d\[0,200,20\]\)\].*median 3\.\d+e-40 "
-                             r".*below 0\.001 GeV"):
+    with pytest.raises(
+        NtupleContentError,
+        match=r"zee_d32\.root: el_e \[branch el_e \(float\[\] "
+        r"el_e\[nel\]/d\[0,200,20\]\)\].*median 3\.\d+e-40 "
+        r".*below 0\.001 GeV",
+    ):
         skim(config, "zee_d32.root", tmp_path)
     assert not (tmp_path / "zee_d32.parquet").exists()
 
 
 def test_float16_leaf_uproot_cannot_interpret_is_named(config, tmp_path):
-    with pytest.raises(NtupleContentError, match=r"zee_float16\.root: el_e: branch 'el_e' "
-                                                 r"\(leaf 'el_e\[nel\]/f'\) cannot be interpreted"):
+    with pytest.raises(
+        NtupleContentError,
+        match=r"zee_float16\.root: el_e: branch 'el_e' "
+        r"\(leaf 'el_e\[nel\]/f'\) cannot be interpreted",
+    ):
         skim(config, "zee_float16.root", tmp_path)
 
 
 def test_friend_trees_are_not_followed(config, tmp_path):
-    with pytest.raises(InputFileError, match=r"zee_friend\.root: missing branches .*"
-                                             r"el_truth_e \(unmapped\).*friend trees are not "
-                                             r"followed.*tree 'egamma_truth' .*el_truth_e"):
+    with pytest.raises(
+        InputFileError,
+        match=r"zee_friend\.root: missing branches .*"
+        r"el_truth_e \(unmapped\).*friend trees are not "
+        r"followed.*tree 'egamma_truth' .*el_truth_e",
+    ):
         skim(config, "zee_friend.root", tmp_path)
 
 
 def test_truth_collection_of_another_size_is_named(config, tmp_path):
-    with pytest.raises(NtupleContentError,
-                       match=r"zee_truthcollection\.root: collections do not line up: el_truth_e "
-                             r"\[branch el_truth_e .*\] has 3 entries but el_e \[branch el_e .*\] "
-                             r"has 2 in entry 6 \(eventNumber 7\)"):
+    with pytest.raises(
+        NtupleContentError,
+        match=r"zee_truthcollection\.root: collections do not line up: el_truth_e "
+        r"\[branch el_truth_e .*\] has 3 entries but el_e \[branch el_e .*\] "
+        r"has 2 in entry 6 \(eventNumber 7\)",
+    ):
         skim(config, "zee_truthcollection.root", tmp_path)
 
 
 def test_rntuple_expressions_are_refused_by_name_and_renames_work(config, tmp_path, reference):
-    with pytest.raises(InputFileError, match=r"zee_rntuple\.root: 'egamma' is an RNTuple, and "
-                                             r"expressions are not supported.*"
-                                             r"el_e -> 'el_e / 1000'"):
+    with pytest.raises(
+        InputFileError,
+        match=r"zee_rntuple\.root: 'egamma' is an RNTuple, and "
+        r"expressions are not supported.*"
+        r"el_e -> 'el_e / 1000'",
+    ):
         skim(config, "zee_rntuple.root", tmp_path, {"el_e": "el_e / 1000"})
     table, _ = skim(config, "zee_rntuple.root", tmp_path, {"el_binned_e": "el_e"})
-    np.testing.assert_array_equal(table["e_baseline_binned"].to_numpy(),
-                                  reference["e_baseline"].to_numpy())
+    np.testing.assert_array_equal(
+        table["e_baseline_binned"].to_numpy(), reference["e_baseline"].to_numpy()
+    )
 
 
-@pytest.mark.parametrize("expression, problem", [
-    ("el_calEMeV / 1e3", r"el_e -> 'el_calEMeV / 1e3' \(unknown name 'el_calEMeV'\)"),
-    ("el_calE_MeV / ", r"maps el_e to 'el_calE_MeV / ', which is not a valid expression"),
-    ("frobnicate(el_calE_MeV)", r"unknown name 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    "expression, problem",
+    [
+        ("el_calEMeV / 1e3", r"el_e -> 'el_calEMeV / 1e3' \(unknown name 'el_calEMeV'\)"),
+        ("el_calE_MeV / ", r"maps el_e to 'el_calE_MeV / ', which is not a valid expression"),
+        ("frobnicate(el_calE_MeV)", r"unknown name 'frobnicate'"),
+    ],
+)
 def test_bad_mappings_name_the_problem(config, tmp_path, expression, problem):
     with pytest.raises(InputFileError, match=r"zee_carrays\.root: .*" + problem):
         skim(config, "zee_carrays.root", tmp_path, {"el_e": expression})
@@ -190,20 +243,31 @@ def test_no_warning_for_an_ordinary_skim(config, tmp_path):
 
 # --- the pieces, on hand-made arrays ------------------------------------------------------------
 
-@pytest.mark.parametrize("values", [np.array([0, 1, 2], np.int8), np.array([0, 1, 255], np.uint8),
-                                    np.array([0, 1, -3], np.int32), np.array([0, 1, 1], bool)])
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([0, 1, 2], np.int8),
+        np.array([0, 1, 255], np.uint8),
+        np.array([0, 1, -3], np.int32),
+        np.array([0, 1, 1], bool),
+    ],
+)
 def test_flags_of_any_integer_type_are_true_when_non_zero(values):
     assert coerce(values, "bool", "f").tolist() == [False, True, True]
     jagged = ak.unflatten(values, [2, 0, 1])
     assert coerce(jagged, "bool", "f").tolist() == [[False, True], [], [True]]
 
 
-@pytest.mark.parametrize("values, dtype, problem", [
-    (np.array([0.0, 1.0]), "bool", "stored as float64, which cannot be read as a flag"),
-    (np.array([1.0, -1.5]), "int32", "not whole numbers"),
-    (np.array([2**40]), "int32", "do not fit in int32"),
-    (ak.Array(["a", "b"]), "float32", "cannot be read as float32"),
-])
+@pytest.mark.parametrize(
+    "values, dtype, problem",
+    [
+        (np.array([0.0, 1.0]), "bool", "stored as float64, which cannot be read as a flag"),
+        (np.array([1.0, -1.5]), "int32", "not whole numbers"),
+        (np.array([2**40]), "int32", "do not fit in int32"),
+        (ak.Array(["a", "b"]), "float32", "cannot be read as float32"),
+    ],
+)
 def test_types_that_cannot_be_converted_are_named(values, dtype, problem):
     with pytest.raises(NtupleContentError, match=r"f.root: el_x.*" + problem):
         coerce(values, dtype, "f.root: el_x [branch x (t)]")
@@ -211,14 +275,18 @@ def test_types_that_cannot_be_converted_are_named(values, dtype, problem):
 
 def test_widths_are_converted():
     assert coerce(np.array([1.0, -1.0]), "int32", "f").type.content.primitive == "int32"
-    assert coerce(ak.Array([[1, 2], []]), "float32", "f").type.content.content.primitive \
-        == "float32"
+    assert (
+        coerce(ak.Array([[1, 2], []]), "float32", "f").type.content.content.primitive == "float32"
+    )
 
 
 def test_event_branch_with_a_list_per_event_is_an_error():
     events = ak.zip({"trigPassed_e": ak.Array([[1], [0]])}, depth_limit=1)
-    with pytest.raises(NtupleContentError, match=r"f.root: trigPassed_e: stored as var \* int64, "
-                                                 r"expected one value per event"):
+    with pytest.raises(
+        NtupleContentError,
+        match=r"f.root: trigPassed_e: stored as var \* int64, "
+        r"expected one value per event",
+    ):
         coerce_events(events, {"trigPassed_e": "bool"}, {}, "f.root")
 
 
@@ -239,29 +307,38 @@ def test_nested_cell_window_of_wrong_size_names_branch_event_and_object():
     good = [[0.0] * 6]
     cells = ak.Array([good * 2, [], good + [[0.0] * 5]])
     events = events_with(el_cells_lr0=cells)
-    with pytest.raises(NtupleContentError,
-                       match=r"f.root: el_cells_lr0: object 1 of entry 102 \(eventNumber 12\) has "
-                             r"5 cells, expected 6 cells per object \(2x3"):
+    with pytest.raises(
+        NtupleContentError,
+        match=r"f.root: el_cells_lr0: object 1 of entry 102 \(eventNumber 12\) has "
+        r"5 cells, expected 6 cells per object \(2x3",
+    ):
         cell_windows(events, "el_cells_lr0", np.array([2, 0, 2]), (2, 3), "f.root", {}, 100)
     fine = events_with(el_cells_lr0=ak.Array([good * 2, [], good * 2]))
-    assert cell_windows(fine, "el_cells_lr0", np.array([2, 0, 2]), (2, 3), "f.root", {}).shape \
-        == (4, 6)
+    assert cell_windows(fine, "el_cells_lr0", np.array([2, 0, 2]), (2, 3), "f.root", {}).shape == (
+        4,
+        6,
+    )
 
 
 def test_flat_cell_windows_of_wrong_size_name_branch_and_event():
     events = events_with(el_time_lr2=ak.Array([[0.0] * 12, [0.0] * 5, []]))
-    with pytest.raises(NtupleContentError,
-                       match=r"f.root: el_time_lr2: flat cell windows: entry 1 \(eventNumber 11\) "
-                             r"has 5 values for 1 objects, expected 6 cells per object"):
+    with pytest.raises(
+        NtupleContentError,
+        match=r"f.root: el_time_lr2: flat cell windows: entry 1 \(eventNumber 11\) "
+        r"has 5 values for 1 objects, expected 6 cells per object",
+    ):
         cell_windows(events, "el_time_lr2", np.array([2, 1, 0]), (2, 3), "f.root", {})
 
 
 def test_collections_that_do_not_line_up():
-    events = events_with(el_e=ak.Array([[1.0], [2.0, 3.0], []]),
-                         el_truth_e=ak.Array([[1.0], [2.0], [4.0]]))
-    with pytest.raises(NtupleContentError,
-                       match=r"el_truth_e has 1 entries but el_e has 2 in entry 1 "
-                             r"\(eventNumber 11\) \(2 of 3 events differ"):
+    events = events_with(
+        el_e=ak.Array([[1.0], [2.0, 3.0], []]), el_truth_e=ak.Array([[1.0], [2.0], [4.0]])
+    )
+    with pytest.raises(
+        NtupleContentError,
+        match=r"el_truth_e has 1 entries but el_e has 2 in entry 1 "
+        r"\(eventNumber 11\) \(2 of 3 events differ",
+    ):
         check_collections(events, "f.root", {})
 
 
@@ -271,16 +348,31 @@ def test_dotted_xaod_style_names_and_functions_map(config, tmp_path):
     first, second = electron(), electron(eta=-0.7, phi=2.9, charge=-1)
     for obj in (first, second):
         obj["e_MeV"] = obj["e"] * 1000.0
-    path = write_events(tmp_path / "xaod.root", [{"el": [first, second], "runNumber": 7}],
-                        rename={"runNumber": "EventInfoAux.runNumber"},
-                        extra={"el_e_MeV": "float32"}, drop={"el_e"})
-    config["ntuple"]["branches"] = {"runNumber": "EventInfoAux.runNumber",
-                                    "el_e": "where(el_e_MeV > 0, el_e_MeV, 0) * 1e-3"}
+    path = write_events(
+        tmp_path / "xaod.root",
+        [{"el": [first, second], "runNumber": 7}],
+        rename={"runNumber": "EventInfoAux.runNumber"},
+        extra={"el_e_MeV": "float32"},
+        drop={"el_e"},
+    )
+    config["ntuple"]["branches"] = {
+        "runNumber": "EventInfoAux.runNumber",
+        "el_e": "where(el_e_MeV > 0, el_e_MeV, 0) * 1e-3",
+    }
     out = tmp_path / "xaod.parquet"
-    skim_file(str(path), str(out), str(tmp_path / "xaod.json"), dataset="t", file_name="x",
-              kind="mc", process="zee", ntuple=config["ntuple"], selection=config["selection"],
-              skim=config["skim"], native_shapes=NATIVE_SHAPES)
+    skim_file(
+        str(path),
+        str(out),
+        str(tmp_path / "xaod.json"),
+        dataset="t",
+        file_name="x",
+        kind="mc",
+        process="zee",
+        ntuple=config["ntuple"],
+        selection=config["selection"],
+        skim=config["skim"],
+        native_shapes=NATIVE_SHAPES,
+    )
     table = pq.read_table(out)
     assert table["runNumber"].to_pylist() == [7, 7]
-    np.testing.assert_allclose(table["e_baseline"].to_numpy(), [first["e"], second["e"]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(table["e_baseline"].to_numpy(), [first["e"], second["e"]], rtol=1e-6)

@@ -1,4 +1,5 @@
 """Shards: the pipeline yields exactly the skim rows; normalisation sees training objects only."""
+
 from __future__ import annotations
 
 import copy
@@ -11,10 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from egcalib.contract import CELL_COLUMNS, SCALAR_COLUMNS
-from egcalib.images import Upsampler
-from egcalib.normalisation import fixed_size, training_statistics
-from egcalib.skim import skim_file
+from egcalib.normalisation import training_statistics
+from egcalib.objects import fixed_size
+from egcalib.skimming import skim_file
 from egcalib.splits import SPLITS
+from egcalib.upsampling import Upsampler
 
 tf = pytest.importorskip("tensorflow")
 
@@ -24,32 +26,51 @@ def skimmed(ntuple_dir, default_config, tmp_path_factory):
     out = tmp_path_factory.mktemp("skim")
     config = default_config
     for dataset, kind, process in (("mc_zee", "mc", "zee"), ("data_zee", "data", "zee")):
-        skim_file(str(ntuple_dir / f"{dataset}.root"), str(out / f"{dataset}.parquet"),
-                  str(out / f"{dataset}.json"), dataset=dataset, file_name="f000", kind=kind,
-                  process=process, ntuple=config["ntuple"], selection=config["selection"],
-                  skim=config["skim"], native_shapes=config["images"]["native_shapes"])
+        skim_file(
+            str(ntuple_dir / f"{dataset}.root"),
+            str(out / f"{dataset}.parquet"),
+            str(out / f"{dataset}.json"),
+            dataset=dataset,
+            file_name="f000",
+            kind=kind,
+            process=process,
+            ntuple=config["ntuple"],
+            selection=config["selection"],
+            skim=config["skim"],
+            native_shapes=config["images"]["native_shapes"],
+        )
     return out
 
 
 def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled"):
-    from egcalib.shards import write_shards
+    from egcalib.records import write_shards
 
     shards = {**config["shards"], "mode": mode}
     paths = {s: tmp_path / f"{dataset}.{mode}.{s}.tfrecord" for s in SPLITS}
     sidecar = tmp_path / f"{dataset}.{mode}.parquet"
-    counts = write_shards(skimmed / f"{dataset}.parquet", paths, sidecar, config["images"],
-                          config["splits"], shards)
+    counts = write_shards(
+        skimmed / f"{dataset}.parquet", paths, sidecar, config["images"], config["splits"], shards
+    )
     return paths, sidecar, counts, shards
 
 
-IDENTITY = {"scalar_median": [0.0] * 16, "scalar_iqr": [1.0] * 16, "track_median": [0.0] * 11,
-            "track_iqr": [1.0] * 11, "log_e_acc_median": 0.0, "log_e_acc_iqr": 1.0}
+IDENTITY = {
+    "scalar_median": [0.0] * 16,
+    "scalar_iqr": [1.0] * 16,
+    "track_median": [0.0] * 11,
+    "track_iqr": [1.0] * 11,
+    "log_e_acc_median": 0.0,
+    "log_e_acc_iqr": 1.0,
+}
 
 
-@pytest.mark.parametrize("mode, time_images", [("upsampled", False), ("native", False),
-                                               ("upsampled", True), ("native", True)])
-def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_config, mode,
-                                                 time_images):
+@pytest.mark.parametrize(
+    "mode, time_images",
+    [("upsampled", False), ("native", False), ("upsampled", True), ("native", True)],
+)
+def test_round_trip_pipeline_equals_parquet_rows(
+    skimmed, tmp_path, default_config, mode, time_images
+):
     from egcalib.contract import TIME_COLUMNS
     from egcalib.pipeline import InputPipeline, numpy_batches
 
@@ -57,52 +78,96 @@ def test_round_trip_pipeline_equals_parquet_rows(skimmed, tmp_path, default_conf
     config["images"]["time_images"] = time_images
     paths, sidecar, counts, shards = write(skimmed, tmp_path, config, mode=mode)
     pipeline = InputPipeline(config["images"], shards, IDENTITY)
-    inputs, record = numpy_batches(pipeline.dataset(list(paths.values()), 32, training=False,
-                                                    with_ids=True))
+    inputs, record = numpy_batches(
+        pipeline.dataset(list(paths.values()), 32, training=False, with_ids=True)
+    )
     skim = pq.read_table(skimmed / "mc_zee.parquet")
     side = pq.read_table(sidecar)
     assert len(record["eventNumber"]) == skim.num_rows == side.num_rows == sum(counts.values())
-    key = {(int(e), int(i)): row for row, (e, i) in
-           enumerate(zip(skim["eventNumber"].to_numpy(), skim["object_index"].to_numpy()))}
-    rows = np.array([key[(int(e), int(i))] for e, i in
-                     zip(record["eventNumber"], record["object_index"])])
+    key = {
+        (int(e), int(i)): row
+        for row, (e, i) in enumerate(
+            zip(skim["eventNumber"].to_numpy(), skim["object_index"].to_numpy())
+        )
+    }
+    rows = np.array(
+        [key[(int(e), int(i))] for e, i in zip(record["eventNumber"], record["object_index"])]
+    )
     assert sorted(rows) == list(range(skim.num_rows)), "every object exactly once"
     scalars = np.stack([skim[c].to_numpy() for c in SCALAR_COLUMNS], axis=1)
     np.testing.assert_array_equal(inputs["scalars"], scalars[rows])
     np.testing.assert_array_equal(inputs["track_mask"], fixed_size(skim["tracks_mask"])[rows])
-    np.testing.assert_array_equal(inputs["tracks"].reshape(len(rows), -1),
-                                  fixed_size(skim["tracks"])[rows])
+    np.testing.assert_array_equal(
+        inputs["tracks"].reshape(len(rows), -1), fixed_size(skim["tracks"])[rows]
+    )
     upsampler = Upsampler(config["images"]["native_shapes"], config["images"]["target_shape"])
-    native = upsampler.concatenate({c.removeprefix("cells_"): fixed_size(skim[c])
-                                    for c in CELL_COLUMNS})
+    native = upsampler.concatenate(
+        {c.removeprefix("cells_"): fixed_size(skim[c]) for c in CELL_COLUMNS}
+    )
     # Each object's image is divided by its E_acc spread over the 56 x 55 pixels; log(E_acc)
     # comes as its own input.
     e_acc = sum(skim[f"cl_E{i}"].to_numpy() for i in (1, 2, 3))[rows]
     scale = np.maximum(e_acc, 0.1) / (56 * 55)
-    np.testing.assert_allclose(inputs["image"], upsampler(native[rows]) / scale[:, None, None, None],
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        inputs["image"], upsampler(native[rows]) / scale[:, None, None, None], rtol=1e-5, atol=1e-4
+    )
     np.testing.assert_allclose(inputs["log_e_acc"][:, 0], np.log(scale * 56 * 55), rtol=1e-5)
     if time_images:
-        times = upsampler.concatenate({c.removeprefix("time_"): fixed_size(skim[c])
-                                       for c in TIME_COLUMNS})
+        times = upsampler.concatenate(
+            {c.removeprefix("time_"): fixed_size(skim[c]) for c in TIME_COLUMNS}
+        )
         np.testing.assert_array_equal(inputs["time_image"], upsampler(times[rows], intensive=True))
     else:
         assert "time_image" not in inputs
     acc = sum(skim[f"cl_E{i}"].to_numpy() for i in (1, 2, 3))
-    np.testing.assert_allclose(record["target"], (skim["e_truth"].to_numpy() / acc)[rows],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        record["target"], (skim["e_truth"].to_numpy() / acc)[rows], rtol=1e-6
+    )
     splits = side["split"].to_numpy(zero_copy_only=False)
     assert set(splits) <= set(SPLITS) and counts["train"] == np.sum(splits == "train")
+
+
+@pytest.mark.parametrize(
+    "mode, time_images",
+    [("upsampled", False), ("native", True)],
+)
+def test_examples_hold_exactly_the_record_format(
+    skimmed, tmp_path, default_config, mode, time_images
+):
+    """The writer writes what records.record_format says and the reader parses (one
+    definition): every feature, of its kind and number of values, and nothing else."""
+    from egcalib.pipeline import InputPipeline
+    from egcalib.records import record_format
+
+    config = copy.deepcopy(default_config)
+    config["images"]["time_images"] = time_images
+    paths, _, _, shards = write(skimmed, tmp_path, config, mode=mode)
+    features = record_format(config["images"], shards)
+    assert ("time_image" in features) == time_images
+    assert set(InputPipeline(config["images"], shards, IDENTITY).spec) == set(features)
+    serialized = next(iter(tf.data.TFRecordDataset(str(paths["train"])))).numpy()
+    example = tf.train.Example.FromString(serialized).features.feature
+    assert set(example) == set(features)
+    for name, feature in features.items():
+        size = int(np.prod(feature.shape))
+        if feature.raw:
+            assert len(example[name].bytes_list.value[0]) == 4 * size, name
+        elif feature.dtype == "float32":
+            assert len(example[name].float_list.value) == size, name
+        else:
+            assert len(example[name].int64_list.value) == size, name
 
 
 def test_shards_are_byte_identical_across_runs(skimmed, tmp_path, default_config, repo):
     """Also across processes with different hash seeds (protobuf map order follows them)."""
     first = write(skimmed, tmp_path / "a", default_config)[0]
     (tmp_path / "b").mkdir()
-    code = ("import sys, yaml; from pathlib import Path; sys.path.insert(0, 'tests'); "
-            "from test_shards import write; "
-            f"write(Path({str(skimmed)!r}), Path({str(tmp_path / 'b')!r}), "
-            "yaml.safe_load(open('config.yaml')))")
+    code = (
+        "import sys, yaml; from pathlib import Path; sys.path.insert(0, 'tests'); "
+        "from test_shards import write; "
+        f"write(Path({str(skimmed)!r}), Path({str(tmp_path / 'b')!r}), "
+        "yaml.safe_load(open('config.yaml')))"
+    )
     environment = {**os.environ, "PYTHONHASHSEED": "12345", "TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run([sys.executable, "-c", code], cwd=repo, env=environment, check=True)
     second = {split: tmp_path / "b" / path.name for split, path in first.items()}
@@ -113,19 +178,25 @@ def test_shards_are_byte_identical_across_runs(skimmed, tmp_path, default_config
 def test_training_pipeline_masks_missing_targets(skimmed, tmp_path, default_config):
     from egcalib.pipeline import InputPipeline
 
-    paths, _, counts, shards = write(skimmed, tmp_path, default_config, dataset="data_zee")
+    paths, _, _, shards = write(skimmed, tmp_path, default_config, dataset="data_zee")
     stats = training_statistics([skimmed / "data_zee.parquet"], default_config["splits"])
     pipeline = InputPipeline(default_config["images"], shards, stats)
-    batches = list(pipeline.dataset([paths["train"]], 16, training=True, target="label_target",
-                                    seed=1).as_numpy_iterator())
+    batches = list(
+        pipeline.dataset(
+            [paths["train"]], 16, training=True, target="label_target", seed=1
+        ).as_numpy_iterator()
+    )
     assert all(len(target) == 16 for _, target, _ in batches), "fixed batch shapes"
     targets = np.concatenate([t for _, t, _ in batches])
     weights = np.concatenate([w for _, _, w in batches])
     assert np.all(np.isfinite(targets)) and 0 < weights.sum() < len(weights)
     labelled = targets[weights > 0]
     assert 0.9 < np.median(labelled) < 1.3  # E_label / E_acc: a correction near 1
-    again = list(pipeline.dataset([paths["train"]], 16, training=True, target="label_target",
-                                  seed=1).as_numpy_iterator())
+    again = list(
+        pipeline.dataset(
+            [paths["train"]], 16, training=True, target="label_target", seed=1
+        ).as_numpy_iterator()
+    )
     np.testing.assert_array_equal(np.concatenate([t for _, t, _ in again]), targets)
 
 
@@ -134,11 +205,19 @@ def test_files_read_in_parallel_give_the_same_batches(skimmed, tmp_path, default
     for all, the shuffled training batches are the same."""
     from egcalib.pipeline import InputPipeline
 
-    files = [write(skimmed, tmp_path, default_config, dataset=d, mode="native")[0]["train"]
-             for d in ("mc_zee", "data_zee")]
+    files = [
+        write(skimmed, tmp_path, default_config, dataset=d, mode="native")[0]["train"]
+        for d in ("mc_zee", "data_zee")
+    ]
     shards = {**default_config["shards"], "mode": "native"}
-    batches = [list(InputPipeline(default_config["images"], shards, IDENTITY, reads).dataset(
-        files, 16, training=True, seed=3).as_numpy_iterator()) for reads in (1, 3)]
+    batches = [
+        list(
+            InputPipeline(default_config["images"], shards, IDENTITY, reads)
+            .dataset(files, 16, training=True, seed=3)
+            .as_numpy_iterator()
+        )
+        for reads in (1, 3)
+    ]
     assert len(batches[0]) == len(batches[1]) > 2
     for one, parallel in zip(*batches):
         np.testing.assert_array_equal(one[0]["image"], parallel[0]["image"])
@@ -156,10 +235,12 @@ def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_con
     base = training_statistics([skimmed / "mc_zee.parquet"], splits)
 
     def with_scaled(which):
-        scaled = pc.if_else(pc.equal(split, which), pc.multiply(table["scalar_E_acc"], 10.0),
-                            table["scalar_E_acc"])
-        changed = table.set_column(table.column_names.index("scalar_E_acc"), "scalar_E_acc",
-                                   scaled.cast(pa.float32()))
+        scaled = pc.if_else(
+            pc.equal(split, which), pc.multiply(table["scalar_E_acc"], 10.0), table["scalar_E_acc"]
+        )
+        changed = table.set_column(
+            table.column_names.index("scalar_E_acc"), "scalar_E_acc", scaled.cast(pa.float32())
+        )
         path = tmp_path / f"{which}.parquet"
         pq.write_table(changed, path)
         return training_statistics([path], splits)
@@ -182,15 +263,21 @@ def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_con
 
 
 def test_empty_skim_gives_empty_valid_shards(tmp_path, default_config):
-    from egcalib.pipeline import InputPipeline, numpy_batches
-    from egcalib.shards import write_shards
-    from egcalib.skim import arrow_schema
+    from egcalib.pipeline import InputPipeline
+    from egcalib.records import write_shards
+    from egcalib.skimming import arrow_schema
 
     empty = tmp_path / "empty.parquet"
     pq.write_table(arrow_schema(default_config["images"]["native_shapes"]).empty_table(), empty)
     paths = {s: tmp_path / f"e.{s}.tfrecord" for s in SPLITS}
-    counts = write_shards(empty, paths, tmp_path / "side.parquet", default_config["images"],
-                          default_config["splits"], default_config["shards"])
+    counts = write_shards(
+        empty,
+        paths,
+        tmp_path / "side.parquet",
+        default_config["images"],
+        default_config["splits"],
+        default_config["shards"],
+    )
     assert counts == {"train": 0, "val": 0, "test": 0}
     assert pq.read_table(tmp_path / "side.parquet").num_rows == 0
     pipeline = InputPipeline(default_config["images"], default_config["shards"], IDENTITY)
@@ -208,17 +295,25 @@ def test_an_energy_scaled_copy_of_an_object_gives_the_network_the_same_image():
     stats = {**IDENTITY, "log_e_acc_median": 3.5, "log_e_acc_iqr": 0.8}
     image = rng.exponential(0.2, (5, 56, 55, 4)).astype(np.float32)
     e_acc = image[..., 1:].sum(axis=(1, 2, 3))
-    base = {"image": image, "e_acc": e_acc, "scalars": np.zeros((5, 16), np.float32),
-            "tracks": np.zeros((5, 10, 11), np.float32), "track_mask": np.zeros((5, 10), np.float32)}
+    base = {
+        "image": image,
+        "e_acc": e_acc,
+        "scalars": np.zeros((5, 16), np.float32),
+        "tracks": np.zeros((5, 10, 11), np.float32),
+        "track_mask": np.zeros((5, 10), np.float32),
+    }
     for k in (0.1, 20.0):
-        scaled = normalise({**base, "image": image * np.float32(k),
-                            "e_acc": e_acc * np.float32(k)}, stats)
+        scaled = normalise(
+            {**base, "image": image * np.float32(k), "e_acc": e_acc * np.float32(k)}, stats
+        )
         nominal = normalise(base, stats)
         np.testing.assert_allclose(scaled["image"], nominal["image"], rtol=1e-5)
-        np.testing.assert_allclose(scaled["log_e_acc"] - nominal["log_e_acc"], np.log(k) / 0.8,
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            scaled["log_e_acc"] - nominal["log_e_acc"], np.log(k) / 0.8, rtol=1e-5
+        )
         assert "e_acc" not in scaled  # the raw energy never reaches the network
     # O(1) cell values (E_acc spread over the pixels), far above BatchNorm's epsilon: E_acc is
     # the sum of layers 1-3, so their normalised cells average to one per pixel.
-    np.testing.assert_allclose(nominal["image"][..., 1:].sum(axis=-1).mean(axis=(1, 2)), 1.0,
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        nominal["image"][..., 1:].sum(axis=-1).mean(axis=(1, 2)), 1.0, rtol=1e-4
+    )

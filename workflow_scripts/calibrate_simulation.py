@@ -1,4 +1,5 @@
 """Snakemake script: derive the toy detector's baseline calibration from its own sample."""
+
 from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
@@ -12,5 +13,6 @@ sim = simulation_config(snakemake.params.simulation, snakemake.params.images)
 tables = derive_baseline_calibration(sim)
 with atomic_path(snakemake.output[0]) as tmp:
     tmp.write_text(json.dumps(tables, indent=1))
-log.info("MVA and binned calibrations for %s written to %s", sorted(tables["mva"]),
-         snakemake.output[0])
+log.info(
+    "MVA and binned calibrations for %s written to %s", sorted(tables["mva"]), snakemake.output[0]
+)

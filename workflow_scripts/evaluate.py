@@ -1,11 +1,17 @@
 """Snakemake script: metrics, tables and figures of one model."""
+
 from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 from egcalib.evaluation import evaluate_model
 
-out = {name: snakemake.output[name] for name in snakemake.output.keys()}
-summary = evaluate_model(snakemake.wildcards.model, list(snakemake.input),
-                         snakemake.params.datasets, snakemake.params.evaluation, out)
+out = {name: snakemake.output[name] for name in snakemake.output.keys()}  # noqa: SIM118 (a Namedlist)
+summary = evaluate_model(
+    snakemake.wildcards.model,
+    list(snakemake.input),
+    snakemake.params.datasets,
+    snakemake.params.evaluation,
+    out,
+)
 log.info("inclusive: %s", summary.get("inclusive"))

@@ -1,4 +1,5 @@
 """Snakemake script: predictions of one model for the test split of a chunk of shard files."""
+
 from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
@@ -11,6 +12,12 @@ from egcalib.pipeline import InputPipeline
 params = snakemake.params
 model = load_for_inference(snakemake.input.model)
 pipeline = InputPipeline(params.images, params.shards, load(snakemake.input.normalisation))
-n = predict_files(model, pipeline, snakemake.input.shards, snakemake.input.sidecars,
-                  snakemake.output[0], params.batch_size)
+n = predict_files(
+    model,
+    pipeline,
+    snakemake.input.shards,
+    snakemake.input.sidecars,
+    snakemake.output[0],
+    params.batch_size,
+)
 log.info("%d objects predicted in %d files", n, len(snakemake.input.shards))

@@ -1,4 +1,5 @@
 """Snakemake script: sum the per-file cutflows of a dataset into a CSV and a Markdown table."""
+
 from egcalib.logs import log_to_file
 
 log_to_file(snakemake.log[0])  # first: libraries print on import

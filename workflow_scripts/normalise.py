@@ -1,4 +1,5 @@
 """Snakemake script: normalisation statistics of a model from its training split."""
+
 from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import

@@ -1,13 +1,22 @@
 """Snakemake script: skim one input ntuple into the per-object table and its cutflow."""
+
 from egcalib.logs import log_to_file
 
 log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.skim import skim_file
+from egcalib.skimming import skim_file
 
 params = snakemake.params
-skim_file(snakemake.input[0], snakemake.output.table, snakemake.output.cutflow,
-          dataset=snakemake.wildcards.dataset, file_name=snakemake.wildcards.file,
-          kind=params.kind, process=params.process, ntuple=params.ntuple,
-          selection=params.selection, skim=snakemake.config["skim"],  # step_size: a knob
-          native_shapes=params.native_shapes)
+skim_file(
+    snakemake.input[0],
+    snakemake.output.table,
+    snakemake.output.cutflow,
+    dataset=snakemake.wildcards.dataset,
+    file_name=snakemake.wildcards.file,
+    kind=params.kind,
+    process=params.process,
+    ntuple=params.ntuple,
+    selection=params.selection,
+    skim=snakemake.config["skim"],  # step_size: a knob
+    native_shapes=params.native_shapes,
+)

@@ -1,4 +1,5 @@
 """Snakemake script: validate the toy calorimeter (resolution anchors, layers, data vs MC)."""
+
 from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
@@ -7,13 +8,24 @@ from egcalib.simulation import simulation_config
 from egcalib.simulation.validation import validate
 
 sim = simulation_config(snakemake.params.simulation, snakemake.params.images)
-summary = validate(list(snakemake.input.egun), list(snakemake.input.mc_zee),
-                   list(snakemake.input.data_zee), snakemake.params.images["native_shapes"],
-                   snakemake.params.tree, snakemake.output.summary, snakemake.output.plots,
-                   sim=sim)
+summary = validate(
+    list(snakemake.input.egun),
+    list(snakemake.input.mc_zee),
+    list(snakemake.input.data_zee),
+    snakemake.params.images["native_shapes"],
+    snakemake.params.tree,
+    snakemake.output.summary,
+    snakemake.output.plots,
+    sim=sim,
+)
 if "sampling" in summary.get("resolution", {}):
     fit = summary["resolution"]
-    log.info("baseline resolution: a = %.3f, b = %.3f GeV, c = %.4f (in anchors: %s)",
-             fit["sampling"], fit["noise_gev"], fit["constant"], fit["in_anchors"])
+    log.info(
+        "baseline resolution: a = %.3f, b = %.3f GeV, c = %.4f (in anchors: %s)",
+        fit["sampling"],
+        fit["noise_gev"],
+        fit["constant"],
+        fit["in_anchors"],
+    )
 if "zee_sigma_cb" in summary:
     log.info("Z -> ee sigma_CB: %s", summary["zee_sigma_cb"])

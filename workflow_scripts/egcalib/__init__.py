@@ -1,5 +1,7 @@
 """egcalib: the importable library behind the egcalib Snakemake workflow.
 
-One module per concept (simulation, selection, images, shards, models, training, metrics,
-fitting, plotting). Nothing here imports snakemake, so every piece is testable with pytest alone.
+One module per concept (simulation, skimming, selection, upsampling, records, models, training,
+inference, metrics, fitting, plotting), each importing only from its own stage or earlier ones
+(docs/design.md section 13). Nothing here imports snakemake, so every piece is testable with
+pytest alone.
 """

@@ -5,8 +5,8 @@ The first question a reviewer asks of a CNN result is what a BDT on the same inp
 one sees what the CNN's ScalarNet sees (contract.SCALAR_COLUMNS, read from the shard sidecars),
 trains on the same train split towards the same targets (MC objects: E_true / E_acc, data
 objects: the Z-mass label E_label / E_acc) with the same per-object and per-source weights, stops
-early on the same val split, and writes predictions of the same correction in the CNN's format,
-so evaluation and the ablation table treat it like any other model.
+early on the same val split, and predicts the same correction in the CNN's format
+(egcalib.bdt_inference), so evaluation and the ablation table treat it like any other model.
 
 Loss: L1 (mean absolute error), the CNNs' default loss, so the comparison is of the inputs and
 the learner, not of the loss. L1 also suits the target: E_true / E_acc has a long one-sided tail
@@ -19,6 +19,7 @@ Determinism: LightGBM with ``deterministic=True``, row-wise histograms, a fixed 
 no bagging or feature subsampling and ``seed = training.seed`` gives the same model text byte
 for byte for the same inputs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,12 +31,11 @@ import pyarrow.parquet as pq
 from egcalib.atomic import atomic_path
 from egcalib.contract import SCALAR_COLUMNS, SCALARS
 from egcalib.history import plot_history
-from egcalib.inference import KEY, join_predictions, write_predictions
 
 log = logging.getLogger(__name__)
 
 NUM_THREADS = 2
-# The training target of each kind of dataset (sidecar columns, shards.py).
+# The training target of each kind of dataset (sidecar columns, records.py).
 TARGET_COLUMN = {"mc": "target", "data": "label_target"}
 
 
@@ -58,15 +58,22 @@ def split_objects(files_by_kind: dict, split: str, source_weights: dict):
         columns = [*SCALAR_COLUMNS, "split", TARGET_COLUMN[kind], "weight"]
         for path in files:
             table = pq.read_table(path, columns=columns)
-            table = table.filter(pc.and_(pc.equal(table["split"], split),
-                                         pc.is_finite(table[TARGET_COLUMN[kind]])))
-            scalars.append(np.stack([table[c].to_numpy() for c in SCALAR_COLUMNS], axis=1)
-                           if table.num_rows else np.zeros((0, len(SCALARS)), np.float32))
+            table = table.filter(
+                pc.and_(pc.equal(table["split"], split), pc.is_finite(table[TARGET_COLUMN[kind]]))
+            )
+            scalars.append(
+                np.stack([table[c].to_numpy() for c in SCALAR_COLUMNS], axis=1)
+                if table.num_rows
+                else np.zeros((0, len(SCALARS)), np.float32)
+            )
             target.append(table[TARGET_COLUMN[kind]].to_numpy().astype(np.float64))
             weight.append(table["weight"].to_numpy().astype(np.float64))
         if files:
-            parts[kind] = (np.concatenate(scalars).astype(np.float32), np.concatenate(target),
-                           np.concatenate(weight))
+            parts[kind] = (
+                np.concatenate(scalars).astype(np.float32),
+                np.concatenate(target),
+                np.concatenate(weight),
+            )
     parts = {kind: part for kind, part in parts.items() if len(part[1])}
     if not parts:
         return (np.zeros((0, len(SCALARS)), np.float32), np.zeros(0), np.zeros(0))
@@ -76,8 +83,10 @@ def split_objects(files_by_kind: dict, split: str, source_weights: dict):
     n = sum(len(part[1]) for part in parts.values())
     for kind, (_, _, weight) in parts.items():
         if np.any(weight < 0):
-            raise ValueError(f"bdt: negative object weights in the {kind} {split} split; "
-                             "LightGBM's L1 regression needs non-negative weights")
+            raise ValueError(
+                f"bdt: negative object weights in the {kind} {split} split; "
+                "LightGBM's L1 regression needs non-negative weights"
+            )
         weight *= source_weights[kind] / total * n / len(weight)
     return tuple(np.concatenate([part[i] for part in parts.values()]) for i in range(3))
 
@@ -86,19 +95,34 @@ def lightgbm_params(bdt: dict, seed: int) -> dict:
     """LightGBM parameters: the model's ``bdt`` settings, the L1 objective and metric, and the
     settings that make training deterministic (module docstring)."""
     return {
-        "objective": "l1", "metric": "l1",
-        "num_leaves": bdt["num_leaves"], "learning_rate": bdt["learning_rate"],
-        "min_data_in_leaf": bdt["min_data_in_leaf"], "lambda_l2": bdt["lambda_l2"],
+        "objective": "l1",
+        "metric": "l1",
+        "num_leaves": bdt["num_leaves"],
+        "learning_rate": bdt["learning_rate"],
+        "min_data_in_leaf": bdt["min_data_in_leaf"],
+        "lambda_l2": bdt["lambda_l2"],
         "max_bin": bdt["max_bin"],
-        "seed": seed, "deterministic": True, "force_row_wise": True,
-        "num_threads": NUM_THREADS, "bagging_freq": 0, "bagging_fraction": 1.0,
-        "feature_fraction": 1.0, "verbosity": -1,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": NUM_THREADS,
+        "bagging_freq": 0,
+        "bagging_fraction": 1.0,
+        "feature_fraction": 1.0,
+        "verbosity": -1,
     }
 
 
-def train_bdt(model: dict, files_by_kind: dict, seed: int, source_weights: dict,
-              out_model, out_history, out_plot):
-    """Train the BDT ``model`` (a resolved config entry: name, train_on, bdt settings) on the
+def train_bdt(
+    spec: dict,
+    files_by_kind: dict,
+    seed: int,
+    source_weights: dict,
+    out_model,
+    out_history,
+    out_plot,
+):
+    """Train the BDT of ``spec`` (a resolved model entry: name, train_on, bdt settings) on the
     train split of the sidecars in ``files_by_kind`` ("mc" / "data" -> paths), early stopping
     on their val split after ``bdt.early_stopping_rounds`` rounds without improvement.
 
@@ -111,61 +135,74 @@ def train_bdt(model: dict, files_by_kind: dict, seed: int, source_weights: dict,
     import lightgbm as lgb
     import pandas as pd
 
-    name, settings = model["name"], model["bdt"]
-    data = {split: split_objects(files_by_kind, split, source_weights)
-            for split in ("train", "val")}
+    name, settings = spec["name"], spec["bdt"]
+    data = {
+        split: split_objects(files_by_kind, split, source_weights) for split in ("train", "val")
+    }
     files = sorted(str(p) for paths in files_by_kind.values() for p in paths)
     for split, (_, target, _) in data.items():
         if not len(target):
-            raise ValueError(f"model {name}: no {split}-split objects with a target in "
-                             f"{files}; the BDT needs train objects to fit and val objects for "
-                             "early stopping (add events to its train_on datasets)")
-    log.info("model %s: %d training and %d validation objects", name, len(data["train"][1]),
-             len(data["val"][1]))
+            raise ValueError(
+                f"model {name}: no {split}-split objects with a target in "
+                f"{files}; the BDT needs train objects to fit and val objects for "
+                "early stopping (add events to its train_on datasets)"
+            )
+    log.info(
+        "model %s: %d training and %d validation objects",
+        name,
+        len(data["train"][1]),
+        len(data["val"][1]),
+    )
     params = lightgbm_params(settings, seed)
     features = [c.removeprefix("scalar_") for c in SCALAR_COLUMNS]
-    train_set = lgb.Dataset(data["train"][0], data["train"][1], weight=data["train"][2],
-                            feature_name=features, params=params, free_raw_data=True)
-    val_set = lgb.Dataset(data["val"][0], data["val"][1], weight=data["val"][2],
-                          reference=train_set, params=params, free_raw_data=True)
+    train_set = lgb.Dataset(
+        data["train"][0],
+        data["train"][1],
+        weight=data["train"][2],
+        feature_name=features,
+        params=params,
+        free_raw_data=True,
+    )
+    val_set = lgb.Dataset(
+        data["val"][0],
+        data["val"][1],
+        weight=data["val"][2],
+        reference=train_set,
+        params=params,
+        free_raw_data=True,
+    )
     record = {}
-    booster = lgb.train(params, train_set, num_boost_round=settings["max_rounds"],
-                        valid_sets=[train_set, val_set], valid_names=["train", "val"],
-                        callbacks=[lgb.record_evaluation(record),
-                                   lgb.early_stopping(settings["early_stopping_rounds"],
-                                                      first_metric_only=True, verbose=False)])
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=settings["max_rounds"],
+        valid_sets=[train_set, val_set],
+        valid_names=["train", "val"],
+        callbacks=[
+            lgb.record_evaluation(record),
+            lgb.early_stopping(
+                settings["early_stopping_rounds"], first_metric_only=True, verbose=False
+            ),
+        ],
+    )
     best = booster.best_iteration or booster.current_iteration()
-    history = pd.DataFrame({"round": np.arange(len(record["val"]["l1"])),
-                            "loss": record["train"]["l1"], "val_loss": record["val"]["l1"]})
-    log.info("model %s: %d rounds, kept round %d (val_loss %.6g)", name, len(history), best,
-             history["val_loss"].iloc[best - 1])
+    history = pd.DataFrame(
+        {
+            "round": np.arange(len(record["val"]["l1"])),
+            "loss": record["train"]["l1"],
+            "val_loss": record["val"]["l1"],
+        }
+    )
+    log.info(
+        "model %s: %d rounds, kept round %d (val_loss %.6g)",
+        name,
+        len(history),
+        best,
+        history["val_loss"].iloc[best - 1],
+    )
     with atomic_path(out_history) as tmp:
         history.to_csv(tmp, index=False)
     plot_history(history, out_plot, name, step="round")
     with atomic_path(out_model) as tmp:
         tmp.write_text(booster.model_to_string(num_iteration=best))
     return booster
-
-
-def predict_files(model_path, sidecar_paths, out_path) -> int:
-    """Predict the correction E_pred / E_acc of the test-split objects of each sidecar with the
-    LightGBM text model ``model_path``; write them all like a CNN's predictions
-    (inference.join_predictions: ids, e_acc, correction, sigma_correction = NaN, e_pred,
-    sigma_e_pred = NaN in GeV, and the sidecar columns). Returns the number of objects."""
-    import lightgbm as lgb
-    import pandas as pd
-
-    booster = lgb.Booster(model_file=str(model_path))
-    frames = []
-    for path in sidecar_paths:
-        sidecar = pq.read_table(path).to_pandas()
-        test = sidecar[sidecar["split"] == "test"]
-        scalars = test[list(SCALAR_COLUMNS)].to_numpy(np.float32)
-        correction = (booster.predict(scalars, num_threads=NUM_THREADS) if len(test)
-                      else np.zeros(0))
-        frame = pd.DataFrame({**{k: test[k].to_numpy().astype(np.int64) for k in KEY},
-                              "e_acc": test["e_acc"].to_numpy().astype(np.float32),
-                              "correction": np.asarray(correction, np.float32),
-                              "sigma_correction": np.full(len(test), np.nan, np.float32)})
-        frames.append(join_predictions(frame, sidecar))
-    return write_predictions(frames, out_path)

@@ -8,6 +8,12 @@ uproot alias expression through ``config["ntuple"]["branches"]``; nothing else h
 # (docs/design.md section 5).
 LAYERS = ("lr0", "lr1", "lr2", "lr3")
 
+# The middle layer's cell size, the unit of cl_etaIndex and of the windows' positions: ATLAS
+# Collaboration, "ATLAS liquid-argon calorimeter: Technical Design Report", CERN-LHCC-96-041
+# (0.025 x 2 pi / 256 in the barrel).
+MIDDLE_CELL_ETA = 0.025
+MIDDLE_CELL_PHI = 2 * 3.141592653589793 / 256
+
 # Event-level branches: logical name -> numpy dtype.
 EVENT_BRANCHES = {
     "runNumber": "int32",
@@ -22,37 +28,81 @@ EVENT_BRANCHES = {
 
 # One entry per object; jagged per event.
 ELECTRON_BRANCHES = {
-    "el_pt": "float32", "el_eta": "float32", "el_phi": "float32", "el_e": "float32",
-    "el_charge": "int32", "el_isLoose": "bool", "el_isTight": "bool",
-    "el_cl_eta": "float32", "el_cl_phi": "float32",
-    "el_cl_E0": "float32", "el_cl_E1": "float32", "el_cl_E2": "float32", "el_cl_E3": "float32",
-    "el_cl_Eacc": "float32", "el_cl_etaModCalo": "float32", "el_cl_phiModCalo": "float32",
-    "el_cl_etaIndex": "int32", "el_Ecrack": "float32", "el_Etilegap": "float32",
-    "el_trk_pt": "float32", "el_trk_deta": "float32", "el_trk_dphiRescaled": "float32",
-    "el_trk_dpp": "float32", "el_ntracks": "int32",
+    "el_pt": "float32",
+    "el_eta": "float32",
+    "el_phi": "float32",
+    "el_e": "float32",
+    "el_charge": "int32",
+    "el_isLoose": "bool",
+    "el_isTight": "bool",
+    "el_cl_eta": "float32",
+    "el_cl_phi": "float32",
+    "el_cl_E0": "float32",
+    "el_cl_E1": "float32",
+    "el_cl_E2": "float32",
+    "el_cl_E3": "float32",
+    "el_cl_Eacc": "float32",
+    "el_cl_etaModCalo": "float32",
+    "el_cl_phiModCalo": "float32",
+    "el_cl_etaIndex": "int32",
+    "el_Ecrack": "float32",
+    "el_Etilegap": "float32",
+    "el_trk_pt": "float32",
+    "el_trk_deta": "float32",
+    "el_trk_dphiRescaled": "float32",
+    "el_trk_dpp": "float32",
+    "el_ntracks": "int32",
 }
 PHOTON_BRANCHES = {
-    "ph_pt": "float32", "ph_eta": "float32", "ph_phi": "float32", "ph_e": "float32",
-    "ph_isLoose": "bool", "ph_isTight": "bool", "ph_convType": "int32",
-    "ph_cl_eta": "float32", "ph_cl_phi": "float32",
-    "ph_cl_E0": "float32", "ph_cl_E1": "float32", "ph_cl_E2": "float32", "ph_cl_E3": "float32",
-    "ph_cl_Eacc": "float32", "ph_cl_etaModCalo": "float32", "ph_cl_phiModCalo": "float32",
-    "ph_cl_etaIndex": "int32", "ph_Ecrack": "float32", "ph_Etilegap": "float32",
+    "ph_pt": "float32",
+    "ph_eta": "float32",
+    "ph_phi": "float32",
+    "ph_e": "float32",
+    "ph_isLoose": "bool",
+    "ph_isTight": "bool",
+    "ph_convType": "int32",
+    "ph_cl_eta": "float32",
+    "ph_cl_phi": "float32",
+    "ph_cl_E0": "float32",
+    "ph_cl_E1": "float32",
+    "ph_cl_E2": "float32",
+    "ph_cl_E3": "float32",
+    "ph_cl_Eacc": "float32",
+    "ph_cl_etaModCalo": "float32",
+    "ph_cl_phiModCalo": "float32",
+    "ph_cl_etaIndex": "int32",
+    "ph_Ecrack": "float32",
+    "ph_Etilegap": "float32",
 }
 # MC only. truth_e is what the generator record says the matched particle had; a small fraction
 # is deliberately mismatched (docs/design.md section 4) so that the k-cut removes real outliers.
 TRUTH_FIELDS = {
-    "truth_e": "float32", "truth_pt": "float32", "truth_eta": "float32", "truth_phi": "float32",
-    "truth_pdgId": "int32", "truth_matched": "bool",
+    "truth_e": "float32",
+    "truth_pt": "float32",
+    "truth_eta": "float32",
+    "truth_phi": "float32",
+    "truth_pdgId": "int32",
+    "truth_matched": "bool",
 }
 MUON_BRANCHES = {
-    "mu_pt": "float32", "mu_eta": "float32", "mu_phi": "float32", "mu_charge": "int32",
+    "mu_pt": "float32",
+    "mu_eta": "float32",
+    "mu_phi": "float32",
+    "mu_charge": "int32",
     "mu_isMedium": "bool",
 }
 TRACK_BRANCHES = {
-    "trk_pt": "float32", "trk_eta": "float32", "trk_phi": "float32", "trk_charge": "int32",
-    "trk_d0": "float32", "trk_d0sig": "float32", "trk_z0": "float32", "trk_vertex": "int32",
-    "trk_nPixHits": "int32", "trk_nSCTHits": "int32", "trk_nTRTHits": "int32",
+    "trk_pt": "float32",
+    "trk_eta": "float32",
+    "trk_phi": "float32",
+    "trk_charge": "int32",
+    "trk_d0": "float32",
+    "trk_d0sig": "float32",
+    "trk_z0": "float32",
+    "trk_vertex": "int32",
+    "trk_nPixHits": "int32",
+    "trk_nSCTHits": "int32",
+    "trk_nTRTHits": "int32",
 }
 
 
@@ -79,6 +129,11 @@ def cell_branches(prefix: str) -> list[str]:
     return [f"{prefix}_{kind}_{layer}" for kind in ("cells", "time") for layer in LAYERS]
 
 
+def fields(branches: dict, prefix: str) -> tuple[str, ...]:
+    """The field names of one collection's branches (``el_pt`` -> ``pt``), in contract order."""
+    return tuple(name.removeprefix(f"{prefix}_") for name in branches)
+
+
 # Prefixes of the per-object collections: a branch with one of them has one entry per object.
 COLLECTIONS = ("el", "ph", "mu", "trk")
 
@@ -91,8 +146,12 @@ def is_per_object(name: str) -> bool:
 def is_cell_window(name: str) -> bool:
     """Whether a logical name is a cell/time window branch (``el_cells_lr0`` ...)."""
     parts = name.split("_")
-    return len(parts) == 3 and parts[0] in ("el", "ph") and parts[1] in ("cells", "time") \
+    return (
+        len(parts) == 3
+        and parts[0] in ("el", "ph")
+        and parts[1] in ("cells", "time")
         and parts[2] in LAYERS
+    )
 
 
 def logical_dtypes(names) -> dict[str, str]:
@@ -109,10 +168,15 @@ def truth_branches(prefix: str) -> dict[str, str]:
 
 def all_branches(is_mc: bool) -> dict[str, str]:
     """Every logical branch a file of this kind must carry, with its dtype."""
-    branches = {**EVENT_BRANCHES, **ELECTRON_BRANCHES, **PHOTON_BRANCHES, **MUON_BRANCHES,
-                **TRACK_BRANCHES}
+    branches = {
+        **EVENT_BRANCHES,
+        **ELECTRON_BRANCHES,
+        **PHOTON_BRANCHES,
+        **MUON_BRANCHES,
+        **TRACK_BRANCHES,
+    }
     for prefix in ("el", "ph"):
-        branches.update({name: "float32" for name in cell_branches(prefix)})
+        branches.update(dict.fromkeys(cell_branches(prefix), "float32"))
         if is_mc:
             branches.update(truth_branches(prefix))
     return branches
@@ -123,29 +187,38 @@ def all_branches(is_mc: bool) -> dict[str, str]:
 
 # The seed's scalar inputs (seed 000, "The input variables"), in network input order.
 SCALARS = (
-    "E_acc",          # E1 + E2 + E3 of the cluster [GeV]
-    "eta_index",      # eta cell index of the cluster in the middle layer
-    "f0",             # E0 / E_acc for |eta| < 1.8, else 0
-    "R12",            # E1 / E2
-    "p_track",        # track pT (electrons; 0 for photons) [GeV]
+    "E_acc",  # E1 + E2 + E3 of the cluster [GeV]
+    "eta_index",  # eta cell index of the cluster in the middle layer
+    "f0",  # E0 / E_acc for |eta| < 1.8, else 0
+    "R12",  # E1 / E2
+    "p_track",  # track pT (electrons; 0 for photons) [GeV]
     "E_crack_ratio",  # E_crack / E_acc for 1.4 < |eta| < 1.6, else 0
-    "E_tilegap",      # tile-gap scintillator energy [GeV]
-    "eta",            # object pseudorapidity
+    "E_tilegap",  # tile-gap scintillator energy [GeV]
+    "eta",  # object pseudorapidity
     "dphi_rescaled",  # phi(track, rescaled to cluster energy) - phi(cluster) (electrons)
-    "eta_modcalo",    # eta position w.r.t. the middle-layer cell edge
-    "deta",           # eta(track) - eta(cluster) (electrons)
-    "poscs2",         # relative eta position within the hottest middle cell
-    "dphi_h3",        # relative phi position within a cell: mod(2 pi + phi, pi/32) - pi/64
-    "mu",             # average interactions per bunch crossing
-    "n_tracks",       # tracks assigned to the object (electrons)
-    "n_vertex",       # reconstructed vertices
+    "eta_modcalo",  # eta position w.r.t. the middle-layer cell edge
+    "deta",  # eta(track) - eta(cluster) (electrons)
+    "poscs2",  # relative eta position within the hottest middle cell
+    "dphi_h3",  # relative phi position within a cell: mod(2 pi + phi, pi/32) - pi/64
+    "mu",  # average interactions per bunch crossing
+    "n_tracks",  # tracks assigned to the object (electrons)
+    "n_vertex",  # reconstructed vertices
 )
 
 # The seed's TrackNet features of each of the (up to) 10 tracks nearest in Delta-R, plus the
 # charge-signed phi distance to the object, which carries the bending direction.
 TRACK_FEATURES = (
-    "pt_over_q", "d0_over_sigma", "dR", "vertex", "z0", "eta", "phi",
-    "n_pixel", "n_sct", "n_trt", "q_dphi",
+    "pt_over_q",
+    "d0_over_sigma",
+    "dR",
+    "vertex",
+    "z0",
+    "eta",
+    "phi",
+    "n_pixel",
+    "n_sct",
+    "n_trt",
+    "q_dphi",
 )
 N_TRACKS = 10
 
@@ -158,26 +231,39 @@ PROCESS_PARTICLE = {"zee": "electron", "egun": "electron", "zmumug": "photon"}
 # Columns of the skim table (pyarrow types as strings). Cell/time windows are fixed-size lists of
 # float32 in eta-major order, of the native shape in config["images"]["native_shapes"].
 SKIM_ID_COLUMNS = {
-    "dataset": "string", "file": "string", "runNumber": "int64", "eventNumber": "int64",
+    "dataset": "string",
+    "file": "string",
+    "runNumber": "int64",
+    "eventNumber": "int64",
     "object_index": "int32",  # index of the object within its collection in the event
-    "particle": "int8",       # ELECTRON or PHOTON
+    "particle": "int8",  # ELECTRON or PHOTON
 }
 SKIM_OBJECT_COLUMNS = {
-    "pt": "float32", "eta": "float32", "phi": "float32",
+    "pt": "float32",
+    "eta": "float32",
+    "phi": "float32",
     "e_baseline": "float32",  # the standard calibration (el_e / ph_e): the baseline to beat
     # The older binned response correction (el_binned_e / ph_binned_e), a reference beside the
     # MVA baseline; NaN when the file has no such branch.
     "e_baseline_binned": "float32",
-    "charge": "int8", "conv_type": "int8",
-    "cl_eta": "float32", "cl_phi": "float32",
-    "cl_E0": "float32", "cl_E1": "float32", "cl_E2": "float32", "cl_E3": "float32",
-    "e_truth": "float32",     # MC truth energy (NaN in data)
-    "e_label": "float32",     # Z-mass-constraint label (data Z->ee in the mass window; else NaN)
-    "weight": "float32",      # mcEventWeight (1 in data)
+    "charge": "int8",
+    "conv_type": "int8",
+    "cl_eta": "float32",
+    "cl_phi": "float32",
+    "cl_E0": "float32",
+    "cl_E1": "float32",
+    "cl_E2": "float32",
+    "cl_E3": "float32",
+    "e_truth": "float32",  # MC truth energy (NaN in data)
+    "e_label": "float32",  # Z-mass-constraint label (data Z->ee in the mass window; else NaN)
+    "weight": "float32",  # mcEventWeight (1 in data)
     # The event's candidate mass with baseline energies (m_ee, or m_mumugamma for photons) and,
     # for Z->mumugamma, the dimuon system so the mass can be rebuilt with any photon energy.
     "m_candidate": "float32",
-    "mumu_pt": "float32", "mumu_eta": "float32", "mumu_phi": "float32", "mumu_m": "float32",
+    "mumu_pt": "float32",
+    "mumu_eta": "float32",
+    "mumu_phi": "float32",
+    "mumu_m": "float32",
 }
 SCALAR_COLUMNS = tuple(f"scalar_{name}" for name in SCALARS)
 CELL_COLUMNS = tuple(f"cells_{layer}" for layer in LAYERS)

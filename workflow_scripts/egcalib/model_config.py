@@ -1,27 +1,26 @@
 """Model entries of the config, resolved without importing TensorFlow (Snakemake uses this while
 it builds the DAG)."""
+
 from __future__ import annotations
 
 from egcalib.contract import PROCESS_PARTICLE
 
-
 # Names that label the baselines beside the models in the Z-fit and ablation tables.
 RESERVED_NAMES = ("baseline", "baseline_binned")
 # What each kind of entry may set; the rest of model_defaults belongs to the other kind.
-KIND_KEYS = {"cnn": ("film", "top", "train_on", "loss", "architecture"),
-             "bdt": ("train_on", "bdt")}
+KIND_KEYS = {"cnn": ("film", "top", "train_on", "loss", "architecture"), "bdt": ("train_on", "bdt")}
 
 
 def model_kind(entry: dict, defaults: dict) -> str:
-    """"cnn" (the network of docs/design.md section 8) or "bdt" (the gradient-boosted-trees control
+    """ "cnn" (the network of docs/design.md section 8) or "bdt" (the gradient-boosted-trees control
     on the 16 scalars); entries that do not say are of model_defaults' kind."""
     return entry.get("kind", defaults.get("kind", "cnn"))
 
 
 def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
-    """A model entry merged over ``model_defaults`` (architecture, loss and bdt merged one level
-    deep), holding only the keys of its kind: a CNN's resolved config (a param of its rules)
-    does not change with the BDT defaults, nor a BDT's with the CNN architecture.
+    """The model's spec: its entry merged over ``model_defaults`` (architecture, loss and bdt
+    merged one level deep), holding only the keys of its kind: a CNN's spec (a param of its
+    rules) does not change with the BDT defaults, nor a BDT's with the CNN architecture.
 
     Raises ValueError naming the model for a reserved name, keys of the other kind, or unknown
     film/top inputs.
@@ -32,21 +31,21 @@ def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
     foreign = set(entry) - set(KIND_KEYS[kind]) - {"kind"}
     if foreign:
         raise ValueError(f"model {name}: a {kind} model takes no {sorted(foreign)}")
-    model = {key: defaults[key] for key in KIND_KEYS[kind] if key in defaults}
-    model.update(entry)
-    model.update(name=name, kind=kind)
+    spec = {key: defaults[key] for key in KIND_KEYS[kind] if key in defaults}
+    spec.update(entry)
+    spec.update(name=name, kind=kind)
     if kind == "bdt":
-        model["bdt"] = {**defaults.get("bdt", {}), **entry.get("bdt", {})}
-        return model
-    model["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
-    model["loss"] = {**defaults["loss"], **entry.get("loss", {})}
+        spec["bdt"] = {**defaults.get("bdt", {}), **entry.get("bdt", {})}
+        return spec
+    spec["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
+    spec["loss"] = {**defaults["loss"], **entry.get("loss", {})}
     for place in ("film", "top"):
         if place not in model:
             raise ValueError(f"model {name}: a cnn model needs `{place}` (a list of inputs)")
-        unknown = set(model[place]) - {"scalars", "tracks"}
+        unknown = set(spec[place]) - {"scalars", "tracks"}
         if unknown:
             raise ValueError(f"model {name}: unknown {place} inputs {sorted(unknown)}")
-    return model
+    return spec
 
 
 def models_of_kind(models: dict, defaults: dict, kind: str) -> list[str]:
@@ -54,29 +53,22 @@ def models_of_kind(models: dict, defaults: dict, kind: str) -> list[str]:
     return [name for name, entry in models.items() if model_kind(entry, defaults) == kind]
 
 
-def model_particle(model: dict, datasets: dict) -> str:
-    """"electron" or "photon": the one particle of the datasets the model trains on."""
-    unknown = [d for d in model["train_on"] if d not in datasets]
+def model_particle(spec: dict, datasets: dict) -> str:
+    """ "electron" or "photon": the one particle of the datasets the model trains on."""
+    unknown = [d for d in spec["train_on"] if d not in datasets]
     if unknown:
-        raise ValueError(f"model {model['name']}: train_on names unknown datasets {unknown}")
-    particles = {PROCESS_PARTICLE[datasets[d]["process"]] for d in model["train_on"]}
+        raise ValueError(f"model {spec['name']}: train_on names unknown datasets {unknown}")
+    particles = {PROCESS_PARTICLE[datasets[d]["process"]] for d in spec["train_on"]}
     if len(particles) != 1:
-        raise ValueError(f"model {model['name']}: train_on mixes electron and photon datasets "
-                         f"{model['train_on']}; train one model per particle")
+        raise ValueError(
+            f"model {spec['name']}: train_on mixes electron and photon datasets "
+            f"{spec['train_on']}; train one model per particle"
+        )
     return particles.pop()
 
 
-def evaluation_datasets(model: dict, datasets: dict) -> list[str]:
+def evaluation_datasets(spec: dict, datasets: dict) -> list[str]:
     """Every dataset of the model's particle (electrons: Z -> ee and the gun; photons:
     Z -> mumugamma), in config order."""
-    particle = model_particle(model, datasets)
+    particle = model_particle(spec, datasets)
     return [d for d, spec in datasets.items() if PROCESS_PARTICLE[spec["process"]] == particle]
-
-
-def files_by_kind(paths, kinds: dict) -> dict[str, list[str]]:
-    """Per-file inputs results/.../{dataset}/{file}.* grouped as {"mc": [...], "data": [...]} by
-    the kind of their dataset (``kinds``: dataset -> "mc" / "data"), order kept."""
-    grouped = {"mc": [], "data": []}
-    for path in map(str, paths):
-        grouped[kinds[path.split("/")[-2]]].append(path)
-    return grouped

@@ -5,40 +5,27 @@ Scalars and track features: (x - median) / IQR, track statistics over real track
 kept at zero. Images: each object's cells divided by its own cluster energy E_acc, as seed 003
 normalises its cluster images (times the number of pixels, for O(1) values), so the network sees
 shapes and layer ratios alike at 5 GeV and at 1 TeV; the energy scale enters separately as
-log(E_acc), standardised (median, IQR) like a scalar, so even the CNN alone knows it. Stored as JSON beside each model and applied by the same
-functions in training and inference.
+log(E_acc), standardised (median, IQR) like a scalar, so even the CNN alone knows it. Stored as
+JSON beside each model and applied by the same functions in training and inference.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from egcalib.atomic import atomic_path
 from egcalib.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
+from egcalib.objects import fixed_size, targets
 from egcalib.splits import SPLITS, assign_splits
 
 # The output scale (target median, IQR) where training targets give none: a correction near 1.
 DEFAULT_TARGET_SCALE = (1.0, 0.05)
 # Images are divided by E_acc: clusters with less (noise only) are divided by this [GeV].
 E_ACC_FLOOR = 0.1
-
-
-def e_acc(table: pa.Table) -> np.ndarray:
-    """E_acc = E1 + E2 + E3 of the cluster: what the network's correction multiplies."""
-    return sum(table[f"cl_E{i}"].to_numpy().astype(np.float64) for i in (1, 2, 3))
-
-
-def targets(table: pa.Table) -> dict[str, np.ndarray]:
-    """Regression targets: E_true / E_acc (MC) and E_label / E_acc (data); NaN when absent."""
-    acc = e_acc(table)
-    safe = np.where(acc > 0, acc, np.nan)
-    return {"target": (table["e_truth"].to_numpy() / safe).astype(np.float32),
-            "label_target": (table["e_label"].to_numpy() / safe).astype(np.float32),
-            "e_acc": acc.astype(np.float32)}
 
 
 def _median_iqr(values: np.ndarray):
@@ -50,8 +37,13 @@ def _median_iqr(values: np.ndarray):
     return median, np.where(iqr > 0, iqr, 1.0)
 
 
-def compute_statistics(scalars: np.ndarray, tracks: np.ndarray, track_mask: np.ndarray,
-                       e_acc: np.ndarray, target: np.ndarray) -> dict:
+def compute_statistics(
+    scalars: np.ndarray,
+    tracks: np.ndarray,
+    track_mask: np.ndarray,
+    e_acc: np.ndarray,
+    target: np.ndarray,
+) -> dict:
     """Statistics from training objects: scalars (n, 16), tracks (n, 10, 11), mask (n, 10),
     cluster energies E_acc (n,) [GeV] and regression targets (n,; NaN where an object has none)."""
     scalar_median, scalar_iqr = _median_iqr(np.asarray(scalars, np.float64))
@@ -60,12 +52,15 @@ def compute_statistics(scalars: np.ndarray, tracks: np.ndarray, track_mask: np.n
     log_e_acc = np.log(np.maximum(np.asarray(e_acc, np.float64), E_ACC_FLOOR))[:, None]
     log_median, log_iqr = _median_iqr(log_e_acc)
     return {
-        "n_objects": int(len(scalars)),
+        "n_objects": len(scalars),
         "scalar_names": [c.removeprefix("scalar_") for c in SCALAR_COLUMNS],
-        "scalar_median": scalar_median.tolist(), "scalar_iqr": scalar_iqr.tolist(),
+        "scalar_median": scalar_median.tolist(),
+        "scalar_iqr": scalar_iqr.tolist(),
         "track_features": list(TRACK_FEATURES),
-        "track_median": track_median.tolist(), "track_iqr": track_iqr.tolist(),
-        "log_e_acc_median": float(log_median[0]), "log_e_acc_iqr": float(log_iqr[0]),
+        "track_median": track_median.tolist(),
+        "track_iqr": track_iqr.tolist(),
+        "log_e_acc_median": float(log_median[0]),
+        "log_e_acc_iqr": float(log_iqr[0]),
         **_target_scale(target),
     }
 
@@ -77,16 +72,27 @@ def _target_scale(target: np.ndarray) -> dict:
     if len(finite) < 2:
         return {"target_median": default_median, "target_iqr": default_iqr}
     q25, median, q75 = np.percentile(finite, [25, 50, 75])
-    return {"target_median": float(median),
-            "target_iqr": float(q75 - q25) if q75 > q25 else default_iqr}
+    return {
+        "target_median": float(median),
+        "target_iqr": float(q75 - q25) if q75 > q25 else default_iqr,
+    }
 
 
 def training_statistics(skim_paths, splits_config: dict) -> dict:
     """Statistics over the training-split objects of skim tables, and the number of validation
     objects with a target (``n_val_objects``); nothing else of the other splits is read."""
-    columns = list(SCALAR_COLUMNS) + ["tracks", "tracks_mask", "runNumber", "eventNumber",
-                                      "dataset", "e_truth", "e_label", "cl_E1", "cl_E2",
-                                      "cl_E3"]
+    columns = list(SCALAR_COLUMNS) + [
+        "tracks",
+        "tracks_mask",
+        "runNumber",
+        "eventNumber",
+        "dataset",
+        "e_truth",
+        "e_label",
+        "cl_E1",
+        "cl_E2",
+        "cl_E3",
+    ]
     parts = {"scalars": [], "tracks": [], "mask": [], "e_acc": [], "target": []}
     n_val = 0
     for path in skim_paths:
@@ -94,34 +100,41 @@ def training_statistics(skim_paths, splits_config: dict) -> dict:
         if table.num_rows == 0:
             continue
         dataset = table["dataset"][0].as_py()
-        split = assign_splits(table["runNumber"].to_numpy(), table["eventNumber"].to_numpy(),
-                              dataset, splits_config["fractions"], splits_config["salt"])
+        split = assign_splits(
+            table["runNumber"].to_numpy(),
+            table["eventNumber"].to_numpy(),
+            dataset,
+            splits_config["fractions"],
+            splits_config["salt"],
+        )
         val = targets(table.take(np.nonzero(split == SPLITS.index("val"))[0]))
         n_val += int(np.sum(np.isfinite(val["target"]) | np.isfinite(val["label_target"])))
         train = np.nonzero(split == SPLITS.index("train"))[0]
         table = table.take(train)
         parts["scalars"].append(np.stack([table[c].to_numpy() for c in SCALAR_COLUMNS], axis=1))
-        parts["tracks"].append(fixed_size(table["tracks"]).reshape(-1, N_TRACKS,
-                                                                   len(TRACK_FEATURES)))
+        parts["tracks"].append(
+            fixed_size(table["tracks"]).reshape(-1, N_TRACKS, len(TRACK_FEATURES))
+        )
         parts["mask"].append(fixed_size(table["tracks_mask"]))
         truth = targets(table)
-        parts["e_acc"].append(truth["e_acc"])  # MC objects train on the truth, data objects on their labels
-        parts["target"].append(np.where(np.isfinite(truth["target"]), truth["target"],
-                                        truth["label_target"]))
+        parts["e_acc"].append(
+            truth["e_acc"]
+        )  # MC objects train on the truth, data objects on their labels
+        parts["target"].append(
+            np.where(np.isfinite(truth["target"]), truth["target"], truth["label_target"])
+        )
     if not parts["scalars"]:
         raise ValueError(f"normalisation: no training objects in {list(map(str, skim_paths))}")
-    stats = compute_statistics(np.concatenate(parts["scalars"]), np.concatenate(parts["tracks"]),
-                               np.concatenate(parts["mask"]), np.concatenate(parts["e_acc"]),
-                               np.concatenate(parts["target"]))
+    stats = compute_statistics(
+        np.concatenate(parts["scalars"]),
+        np.concatenate(parts["tracks"]),
+        np.concatenate(parts["mask"]),
+        np.concatenate(parts["e_acc"]),
+        np.concatenate(parts["target"]),
+    )
     # Validation objects with a target (MC truth or a data label): early stopping, the
     # learning-rate plateau and the best epoch need some (training.check_validation_size).
     return {**stats, "n_val_objects": n_val}
-
-
-def fixed_size(column) -> np.ndarray:
-    """A fixed-size-list Arrow column as a 2D numpy array (pandas would make Python objects)."""
-    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
-    return array.flatten().to_numpy().reshape(len(array), array.type.list_size)
 
 
 def save(stats: dict, path) -> None:
@@ -143,8 +156,11 @@ def image_factor(e_acc, pixels: int):
 
 def _floored(e_acc):
     """E_acc floored at E_ACC_FLOOR, numpy or TensorFlow as ``e_acc`` is."""
-    return np.maximum(e_acc, np.float32(E_ACC_FLOOR)) if isinstance(e_acc, np.ndarray) \
+    return (
+        np.maximum(e_acc, np.float32(E_ACC_FLOOR))
+        if isinstance(e_acc, np.ndarray)
         else _tf_maximum(e_acc, E_ACC_FLOOR)
+    )
 
 
 def normalise(inputs: dict, stats: dict, scale_image: bool = True):
@@ -157,10 +173,14 @@ def normalise(inputs: dict, stats: dict, scale_image: bool = True):
     e_acc = out.pop("e_acc")
     scale = _floored(e_acc)
     out["scalars"] = (inputs["scalars"] - np.float32(stats["scalar_median"])) / np.float32(
-        stats["scalar_iqr"])
+        stats["scalar_iqr"]
+    )
     mask = inputs["track_mask"][..., None]
-    out["tracks"] = (inputs["tracks"] - np.float32(stats["track_median"])) / np.float32(
-        stats["track_iqr"]) * mask
+    out["tracks"] = (
+        (inputs["tracks"] - np.float32(stats["track_median"]))
+        / np.float32(stats["track_iqr"])
+        * mask
+    )
     # In units of E_acc spread evenly over the image's pixels, so that cell values are O(1):
     # divided by E_acc alone they were ~1e-3, the first convolutions' variance (~1e-6) fell far
     # below BatchNorm's epsilon (1e-3), and the moving statistics used at inference missed the
@@ -168,9 +188,10 @@ def normalise(inputs: dict, stats: dict, scale_image: bool = True):
     if scale_image:
         factor = image_factor(e_acc, inputs["image"].shape[1] * inputs["image"].shape[2])
         out["image"] = inputs["image"] * factor[:, None, None, None]
-    log_e_acc = (np.log(scale) if isinstance(scale, np.ndarray) else _tf_log(scale))
-    out["log_e_acc"] = ((log_e_acc - np.float32(stats["log_e_acc_median"]))
-                        / np.float32(stats["log_e_acc_iqr"]))[:, None]
+    log_e_acc = np.log(scale) if isinstance(scale, np.ndarray) else _tf_log(scale)
+    out["log_e_acc"] = (
+        (log_e_acc - np.float32(stats["log_e_acc_median"])) / np.float32(stats["log_e_acc_iqr"])
+    )[:, None]
     return out
 
 

@@ -6,34 +6,29 @@ on a batch is ~1.5x faster than one by one, docs/design.md section 12), raw imag
 batches are prefetched. Training shuffles with a seed and keeps batch shapes fixed (XLA);
 inference keeps the file order so predictions line up with the ids.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from egcalib.contract import LAYERS, N_TRACKS, SCALARS, TRACK_FEATURES
-from egcalib.images import Upsampler
+from egcalib.contract import LAYERS
 from egcalib.normalisation import image_factor, normalise
-from egcalib.shards import ID_FEATURES, compression_type
+from egcalib.records import compression_type, record_format
+from egcalib.upsampling import Upsampler
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def feature_spec(time_images: bool) -> dict:
-    spec = {
-        "image": tf.io.FixedLenFeature([], tf.string),
-        "scalars": tf.io.FixedLenFeature([len(SCALARS)], tf.float32),
-        "tracks": tf.io.FixedLenFeature([N_TRACKS * len(TRACK_FEATURES)], tf.float32),
-        "track_mask": tf.io.FixedLenFeature([N_TRACKS], tf.float32),
-        "target": tf.io.FixedLenFeature([], tf.float32),
-        "label_target": tf.io.FixedLenFeature([], tf.float32),
-        "e_acc": tf.io.FixedLenFeature([], tf.float32),
-        "weight": tf.io.FixedLenFeature([], tf.float32),
-        **{name: tf.io.FixedLenFeature([], tf.int64) for name in ID_FEATURES},
+def feature_spec(features: dict) -> dict:
+    """The ``tf.io.parse_example`` spec of a record format (records.record_format): a raw array
+    as one string, a list of values as a fixed-length feature of its shape and dtype."""
+    return {
+        name: tf.io.FixedLenFeature([], tf.string)
+        if feature.raw
+        else tf.io.FixedLenFeature(list(feature.shape), tf.as_dtype(feature.dtype))
+        for name, feature in features.items()
     }
-    if time_images:
-        spec["time_image"] = tf.io.FixedLenFeature([], tf.string)
-    return spec
 
 
 class InputPipeline:
@@ -46,18 +41,19 @@ class InputPipeline:
         self.upsampler = Upsampler(images["native_shapes"], images["target_shape"])
         self.image_shape = (*self.upsampler.target_shape, len(LAYERS))
         self.stats = stats
-        self.spec = feature_spec(self.time_images)
+        self.features = record_format(images, shards)
+        self.spec = feature_spec(self.features)
         # Files read at once by their own threads (1: in turn); the order is the same.
         self.parallel_reads = parallel_reads
 
-    def _decode(self, raw, intensive, factor=None):
-        """(batch, H, W, 4) images from raw bytes, times ``factor`` (batch,) if given."""
-        flat = tf.io.decode_raw(raw, tf.float32)
+    def _decode(self, raw, name, intensive, factor=None):
+        """(batch, H, W, 4) images from the raw bytes of image feature ``name``, times
+        ``factor`` (batch,) if given."""
+        feature = self.features[name]
+        stored = tf.reshape(tf.io.decode_raw(raw, tf.as_dtype(feature.dtype)), (-1, *feature.shape))
         if self.mode == "native":
-            return self.upsampler.tf_upsample(tf.reshape(flat, (-1, self.upsampler.n_native)),
-                                              intensive=intensive, factor=factor)
-        images = tf.reshape(flat, (-1, *self.image_shape))
-        return images if factor is None else images * factor[:, None, None, None]
+            return self.upsampler.tf_upsample(stored, intensive=intensive, factor=factor)
+        return stored if factor is None else stored * factor[:, None, None, None]
 
     def parse_batch(self, serialized):
         """Parse a batch of serialized examples into (inputs, record) tensors."""
@@ -68,18 +64,27 @@ class InputPipeline:
         # The raw bytes leave the record: carried on to the batch consumer they halve the
         # throughput of native shards (benchmarks/bench_images.py).
         inputs = {
-            "image": self._decode(record.pop("image"), intensive=False, factor=factor),
+            "image": self._decode(record.pop("image"), "image", intensive=False, factor=factor),
             "scalars": record["scalars"],
-            "tracks": tf.reshape(record["tracks"], (-1, N_TRACKS, len(TRACK_FEATURES))),
+            "tracks": record["tracks"],
             "track_mask": record["track_mask"],
             "e_acc": record["e_acc"],
         }
         if self.time_images:
-            inputs["time_image"] = self._decode(record.pop("time_image"), intensive=True)
+            inputs["time_image"] = self._decode(
+                record.pop("time_image"), "time_image", intensive=True
+            )
         return normalise(inputs, self.stats, scale_image=False), record
 
-    def dataset(self, files, batch_size: int, training: bool, target: str = "target",
-                seed: int = 0, with_ids: bool = False):
+    def dataset(
+        self,
+        files,
+        batch_size: int,
+        training: bool,
+        target: str = "target",
+        seed: int = 0,
+        with_ids: bool = False,
+    ):
         """A batched dataset over ``files``.
 
         ``target`` is ``"target"`` (E_true / E_acc, MC) or ``"label_target"`` (data labels).
@@ -96,13 +101,16 @@ class InputPipeline:
         parallel = {"num_parallel_calls": readers, "deterministic": True} if readers > 1 else {}
         ds = ds.interleave(
             lambda path: tf.data.TFRecordDataset(path, compression_type=self.compression),
-            cycle_length=cycle, **parallel)
+            cycle_length=cycle,
+            **parallel,
+        )
         if training:
             ds = ds.shuffle(16 * batch_size, seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size, drop_remainder=training)
         if with_ids:
-            return ds.map(self.parse_batch, num_parallel_calls=AUTOTUNE,
-                          deterministic=True).prefetch(AUTOTUNE)
+            return ds.map(
+                self.parse_batch, num_parallel_calls=AUTOTUNE, deterministic=True
+            ).prefetch(AUTOTUNE)
 
         def to_keras(serialized):  # one map: each stage of tf.data costs throughput
             inputs, record = self.parse_batch(serialized)
@@ -111,8 +119,7 @@ class InputPipeline:
             weight = tf.where(valid, record["weight"], 0.0)
             return inputs, tf.where(valid, value, 1.0), weight
 
-        return ds.map(to_keras, num_parallel_calls=AUTOTUNE, deterministic=True) \
-            .prefetch(AUTOTUNE)
+        return ds.map(to_keras, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
 
 def numpy_batches(dataset):

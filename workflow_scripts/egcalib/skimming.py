@@ -5,6 +5,7 @@ The file is streamed with uproot in steps; each step is selected, turned into on
 has one, truth energies or data labels, cell windows and the nearest tracks) and appended to a
 Parquet file that appears only when complete.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,18 +26,17 @@ from egcalib.selection import Cutflow, collection, select_egun, select_zee, sele
 log = logging.getLogger(__name__)
 vector.register_awkward()
 
-CALO_FIELDS = ("pt", "eta", "phi", "e", "isLoose", "isTight", "cl_eta", "cl_phi", "cl_E0",
-               "cl_E1", "cl_E2", "cl_E3", "cl_Eacc", "cl_etaModCalo", "cl_phiModCalo",
-               "cl_etaIndex", "Ecrack", "Etilegap")
-ELECTRON_FIELDS = CALO_FIELDS + ("charge", "trk_pt", "trk_deta", "trk_dphiRescaled", "trk_dpp",
-                                 "ntracks")
-PHOTON_FIELDS = CALO_FIELDS + ("convType",)
-MUON_FIELDS = ("pt", "eta", "phi", "charge", "isMedium")
-TRACK_FIELDS = ("pt", "eta", "phi", "charge", "d0", "d0sig", "z0", "vertex", "nPixHits",
-                "nSCTHits", "nTRTHits")
-EVENT_FIELDS = ("runNumber", "eventNumber", "averageInteractionsPerCrossing", "NvtxReco",
-                "mcEventWeight")
-MIDDLE_CELL_ETA = 0.025
+# The fields the skim reads, as the contract lists them: every object, muon and track branch;
+# of the event branches all but the triggers (named in config) and mcChannelNumber.
+ELECTRON_FIELDS = contract.fields(contract.ELECTRON_BRANCHES, "el")
+PHOTON_FIELDS = contract.fields(contract.PHOTON_BRANCHES, "ph")
+MUON_FIELDS = contract.fields(contract.MUON_BRANCHES, "mu")
+TRACK_FIELDS = contract.fields(contract.TRACK_BRANCHES, "trk")
+EVENT_FIELDS = tuple(
+    name
+    for name in contract.EVENT_BRANCHES
+    if name != "mcChannelNumber" and not name.startswith("trigPassed")
+)
 
 
 def needed_branches(process: str, is_mc: bool, trigger_names) -> list[str]:
@@ -68,8 +68,10 @@ def with_optional_fields(events, prefix: str):
 
 def arrow_schema(native_shapes: dict) -> pa.Schema:
     """The full skim-table schema: every column, also for an empty selection."""
-    fields = [pa.field(n, pa.string() if t == "string" else pa.from_numpy_dtype(np.dtype(t)))
-              for n, t in {**contract.SKIM_ID_COLUMNS, **contract.SKIM_OBJECT_COLUMNS}.items()]
+    fields = [
+        pa.field(n, pa.string() if t == "string" else pa.from_numpy_dtype(np.dtype(t)))
+        for n, t in {**contract.SKIM_ID_COLUMNS, **contract.SKIM_OBJECT_COLUMNS}.items()
+    ]
     fields += [pa.field(n, pa.float32()) for n in contract.SCALAR_COLUMNS]
     for kind in ("cells", "time"):
         for layer in contract.LAYERS:
@@ -87,14 +89,16 @@ def _objects(events, prefix, fields, is_mc):
     names = fields + tuple(contract.OPTIONAL_FIELDS) + (("truth_e",) if is_mc else ())
     objects = collection(events, prefix, names)
     counts = ak.num(objects.e)
-    objects = ak.with_field(objects, ak.broadcast_arrays(np.arange(len(events)), objects.e)[0],
-                            "event_row")
+    objects = ak.with_field(
+        objects, ak.broadcast_arrays(np.arange(len(events)), objects.e)[0], "event_row"
+    )
     objects = ak.with_field(objects, ak.local_index(objects.e), "object_index")
     return ak.with_field(objects, ak.unflatten(np.arange(ak.sum(counts)), counts), "cell_row")
 
 
 def nearest_tracks(tracks, obj_eta, obj_phi, n_tracks: int):
-    """The ``n_tracks`` tracks nearest in Delta-R to each object: (n, n_tracks, 11), mask (n, n_tracks).
+    """The ``n_tracks`` tracks nearest in Delta-R to each object: (n, n_tracks, 11) and the mask
+    (n, n_tracks).
 
     ``tracks`` is a jagged per-object record array (the tracks of the object's event). The
     object's own track is included, as in the seed. Padding is zeros with mask 0.
@@ -104,13 +108,28 @@ def nearest_tracks(tracks, obj_eta, obj_phi, n_tracks: int):
     d_r = np.sqrt(d_eta**2 + d_phi**2)
     order = ak.argsort(d_r, axis=1, stable=True)[:, :n_tracks]
     tracks, d_r, d_phi = tracks[order], d_r[order], d_phi[order]
-    features = [tracks.pt * tracks.charge, tracks.d0sig, d_r, tracks.vertex, tracks.z0,
-                tracks.eta, tracks.phi, tracks.nPixHits, tracks.nSCTHits, tracks.nTRTHits,
-                tracks.charge * d_phi]
-    padded = [ak.to_numpy(ak.fill_none(ak.pad_none(f, n_tracks, axis=1, clip=True), 0.0))
-              .astype(np.float32) for f in features]
-    mask = ak.to_numpy(ak.fill_none(ak.pad_none(ak.ones_like(d_r), n_tracks, axis=1, clip=True),
-                                    0.0)).astype(np.float32)
+    features = [
+        tracks.pt * tracks.charge,
+        tracks.d0sig,
+        d_r,
+        tracks.vertex,
+        tracks.z0,
+        tracks.eta,
+        tracks.phi,
+        tracks.nPixHits,
+        tracks.nSCTHits,
+        tracks.nTRTHits,
+        tracks.charge * d_phi,
+    ]
+    padded = [
+        ak.to_numpy(ak.fill_none(ak.pad_none(f, n_tracks, axis=1, clip=True), 0.0)).astype(
+            np.float32
+        )
+        for f in features
+    ]
+    mask = ak.to_numpy(
+        ak.fill_none(ak.pad_none(ak.ones_like(d_r), n_tracks, axis=1, clip=True), 0.0)
+    ).astype(np.float32)
     return np.stack(padded, axis=2), mask
 
 
@@ -121,7 +140,7 @@ def scalars(obj: dict, middle_cells: np.ndarray, middle_shape) -> dict[str, np.n
     safe_acc = np.where(e_acc != 0, e_acc, np.nan)
     # Hottest middle cell: its lower eta edge follows from the window centre's eta index.
     hottest = middle_cells.reshape(len(e_acc), *middle_shape).sum(axis=2).argmax(axis=1)
-    hot_edge = (obj["cl_etaIndex"] + hottest - middle_shape[0] // 2) * MIDDLE_CELL_ETA
+    hot_edge = (obj["cl_etaIndex"] + hottest - middle_shape[0] // 2) * contract.MIDDLE_CELL_ETA
     electron = obj["particle"] == contract.ELECTRON
     values = {
         "E_acc": e_acc,
@@ -135,16 +154,19 @@ def scalars(obj: dict, middle_cells: np.ndarray, middle_shape) -> dict[str, np.n
         "dphi_rescaled": np.where(electron, obj.get("trk_dphiRescaled", 0.0), 0.0),
         "eta_modcalo": obj["cl_etaModCalo"],
         "deta": np.where(electron, obj.get("trk_deta", 0.0), 0.0),
-        "poscs2": 2.0 * (obj["cl_eta"] - hot_edge) / MIDDLE_CELL_ETA - 1.0,
+        "poscs2": 2.0 * (obj["cl_eta"] - hot_edge) / contract.MIDDLE_CELL_ETA - 1.0,
         "dphi_h3": np.mod(2 * np.pi + obj["cl_phi"], np.pi / 32) - np.pi / 64,
         "mu": obj["mu"],
         "n_tracks": np.where(electron, obj.get("ntracks", 0), 0),
         "n_vertex": obj["n_vertex"],
     }
     # A zero-energy layer gives an undefined ratio: 0, not NaN, for the network.
-    return {f"scalar_{k}": np.nan_to_num(np.asarray(v, np.float64), nan=0.0, posinf=0.0,
-                                         neginf=0.0).astype(np.float32)
-            for k, v in values.items()}
+    return {
+        f"scalar_{k}": np.nan_to_num(
+            np.asarray(v, np.float64), nan=0.0, posinf=0.0, neginf=0.0
+        ).astype(np.float32)
+        for k, v in values.items()
+    }
 
 
 def _fixed_size(values: np.ndarray) -> pa.FixedSizeListArray:
@@ -152,19 +174,40 @@ def _fixed_size(values: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
 
 
-def cell_windows(events, prefix: str, native_shapes: dict, path: str, sources,
-                 entry_start: int) -> dict[str, np.ndarray]:
+def cell_windows(
+    events, prefix: str, native_shapes: dict, path: str, sources, entry_start: int
+) -> dict[str, np.ndarray]:
     """Every cell/time window of the chunk's objects: {"cells_lr0": (n_objects, 35), ...},
     objects in event order, from either layout (``egcalib.layout.cell_windows``)."""
     counts = ak.to_numpy(ak.num(events[f"{prefix}_e"], axis=1))
-    return {f"{kind}_{layer}": layout.cell_windows(events, f"{prefix}_{kind}_{layer}", counts,
-                                                   native_shapes[layer], path, sources,
-                                                   entry_start)
-            for kind in ("cells", "time") for layer in contract.LAYERS}
+    return {
+        f"{kind}_{layer}": layout.cell_windows(
+            events,
+            f"{prefix}_{kind}_{layer}",
+            counts,
+            native_shapes[layer],
+            path,
+            sources,
+            entry_start,
+        )
+        for kind in ("cells", "time")
+        for layer in contract.LAYERS
+    }
 
 
-def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, native_shapes,
-                n_tracks, schema, windows) -> pa.Table:
+def chunk_table(
+    events,
+    selected,
+    prefix,
+    dataset,
+    file_name,
+    process,
+    is_mc,
+    native_shapes,
+    n_tracks,
+    schema,
+    windows,
+) -> pa.Table:
     """One row per selected object of a chunk, with the full schema. ``windows``: the chunk's
     cell windows (``cell_windows``), one row per object of the chunk."""
     flat = ak.flatten(selected)
@@ -183,14 +226,22 @@ def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, na
     columns = {
         "dataset": pa.array([dataset] * n, pa.string()),
         "file": pa.array([file_name] * n, pa.string()),
-        "runNumber": event["runNumber"], "eventNumber": event["eventNumber"],
-        "object_index": obj["object_index"], "particle": obj["particle"],
-        "pt": obj["e"] / np.cosh(obj["eta"]), "eta": obj["eta"], "phi": obj["phi"],
-        "e_baseline": obj["e"], "e_baseline_binned": obj["binned_e"], "charge": obj.get("charge", np.zeros(n)),
+        "runNumber": event["runNumber"],
+        "eventNumber": event["eventNumber"],
+        "object_index": obj["object_index"],
+        "particle": obj["particle"],
+        "pt": obj["e"] / np.cosh(obj["eta"]),
+        "eta": obj["eta"],
+        "phi": obj["phi"],
+        "e_baseline": obj["e"],
+        "e_baseline_binned": obj["binned_e"],
+        "charge": obj.get("charge", np.zeros(n)),
         "conv_type": obj.get("convType", np.zeros(n)),
-        "cl_eta": obj["cl_eta"], "cl_phi": obj["cl_phi"],
+        "cl_eta": obj["cl_eta"],
+        "cl_phi": obj["cl_phi"],
         **{f"cl_E{i}": obj[f"cl_E{i}"] for i in range(4)},
-        "e_truth": obj["truth_e"] if is_mc else nan, "e_label": obj["e_label"],
+        "e_truth": obj["truth_e"] if is_mc else nan,
+        "e_label": obj["e_label"],
         "weight": event["mcEventWeight"] if is_mc else np.ones(n, np.float32),
         "m_candidate": obj["m_candidate"],
         **{f"mumu_{k}": obj.get(f"mumu_{k}", nan) for k in ("pt", "eta", "phi", "m")},
@@ -199,15 +250,29 @@ def chunk_table(events, selected, prefix, dataset, file_name, process, is_mc, na
         "tracks": _fixed_size(track_features.reshape(n, -1)),
         "tracks_mask": _fixed_size(track_mask),
     }
-    arrays = [columns[f.name] if isinstance(columns[f.name], pa.Array)
-              else pa.array(np.asarray(columns[f.name]).astype(f.type.to_pandas_dtype()), f.type)
-              for f in schema]
+    arrays = [
+        columns[f.name]
+        if isinstance(columns[f.name], pa.Array)
+        else pa.array(np.asarray(columns[f.name]).astype(f.type.to_pandas_dtype()), f.type)
+        for f in schema
+    ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, file_name: str,
-              kind: str, process: str, ntuple: dict, selection: dict, skim: dict,
-              native_shapes: dict) -> Cutflow:
+def skim_file(
+    path: str,
+    out_parquet: str,
+    out_cutflow: str,
+    *,
+    dataset: str,
+    file_name: str,
+    kind: str,
+    process: str,
+    ntuple: dict,
+    selection: dict,
+    skim: dict,
+    native_shapes: dict,
+) -> Cutflow:
     """Skim one ROOT file; write the object table and the cutflow JSON atomically.
 
     Every branch is read as its contract type (flags of any integer type as bool), collections
@@ -226,9 +291,15 @@ def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, fi
     label = process == "zee" and (not is_mc or selection["data_label"]["label_mc"])
     with atomic_path(out_parquet) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for events, entry_start, sources in iterate(
-                path, ntuple["tree"], names, ntuple["branches"], skim["step_size"],
-                optional=optional_branches(process), dtypes={t: "bool" for t in triggers},
-                report=True):
+            path,
+            ntuple["tree"],
+            names,
+            ntuple["branches"],
+            skim["step_size"],
+            optional=optional_branches(process),
+            dtypes=dict.fromkeys(triggers, "bool"),
+            report=True,
+        ):
             layout.check_collections(events, path, sources, entry_start)
             plausibility.check_energies(events, path, sources)
             windows = cell_windows(events, prefix, native_shapes, path, sources, entry_start)
@@ -244,14 +315,32 @@ def skim_file(path: str, out_parquet: str, out_cutflow: str, *, dataset: str, fi
                 selected, flow = select_egun(events, objects, selection, is_mc)
             cutflow += flow
             if ak.sum(ak.num(selected)) > 0:
-                writer.write_table(chunk_table(events, selected, prefix, dataset, file_name,
-                                               process, is_mc, native_shapes,
-                                               selection["n_tracks"], schema, windows))
+                writer.write_table(
+                    chunk_table(
+                        events,
+                        selected,
+                        prefix,
+                        dataset=dataset,
+                        file_name=file_name,
+                        process=process,
+                        is_mc=is_mc,
+                        native_shapes=native_shapes,
+                        n_tracks=selection["n_tracks"],
+                        schema=schema,
+                        windows=windows,
+                    )
+                )
     warnings = cutflow.warnings()
     for warning in warnings:
         log.warning("%s: %s", path, warning)
-    summary = {"dataset": dataset, "file": file_name, "kind": kind, "process": process,
-               "steps": cutflow.steps, "warnings": warnings}
+    summary = {
+        "dataset": dataset,
+        "file": file_name,
+        "kind": kind,
+        "process": process,
+        "steps": cutflow.steps,
+        "warnings": warnings,
+    }
     with atomic_path(out_cutflow) as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1))
     log.info("%s: %s", path, cutflow.steps[-1] if cutflow.steps else "no events")

@@ -7,6 +7,7 @@ index into a reused buffer (the fastest form measured, docs/design.md section 12
 TensorFlow path applies the same index inside the input pipeline or as a model's first layer
 (``native`` shard mode).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,10 @@ def upsampling_factors(native_shapes: dict, target_shape) -> dict[str, tuple[int
     for layer in LAYERS:
         n_eta, n_phi = native_shapes[layer]
         if target_shape[0] % n_eta or target_shape[1] % n_phi:
-            raise ValueError(f"images: layer {layer} native shape {list(native_shapes[layer])} "
-                             f"does not divide the target shape {list(target_shape)}")
+            raise ValueError(
+                f"images: layer {layer} native shape {list(native_shapes[layer])} "
+                f"does not divide the target shape {list(target_shape)}"
+            )
         factors[layer] = (target_shape[0] // n_eta, target_shape[1] // n_phi)
     return factors
 
@@ -39,8 +42,9 @@ class Upsampler:
         scale = np.empty((height, width, len(LAYERS)), np.float32)
         # The same 1 / (f_eta f_phi) per native cell: scaling before the gather touches 469
         # values per object instead of 12,320.
-        native_scale = np.empty(sum(int(np.prod(s)) for s in self.native_shapes.values()),
-                                np.float32)
+        native_scale = np.empty(
+            sum(int(np.prod(s)) for s in self.native_shapes.values()), np.float32
+        )
         offset = 0
         for channel, layer in enumerate(LAYERS):
             f_eta, f_phi = factors[layer]
@@ -48,7 +52,7 @@ class Upsampler:
             index[:, :, channel] = offset + (rows // f_eta) * n_phi + cols // f_phi
             scale[:, :, channel] = 1.0 / (f_eta * f_phi)
             cells = int(np.prod(self.native_shapes[layer]))
-            native_scale[offset:offset + cells] = 1.0 / (f_eta * f_phi)
+            native_scale[offset : offset + cells] = 1.0 / (f_eta * f_phi)
             offset += cells
         self.n_native = offset
         self.index = index.reshape(-1)
@@ -58,9 +62,15 @@ class Upsampler:
 
     def concatenate(self, windows: dict) -> np.ndarray:
         """(n, n_native) float32 from per-layer windows (n, cells) or (n, eta, phi)."""
-        return np.concatenate([np.asarray(windows[layer], np.float32).reshape(
-            len(windows[layer]), int(np.prod(self.native_shapes[layer]))) for layer in LAYERS],
-            axis=1)
+        return np.concatenate(
+            [
+                np.asarray(windows[layer], np.float32).reshape(
+                    len(windows[layer]), int(np.prod(self.native_shapes[layer]))
+                )
+                for layer in LAYERS
+            ],
+            axis=1,
+        )
 
     def __call__(self, native: np.ndarray, intensive: bool = False, out=None) -> np.ndarray:
         """Upsample (n, n_native) to (n, H, W, 4); ``intensive`` quantities are not divided.
@@ -69,8 +79,9 @@ class Upsampler:
         """
         native = np.asarray(native, np.float32)
         if native.shape[1] != self.n_native:
-            raise ValueError(f"images: expected {self.n_native} native cells per object, "
-                             f"got {native.shape[1]}")
+            raise ValueError(
+                f"images: expected {self.n_native} native cells per object, got {native.shape[1]}"
+            )
         n = len(native)
         if out is None:
             if self._buffer.shape[0] < n:

@@ -1,11 +1,7 @@
-# Images and shards: 56x55x4 upsampling, deterministic split, TFRecord + Parquet sidecar.
+# Shards: 56x55x4 upsampling, deterministic split, TFRecord + Parquet sidecar.
 
 
-rule images:
-    group:
-        "per_file"
-    conda:
-        "../envs/analysis.yaml"
+rule shards:
     input:
         "results/skim/{dataset}/{file}.parquet",
     output:
@@ -13,15 +9,19 @@ rule images:
         val="results/shards/{dataset}/{file}.val.tfrecord",
         test="results/shards/{dataset}/{file}.test.tfrecord",
         sidecar="results/shards/{dataset}/{file}.parquet",
+    log:
+        "results/logs/shards/{dataset}/{file}.log",
+    group:
+        "per_file"
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=per_attempt(3000),
+        runtime=per_attempt(30),
     params:
         images=settings("images"),
         splits=settings("splits"),
         shards=settings("shards"),
-        code=code_version("images"),
-    log:
-        "results/logs/images/{dataset}/{file}.log",
-    resources:
-        mem_mb=lambda wildcards, attempt: 3000 * attempt,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        code=code_version("shards"),
     script:
-        "../workflow_scripts/images.py"
+        "../workflow_scripts/shards.py"
