@@ -7,6 +7,7 @@
 
     .venv/bin/python benchmarks/bench_evaluation.py
 """
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,10 @@ def main() -> None:
         model(edges, n, -0.4, 2.0, 1.4, 3.0)
     one_call = (time.perf_counter() - start) / 20
     print(f"Z fit: {len(edges) - 1} bins, {n} events, {result.n_calls} model calls")
-    print(f"  fit wall time          : {fit_seconds:8.2f} s "
-          f"(sigma_CB = {result.values['sigma']:.3f} +- {result.errors['sigma']:.3f})")
+    print(
+        f"  fit wall time          : {fit_seconds:8.2f} s "
+        f"(sigma_CB = {result.values['sigma']:.3f} +- {result.errors['sigma']:.3f})"
+    )
     print(f"  calls x one evaluation : {result.n_calls * one_call:8.2f} s  (bound)")
     print(f"  ratio                  : {result.n_calls * one_call / fit_seconds:8.3f}")
 

@@ -1,4 +1,5 @@
 """Shared fixtures: the default config and a small, fast simulation built from it."""
+
 from __future__ import annotations
 
 import copy
@@ -29,10 +30,14 @@ def sim(default_config) -> dict:
     """The default simulation with a calibration sample small enough for tests."""
     from egcalib.simulation import simulation_config
 
-    config = simulation_config(copy.deepcopy(default_config["simulation"]),
-                               default_config["images"])
-    config["calibration"]["objects_per_type"] = {"electron": 40000, "unconverted": 8000,
-                                                 "converted": 8000}
+    config = simulation_config(
+        copy.deepcopy(default_config["simulation"]), default_config["images"]
+    )
+    config["calibration"]["objects_per_type"] = {
+        "electron": 40000,
+        "unconverted": 8000,
+        "converted": 8000,
+    }
     return config
 
 
@@ -49,10 +54,13 @@ def ntuple_dir(tmp_path_factory, sim, calibration) -> Path:
     from egcalib.simulation import simulate_file
 
     out = tmp_path_factory.mktemp("ntuples")
-    for dataset, kind, process, n in (("mc_zee", "mc", "zee", 600), ("data_zee", "data", "zee", 600),
-                                      ("mc_zmumug", "mc", "zmumug", 400),
-                                      ("data_zmumug", "data", "zmumug", 400),
-                                      ("mc_egun", "mc", "egun", 600)):
+    for dataset, kind, process, n in (
+        ("mc_zee", "mc", "zee", 600),
+        ("data_zee", "data", "zee", 600),
+        ("mc_zmumug", "mc", "zmumug", 400),
+        ("data_zmumug", "data", "zmumug", 400),
+        ("mc_egun", "mc", "egun", 600),
+    ):
         simulate_file(out / f"{dataset}.root", dataset, process, kind, 0, n, sim, calibration)
     return out
 

@@ -29,6 +29,7 @@ them), so a correct reader skims every "same events" file to exactly what the re
 | zee_friend.root | el_truth_* in a friend tree egamma_truth (60 events) | missing-branch error that says friends are not followed |
 | zee_truthcollection.root | el_truth_* a collection of its own, one extra entry every 7th event (60 events) | error naming el_truth_e and el_e, their sizes and the first event |
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,14 +41,29 @@ import ROOT
 HERE = Path(__file__).resolve().parent / "data" / "real_ntuples"
 SOURCE = HERE / "zee_bool.root"
 LZMA_9 = 209  # ROOT compression setting: algorithm 2 (LZMA), level 9: the smallest files
-SMALL = 60    # events in the files that must fail
+SMALL = 60  # events in the files that must fail
 MAX_OBJECTS = 64  # C-style array buffers
 
 # Leaf codes (TTree::Branch leaf list) and numpy dtypes of the source's scalar branches.
-LEAF_DTYPE = {"I": np.int32, "L": np.int64, "F": np.float32, "D": np.float64, "O": np.bool_,
-              "B": np.int8, "b": np.uint8, "d": np.float64, "f": np.float32}
-VECTOR_DTYPE = {"float": np.float32, "int": np.int32, "bool": np.bool_, "char": np.int8,
-                "unsigned char": np.uint8, "double": np.float64}
+LEAF_DTYPE = {
+    "I": np.int32,
+    "L": np.int64,
+    "F": np.float32,
+    "D": np.float64,
+    "O": np.bool_,
+    "B": np.int8,
+    "b": np.uint8,
+    "d": np.float64,
+    "f": np.float32,
+}
+VECTOR_DTYPE = {
+    "float": np.float32,
+    "int": np.int32,
+    "bool": np.bool_,
+    "char": np.int8,
+    "unsigned char": np.uint8,
+    "double": np.float64,
+}
 CELL_SIZES = {"lr0": 35, "lr1": 280, "lr2": 77, "lr3": 77}
 
 
@@ -60,7 +76,7 @@ def read_source(path: Path):
         name = branch.GetName()
         class_name = branch.GetClassName()
         if class_name.startswith("vector<"):
-            kinds[name] = "vector:" + class_name[len("vector<"):-1]
+            kinds[name] = "vector:" + class_name[len("vector<") : -1]
         else:
             kinds[name] = "scalar:" + branch.GetTitle().rsplit("/", 1)[1]
     events = []
@@ -90,8 +106,9 @@ class Writer:
         """A scalar leaf; ``compute(event)`` gives its value when it is not the source's."""
         buffer = np.zeros(1, LEAF_DTYPE[leaf])
         self.tree.Branch(name, buffer, f"{name}/{leaf}")
-        self.fillers.append(lambda ev: buffer.__setitem__(
-            0, compute(ev) if compute else ev[source or name]))
+        self.fillers.append(
+            lambda ev: buffer.__setitem__(0, compute(ev) if compute else ev[source or name])
+        )
 
     def vector(self, name, ctype, source=None, transform=None):
         vec = ROOT.std.vector[ctype]()
@@ -107,6 +124,7 @@ class Writer:
                     vec.push_back(bool(x) if ctype == "bool" else chr(int(x)))
             elif len(values):
                 vec.insert(vec.end(), values.astype(dtype))
+
         self.fillers.append(fill)
 
     def counter(self, name, collection):
@@ -124,6 +142,7 @@ class Writer:
             values = np.asarray(ev[source or name])
             values = transform(values) if transform else values
             buffer[: len(values)] = values
+
         self.fillers.append(fill)
 
     def nested(self, name, size, source=None):
@@ -136,6 +155,7 @@ class Writer:
             outer.clear()
             for window in values:
                 outer.push_back(ROOT.std.vector["float"](window))
+
         self.fillers.append(fill)
 
     def fill(self, event):
@@ -193,17 +213,25 @@ def main(out: Path = HERE):
         # exactly the reference's objects of odd event numbers.
         w.scalar("trigPassed_mu", "b", compute=lambda ev: 1 - ev["entry"] % 2)
         same_as_source(w, kinds, skip={"trigPassed_e", "trigPassed_mu"})
+
     write(out / "zee_trigchar.root", events, trigchar)
 
-    flag_vectors = {"el_isLoose": "char", "el_isTight": "int", "el_truth_matched": "char",
-                    "ph_isLoose": "char", "ph_isTight": "int", "mu_isMedium": "int",
-                    "ph_truth_matched": "int"}
+    flag_vectors = {
+        "el_isLoose": "char",
+        "el_isTight": "int",
+        "el_truth_matched": "char",
+        "ph_isLoose": "char",
+        "ph_isTight": "int",
+        "mu_isMedium": "int",
+        "ph_truth_matched": "int",
+    }
 
     def flagvectors(w):
         w.scalar("trigPassed_e", "I", compute=lambda ev: 1 + ev["entry"] % 3)  # 1, 2, 3: true
         for name, ctype in flag_vectors.items():
             w.vector(name, ctype)
         same_as_source(w, kinds, skip={"trigPassed_e", *flag_vectors})
+
     write(out / "zee_flagvectors.root", events, flagvectors)
 
     def nested(w):
@@ -211,6 +239,7 @@ def main(out: Path = HERE):
             if cells(name):
                 w.nested(name, CELL_SIZES[name.rsplit("_", 1)[1]])
         same_as_source(w, kinds, skip={n for n in kinds if cells(n)})
+
     write(out / "zee_nested.root", events, nested)
 
     def carrays(w, e_leaf="F", e_transform=lambda e: e * 1000.0, mev_copy=True):
@@ -228,11 +257,11 @@ def main(out: Path = HERE):
                 ctype = kind.split(":")[1]
                 leaf = {"float": "F", "int": "I", "bool": "O"}[ctype]
                 if name == "el_isLoose":
-                    leaf = "b"    # UChar_t
+                    leaf = "b"  # UChar_t
                 elif name == "el_isTight":
-                    leaf = "B"    # Char_t
+                    leaf = "B"  # Char_t
                 elif name == "el_pt":
-                    leaf = "d"    # Double32_t without range: stored as float, read as double
+                    leaf = "d"  # Double32_t without range: stored as float, read as double
                 if name == "el_e":
                     w.carray("el_e", e_leaf, "nel", transform=e_transform)
                     continue
@@ -242,14 +271,17 @@ def main(out: Path = HERE):
         for name, kind in kinds.items():
             if kind.startswith("scalar:"):
                 w.scalar(name, kind.split(":")[1])
+
     write(out / "zee_carrays.root", events, carrays)
 
     def d32(w):
         carrays(w, e_leaf="d[0,200,20]", e_transform=None, mev_copy=False)
+
     write(out / "zee_d32.root", small, d32)
 
     def float16(w):
         carrays(w, e_leaf="f", e_transform=None, mev_copy=False)
+
     write(out / "zee_float16.root", small, float16)
 
     truth = [n for n in kinds if n.startswith("el_truth_")]
@@ -260,8 +292,10 @@ def main(out: Path = HERE):
     def truth_friend(w):
         for name in truth:
             w.vector(name, kinds[name].split(":")[1])
-    write(out / "zee_friend.root", small, without_truth,
-          extra_trees=[("egamma_truth", truth_friend)])
+
+    write(
+        out / "zee_friend.root", small, without_truth, extra_trees=[("egamma_truth", truth_friend)]
+    )
 
     def truth_collection(w):
         """Truth particles as a collection of their own: every 7th event has an extra one."""
@@ -269,13 +303,16 @@ def main(out: Path = HERE):
             ctype = kinds[name].split(":")[1]
             w.vector(name, ctype)
         same_as_source(w, kinds, skip=set(truth))
+
     longer = []
     for i, event in enumerate(small):
         event = dict(event)
         if i % 7 == 6:
             for name in truth:
-                event[name] = np.append(event[name], event[name][:1] if len(event[name])
-                                        else np.zeros(1, event[name].dtype))
+                event[name] = np.append(
+                    event[name],
+                    event[name][:1] if len(event[name]) else np.zeros(1, event[name].dtype),
+                )
         longer.append(event)
     write(out / "zee_truthcollection.root", longer, truth_collection)
 

@@ -1,25 +1,70 @@
 """Hand-built contract ntuples for skim tests: events as lists of object dicts."""
+
 from __future__ import annotations
 
 import awkward as ak
 import numpy as np
 
-from egcalib.contract import LAYERS, all_branches
+from egcalib.contract import all_branches
 from egcalib.rootio import write_tree
 
 NATIVE_SHAPES = {"lr0": [7, 5], "lr1": [56, 5], "lr2": [7, 11], "lr3": [7, 11]}
-ELECTRON = {"pt": None, "eta": 0.5, "phi": 0.1, "e": 40.0, "charge": 1, "isLoose": True,
-            "isTight": True, "cl_eta": None, "cl_phi": None, "cl_E0": 0.5, "cl_E1": 10.0,
-            "cl_E2": 28.0, "cl_E3": 0.5, "cl_Eacc": None, "cl_etaModCalo": 0.01,
-            "cl_phiModCalo": 0.01, "cl_etaIndex": 20, "Ecrack": 0.0, "Etilegap": 0.0,
-            "trk_pt": 30.0, "trk_deta": 0.001, "trk_dphiRescaled": 0.002, "trk_dpp": 0.1,
-            "ntracks": 1, "truth_e": None, "truth_pt": 0.0, "truth_eta": 0.0, "truth_phi": 0.0,
-            "truth_pdgId": 11, "truth_matched": True, "convType": 0}
+ELECTRON = {
+    "pt": None,
+    "eta": 0.5,
+    "phi": 0.1,
+    "e": 40.0,
+    "charge": 1,
+    "isLoose": True,
+    "isTight": True,
+    "cl_eta": None,
+    "cl_phi": None,
+    "cl_E0": 0.5,
+    "cl_E1": 10.0,
+    "cl_E2": 28.0,
+    "cl_E3": 0.5,
+    "cl_Eacc": None,
+    "cl_etaModCalo": 0.01,
+    "cl_phiModCalo": 0.01,
+    "cl_etaIndex": 20,
+    "Ecrack": 0.0,
+    "Etilegap": 0.0,
+    "trk_pt": 30.0,
+    "trk_deta": 0.001,
+    "trk_dphiRescaled": 0.002,
+    "trk_dpp": 0.1,
+    "ntracks": 1,
+    "truth_e": None,
+    "truth_pt": 0.0,
+    "truth_eta": 0.0,
+    "truth_phi": 0.0,
+    "truth_pdgId": 11,
+    "truth_matched": True,
+    "convType": 0,
+}
 MUON = {"pt": 40.0, "eta": 0.0, "phi": 0.0, "charge": 1, "isMedium": True}
-TRACK = {"pt": 1.0, "eta": 0.0, "phi": 0.0, "charge": 1, "d0": 0.01, "d0sig": 1.0, "z0": 0.0,
-         "vertex": 0, "nPixHits": 4, "nSCTHits": 8, "nTRTHits": 30}
-EVENT = {"runNumber": 1, "mcChannelNumber": 361106, "averageInteractionsPerCrossing": 30.0,
-         "NvtxReco": 15, "mcEventWeight": 1.0, "trigPassed_e": True, "trigPassed_mu": True}
+TRACK = {
+    "pt": 1.0,
+    "eta": 0.0,
+    "phi": 0.0,
+    "charge": 1,
+    "d0": 0.01,
+    "d0sig": 1.0,
+    "z0": 0.0,
+    "vertex": 0,
+    "nPixHits": 4,
+    "nSCTHits": 8,
+    "nTRTHits": 30,
+}
+EVENT = {
+    "runNumber": 1,
+    "mcChannelNumber": 361106,
+    "averageInteractionsPerCrossing": 30.0,
+    "NvtxReco": 15,
+    "mcEventWeight": 1.0,
+    "trigPassed_e": True,
+    "trigPassed_mu": True,
+}
 
 
 def electron(**values):
@@ -46,8 +91,16 @@ def _jagged(rows, name, default):
     return _jag([[obj.get(name, default) for obj in row] for row in rows])
 
 
-def write_events(path, events: list[dict], is_mc=True, tree="egamma", rename=None, cells=None,
-                 extra=None, drop=()):
+def write_events(
+    path,
+    events: list[dict],
+    is_mc=True,
+    tree="egamma",
+    rename=None,
+    cells=None,
+    extra=None,
+    drop=(),
+):
     """Write events (dicts with 'el', 'ph', 'mu', 'trk' object lists + event fields) to ROOT.
 
     ``rename`` maps logical names to the stored names (to test the branch mapping); ``cells``
@@ -60,12 +113,13 @@ def write_events(path, events: list[dict], is_mc=True, tree="egamma", rename=Non
         if name in drop:
             continue
         prefix, field = name.split("_", 1) if "_" in name else ("", name)
-        if prefix in ("el", "ph", "mu", "trk") and not name.startswith(("el_cells", "el_time",
-                                                                        "ph_cells", "ph_time")):
+        if prefix in ("el", "ph", "mu", "trk") and not name.startswith(
+            ("el_cells", "el_time", "ph_cells", "ph_time")
+        ):
             default = {**ELECTRON, **MUON, **TRACK}.get(field, 0.0)
             branches[name] = _jagged([e.get(prefix, []) for e in events], field, default)
         elif name.startswith(("el_cells", "el_time", "ph_cells", "ph_time")):
-            prefix, kind, layer = name.split("_")
+            prefix, _, layer = name.split("_")
             size = int(np.prod(NATIVE_SHAPES[layer]))
             rows = []
             for event in events:
@@ -73,8 +127,12 @@ def write_events(path, events: list[dict], is_mc=True, tree="egamma", rename=Non
                 rows.append(list(cells(prefix, layer, k)) if cells else [0.0] * (k * size))
             branches[name] = _jag(rows)
         else:
-            branches[name] = np.array([e.get(name, EVENT.get(name, i + 1 if name == "eventNumber" else 0))
-                                       for i, e in enumerate(events)])
+            branches[name] = np.array(
+                [
+                    e.get(name, EVENT.get(name, i + 1 if name == "eventNumber" else 0))
+                    for i, e in enumerate(events)
+                ]
+            )
     dtypes = dict(names)
     if rename:
         branches = {rename.get(k, k): v for k, v in branches.items()}

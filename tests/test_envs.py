@@ -1,4 +1,5 @@
 """Cluster environments and profiles agree with the pins and request GPUs only for training."""
+
 import re
 import tomllib
 
@@ -54,8 +55,22 @@ def test_bare_profile_name_resolves_from_the_repository_root(repo, tmp_path):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--profile", "slurm", "-n", "--directory",
-         str(tmp_path), "--configfile", str(repo / "config.yaml")],
-        cwd=repo, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--profile",
+            "slurm",
+            "-n",
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(repo / "config.yaml"),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"^train\s+\d+$", result.stdout, re.M)

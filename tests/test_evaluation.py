@@ -1,4 +1,5 @@
 """eIQR / rIQR, the Z-mass rebuild and the BW (x) CB fitter."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,15 @@ import pytest
 import vector
 from numba_stats import crystalball
 
-from egcalib.fitting import (LIMITS, SEED_TAIL, FitError, bootstrap_error, fit_bw_cb,
-                             paired_sigma_improvement, quality_flags)
+from egcalib.fitting import (
+    LIMITS,
+    SEED_TAIL,
+    FitError,
+    bootstrap_error,
+    fit_bw_cb,
+    paired_sigma_improvement,
+    quality_flags,
+)
 from egcalib.masses import dielectron_masses, mumugamma_masses
 from egcalib.metrics import differential, eiqr, riqr
 
@@ -24,7 +32,8 @@ def test_eiqr_against_percentiles_and_on_gaussians():
     p = np.percentile(skewed, [2.5, 50, 97.5])
     assert eiqr(skewed, 95) == pytest.approx((p[2] - p[0]) / 3.919928 / p[1])
     assert eiqr(skewed, 75, relative=False) == pytest.approx(
-        np.subtract(*np.percentile(skewed, [75, 25])) / 1.3489795)
+        np.subtract(*np.percentile(skewed, [75, 25])) / 1.3489795
+    )
     assert np.isnan(eiqr([], 75))
 
 
@@ -42,8 +51,13 @@ def test_riqr_and_its_bootstrap_error():
 def test_differential_table_has_every_bin_and_nan_for_empty_ones():
     rng = np.random.default_rng(2)
     n = 5000
-    table = differential(1 + rng.normal(0, 0.02, n), 1 + rng.normal(0, 0.03, n),
-                         rng.uniform(20, 50, n), rng.uniform(0, 1.0, n), n_bootstrap=20)
+    table = differential(
+        1 + rng.normal(0, 0.02, n),
+        1 + rng.normal(0, 0.03, n),
+        rng.uniform(20, 50, n),
+        rng.uniform(0, 1.0, n),
+        n_bootstrap=20,
+    )
     assert len(table) == 5 * 8
     filled = table[(table.et_hi <= 50) & (table.abs_eta_hi <= 0.8)]
     assert np.all(filled["riqr75"] > 0.2)
@@ -53,21 +67,45 @@ def test_differential_table_has_every_bin_and_nan_for_empty_ones():
 def test_mass_rebuild_against_vector():
     rng = np.random.default_rng(3)
     n = 50
-    eta, phi, e = rng.uniform(-2, 2, (n, 2)), rng.uniform(-3, 3, (n, 2)), rng.uniform(20, 80, (n, 2))
-    frame = pd.DataFrame({"runNumber": 1, "eventNumber": np.repeat(np.arange(n), 2),
-                          "object_index": np.tile([0, 1], n), "eta": eta.ravel(),
-                          "phi": phi.ravel(), "energy": e.ravel()})
+    eta, phi, e = (
+        rng.uniform(-2, 2, (n, 2)),
+        rng.uniform(-3, 3, (n, 2)),
+        rng.uniform(20, 80, (n, 2)),
+    )
+    frame = pd.DataFrame(
+        {
+            "runNumber": 1,
+            "eventNumber": np.repeat(np.arange(n), 2),
+            "object_index": np.tile([0, 1], n),
+            "eta": eta.ravel(),
+            "phi": phi.ravel(),
+            "energy": e.ravel(),
+        }
+    )
     frame = pd.concat([frame, frame.iloc[[0]].assign(eventNumber=999)])  # a lone electron
     masses = dielectron_masses(frame.sample(frac=1, random_state=0), ["energy"])
     assert len(masses) == n
-    p = [vector.obj(pt=e[i, k] / np.cosh(eta[i, k]), eta=eta[i, k], phi=phi[i, k], mass=0)
-         for i in range(n) for k in range(2)]
+    p = [
+        vector.obj(pt=e[i, k] / np.cosh(eta[i, k]), eta=eta[i, k], phi=phi[i, k], mass=0)
+        for i in range(n)
+        for k in range(2)
+    ]
     expected = np.array([(p[2 * i] + p[2 * i + 1]).mass for i in range(n)])
     np.testing.assert_allclose(masses.sort_values("eventNumber")["energy"], expected, rtol=1e-9)
     mumu = vector.obj(pt=30.0, eta=0.3, phi=1.0, mass=70.0)
-    photon = pd.DataFrame({"runNumber": [1], "eventNumber": [1], "eta": [-0.5], "phi": [-2.0],
-                           "energy": [25.0], "mumu_pt": [30.0], "mumu_eta": [0.3],
-                           "mumu_phi": [1.0], "mumu_m": [70.0]})
+    photon = pd.DataFrame(
+        {
+            "runNumber": [1],
+            "eventNumber": [1],
+            "eta": [-0.5],
+            "phi": [-2.0],
+            "energy": [25.0],
+            "mumu_pt": [30.0],
+            "mumu_eta": [0.3],
+            "mumu_phi": [1.0],
+            "mumu_m": [70.0],
+        }
+    )
     gamma = vector.obj(pt=25.0 / np.cosh(-0.5), eta=-0.5, phi=-2.0, mass=0)
     assert mumugamma_masses(photon, ["energy"])["energy"][0] == pytest.approx((mumu + gamma).mass)
 
@@ -150,16 +188,19 @@ def test_quality_flags_name_limits_and_unconstrained_tails():
     assert quality_flags(values, errors, []) == ["n at limit", "n unconstrained"]
     assert quality_flags(values, errors, ["n"]) == []
     assert quality_flags({**values, "sigma": 0.05, "n": 3.0}, {**errors, "n": 1.0}, []) == [
-        "sigma at limit"]
+        "sigma at limit"
+    ]
     assert quality_flags({**values, "n": 3.0}, {**errors, "alpha": 2.0, "n": 1.0}, []) == [
-        "alpha unconstrained"]
+        "alpha unconstrained"
+    ]
     # chi2 194 on 194 degrees of freedom is a good fit; 376 (p ~ 1e-13) is not.
     assert quality_flags(values, errors, ["n"], chi2=194.0, ndf=194) == []
-    assert quality_flags(values, errors, ["n"], chi2=376.0, ndf=194) == [
-        "poor fit (chi2/ndf 1.94)"]
+    assert quality_flags(values, errors, ["n"], chi2=376.0, ndf=194) == ["poor fit (chi2/ndf 1.94)"]
     # A Gaussian peak (no tail) leaves n on its limit: the fit says so.
     rng = np.random.default_rng(6)
-    masses = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=3000) - 0.5)) + rng.normal(0, 1.8, 3000)
+    masses = (
+        91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=3000) - 0.5)) + rng.normal(0, 1.8, 3000)
+    )
     result = fit_bw_cb(masses)
     assert result.flags or {"n", "alpha"} & set(result.fixed)
 
@@ -175,8 +216,10 @@ def test_paired_bootstrap_carries_the_correlation_of_the_two_widths():
     fit_base, fit_model = fit_bw_cb(baseline), fit_bw_cb(model)
     paired = paired_sigma_improvement(model, baseline, fit_model, fit_base, n_bootstrap=30)
     ratio = fit_model.values["sigma"] / fit_base.values["sigma"]
-    independent = ratio * np.hypot(fit_model.errors["sigma"] / fit_model.values["sigma"],
-                                   fit_base.errors["sigma"] / fit_base.values["sigma"])
+    independent = ratio * np.hypot(
+        fit_model.errors["sigma"] / fit_model.values["sigma"],
+        fit_base.errors["sigma"] / fit_base.values["sigma"],
+    )
     assert paired["value"] == pytest.approx(1 - ratio)
     assert paired["value"] == pytest.approx(0.2, abs=0.05)
     assert paired["bootstrap_ok"] >= 25
@@ -193,8 +236,14 @@ def test_paired_bootstrap_error_matches_the_spread_over_toys():
         noise = rng.normal(0, 2.0, n)
         baseline = peak + noise
         model = peak + 0.8 * noise + rng.normal(0, 0.8, n)  # partly independent resolution
-        paired = paired_sigma_improvement(model, baseline, fit_bw_cb(model), fit_bw_cb(baseline),
-                                          n_bootstrap=25, seed=int(rng.integers(1 << 30)))
+        paired = paired_sigma_improvement(
+            model,
+            baseline,
+            fit_bw_cb(model),
+            fit_bw_cb(baseline),
+            n_bootstrap=25,
+            seed=int(rng.integers(1 << 30)),
+        )
         values.append(paired["value"])
         errors.append(paired["error"])
     spread = np.std(values, ddof=1)
@@ -215,8 +264,11 @@ def test_bootstrap_error_is_not_inflated_by_a_fit_in_another_minimum():
 
 def test_gaussian_smeared_breit_wigner_gives_a_large_alpha():
     rng = np.random.default_rng(6)
-    masses = 91.19 + 1.25 * np.tan(np.pi * (rng.uniform(size=100_000) - 0.5)) \
+    masses = (
+        91.19
+        + 1.25 * np.tan(np.pi * (rng.uniform(size=100_000) - 0.5))
         + rng.normal(0, 1.8, 100_000)
+    )
     result = fit_bw_cb(masses, grid_step=0.05)
     # No tail: the CB's power-law tail starts beyond 2 sigma, where the BW tails dominate.
     assert result.values["alpha"] > 2
@@ -227,12 +279,14 @@ def test_a_peak_the_shape_does_not_describe_is_flagged():
     """Two populations 6 GeV apart (a miscalibrated half of the detector) under a tail fixed at
     the seed's: the fit converges, and its chi2 says the sigma_CB is no resolution."""
     rng = np.random.default_rng(8)
-    masses = np.concatenate([bw_cb_toy(15_000, rng, mean=-3.0, sigma=1.0),
-                             bw_cb_toy(15_000, rng, mean=3.0, sigma=1.0)])
+    masses = np.concatenate(
+        [bw_cb_toy(15_000, rng, mean=-3.0, sigma=1.0), bw_cb_toy(15_000, rng, mean=3.0, sigma=1.0)]
+    )
     result = fit_bw_cb(masses, bin_width=0.2, grid_step=0.1, tail=SEED_TAIL)
     assert any(flag.startswith("poor fit") for flag in result.flags), result.flags
-    good = fit_bw_cb(bw_cb_toy(30_000, rng, alpha=1.4, n_cb=1.5), bin_width=0.2, grid_step=0.1,
-                     tail=SEED_TAIL)
+    good = fit_bw_cb(
+        bw_cb_toy(30_000, rng, alpha=1.4, n_cb=1.5), bin_width=0.2, grid_step=0.1, tail=SEED_TAIL
+    )
     assert good.flags == [], good.flags
 
 
@@ -247,17 +301,25 @@ def test_non_convergent_fits_report_failure():
 def z_skims(tmp_path_factory, sim, calibration, default_config):
     """Skimmed MC Z -> ee and Z -> mumugamma objects, large enough for Z-peak fits."""
     from egcalib.simulation import simulate_file
-    from egcalib.skim import skim_file
+    from egcalib.skimming import skim_file
 
     out = tmp_path_factory.mktemp("zskims")
     frames = []
     for dataset, process, n in (("mc_zee", "zee", 700), ("mc_zmumug", "zmumug", 4000)):
         simulate_file(out / f"{dataset}.root", dataset, process, "mc", 0, n, sim, calibration)
-        skim_file(str(out / f"{dataset}.root"), str(out / f"{dataset}.parquet"),
-                  str(out / f"{dataset}.csv"), dataset=dataset, file_name="f000", kind="mc",
-                  process=process, ntuple=default_config["ntuple"],
-                  selection=default_config["selection"], skim=default_config["skim"],
-                  native_shapes=default_config["images"]["native_shapes"])
+        skim_file(
+            str(out / f"{dataset}.root"),
+            str(out / f"{dataset}.parquet"),
+            str(out / f"{dataset}.csv"),
+            dataset=dataset,
+            file_name="f000",
+            kind="mc",
+            process=process,
+            ntuple=default_config["ntuple"],
+            selection=default_config["selection"],
+            skim=default_config["skim"],
+            native_shapes=default_config["images"]["native_shapes"],
+        )
         frames.append(pd.read_parquet(out / f"{dataset}.parquet"))
     return pd.concat(frames, ignore_index=True)
 
@@ -270,8 +332,14 @@ def test_z_fits_rebuild_each_process_with_the_model_energy(z_skims, default_conf
     smear = np.random.default_rng(5).normal(1.0, 0.08, len(z_skims))
     predictions = z_skims.assign(e_pred=z_skims["e_baseline"] * smear)
     datasets = {name: default_config["datasets"][name] for name in ("mc_zee", "mc_zmumug")}
-    fits = z_fits(predictions, datasets, default_config["evaluation"]["z_fit"], tmp_path, "smeared",
-                  n_bootstrap=12)
+    fits = z_fits(
+        predictions,
+        datasets,
+        default_config["evaluation"]["z_fit"],
+        tmp_path,
+        "smeared",
+        n_bootstrap=12,
+    )
     assert fits.loc[fits["dataset"] == "mc_zmumug", "process"].eq("zmumug").all()
     assert "error" not in fits or fits["error"].isna().all(), fits
     for dataset in datasets:
@@ -292,15 +360,25 @@ def synthetic_zee(n_events, rng, resolution):
     phi = np.stack([phi, phi + np.pi + rng.normal(0, 0.3, n_events)], axis=1)
     e1 = rng.uniform(35, 60, n_events)
     # Massless pair: m^2 = 2 E1 E2 (1 - cos theta12).
-    p = [np.stack([np.cos(phi[:, k]), np.sin(phi[:, k]), np.sinh(eta[:, k])], 1)
-         / np.cosh(eta[:, k])[:, None] for k in (0, 1)]
+    p = [
+        np.stack([np.cos(phi[:, k]), np.sin(phi[:, k]), np.sinh(eta[:, k])], 1)
+        / np.cosh(eta[:, k])[:, None]
+        for k in (0, 1)
+    ]
     cos_theta = np.sum(p[0] * p[1], axis=1)
     e2 = mass**2 / (2 * e1 * (1 - cos_theta))
     truth = np.stack([e1, e2], axis=1).ravel()
-    frame = pd.DataFrame({"dataset": "mc_zee", "runNumber": 1,
-                          "eventNumber": np.repeat(np.arange(n_events), 2),
-                          "object_index": np.tile([0, 1], n_events), "eta": eta.ravel(),
-                          "phi": np.angle(np.exp(1j * phi.ravel())), "e_truth": truth})
+    frame = pd.DataFrame(
+        {
+            "dataset": "mc_zee",
+            "runNumber": 1,
+            "eventNumber": np.repeat(np.arange(n_events), 2),
+            "object_index": np.tile([0, 1], n_events),
+            "eta": eta.ravel(),
+            "phi": np.angle(np.exp(1j * phi.ravel())),
+            "e_truth": truth,
+        }
+    )
     for column, sigma in resolution.items():
         frame[column] = truth * rng.normal(1.0, sigma, truth.size)
     return frame
@@ -311,14 +389,19 @@ def evaluate(frame, tmp_path, name, default_config):
 
     path = tmp_path / f"{name}.parquet"
     frame.to_parquet(path)
-    out = {key: tmp_path / name / f"{key}.png" for key in ("relative_error", "et_2d",
-                                                          "eiqr_vs_eta", "pulls")}
-    out.update(metrics=tmp_path / name / "metrics.json", differential=tmp_path / name / "d.csv",
-               zfits=tmp_path / name / "zfits.csv", zfits_dir=tmp_path / name / "zfits",
-               pulls_table=tmp_path / name / "pulls.csv")
+    out = {
+        key: tmp_path / name / f"{key}.png"
+        for key in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls")
+    }
+    out.update(
+        metrics=tmp_path / name / "metrics.json",
+        differential=tmp_path / name / "d.csv",
+        zfits=tmp_path / name / "zfits.csv",
+        zfits_dir=tmp_path / name / "zfits",
+        pulls_table=tmp_path / name / "pulls.csv",
+    )
     evaluation = {**default_config["evaluation"], "bootstrap": 30, "sigma_bootstrap": 12}
-    evaluate_model(name, [path], {"mc_zee": default_config["datasets"]["mc_zee"]}, evaluation,
-                   out)
+    evaluate_model(name, [path], {"mc_zee": default_config["datasets"]["mc_zee"]}, evaluation, out)
     return out
 
 
@@ -328,11 +411,15 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
     ntuples without the branch) those entries are absent and nothing fails."""
     from egcalib.evaluation import compare
 
-    frame = synthetic_zee(3000, np.random.default_rng(8), {"e_baseline": 0.015, "e_pred": 0.012,
-                                                            "e_baseline_binned": 0.025})
+    frame = synthetic_zee(
+        3000,
+        np.random.default_rng(8),
+        {"e_baseline": 0.015, "e_pred": 0.012, "e_baseline_binned": 0.025},
+    )
     with_binned = evaluate(frame, tmp_path, "model", default_config)
-    without = evaluate(frame.assign(e_baseline_binned=np.float32("nan")), tmp_path, "other",
-                       default_config)
+    without = evaluate(
+        frame.assign(e_baseline_binned=np.float32("nan")), tmp_path, "other", default_config
+    )
     metrics = json.loads(with_binned["metrics"].read_text())
     inclusive = metrics["inclusive"]
     assert inclusive["n_baseline_binned"] == len(frame)
@@ -342,25 +429,34 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
     assert 0 < inclusive["riqr75_baseline_vs_binned_error"] < 0.05
     fits = pd.read_csv(with_binned["zfits"]).set_index("energy")
     assert fits.index.tolist() == ["baseline", "baseline_binned", "model"]
-    assert fits.loc["baseline_binned", "sigma"] > fits.loc["baseline", "sigma"] > \
-        fits.loc["model", "sigma"]
-    assert fits.loc["baseline_binned", "sigma_improvement"] < 0 < \
-        fits.loc["model", "sigma_improvement"]
+    assert (
+        fits.loc["baseline_binned", "sigma"]
+        > fits.loc["baseline", "sigma"]
+        > fits.loc["model", "sigma"]
+    )
+    assert (
+        fits.loc["baseline_binned", "sigma_improvement"]
+        < 0
+        < fits.loc["model", "sigma_improvement"]
+    )
     assert (with_binned["zfits_dir"] / "mc_zee_baseline_binned.png").stat().st_size > 10_000
 
     other = json.loads(without["metrics"].read_text())
     assert not any("binned" in key for key in other["inclusive"])
     assert [f["energy"] for f in other["z_fits"]] == ["baseline", "other"]
 
-    out = {"csv": tmp_path / "ablation.csv", "markdown": tmp_path / "ablation.md",
-           "png": tmp_path / "ablation.png", "summary": tmp_path / "summary.md"}
+    out = {
+        "csv": tmp_path / "ablation.csv",
+        "markdown": tmp_path / "ablation.md",
+        "png": tmp_path / "ablation.png",
+        "summary": tmp_path / "summary.md",
+    }
     table = compare([without["metrics"], with_binned["metrics"]], "model", out).set_index("model")
     assert table.index.tolist() == ["other", "model", "baseline_binned"]
     binned = table.loc["baseline_binned"]
     assert binned["particle"] == "electron"
     # Measured against the MVA baseline like the models: worse, so negative.
-    assert binned["riqr75"] == pytest.approx(
-        1 - binned["eiqr75_model"] / binned["eiqr75_baseline"])
+    assert binned["riqr75"] == pytest.approx(1 - binned["eiqr75_model"] / binned["eiqr75_baseline"])
     assert binned["riqr75"] < -0.3 and binned["sigma_improvement_zee_mc"] < 0
     assert binned["eiqr75_baseline"] == pytest.approx(inclusive["eiqr75_baseline"])
     assert "baseline_binned" in out["markdown"].read_text()
@@ -405,8 +501,9 @@ def test_models_without_a_resolution_write_an_empty_pull_table(default_config, t
 
 
 @pytest.mark.parametrize("data_tail", ["mc", "free"])
-def test_data_fits_take_their_tail_from_the_same_energy_fit_in_mc(default_config, tmp_path,
-                                                                   data_tail):
+def test_data_fits_take_their_tail_from_the_same_energy_fit_in_mc(
+    default_config, tmp_path, data_tail
+):
     """A small data sample (1,500 events) cannot measure the CB tail: with data_tail "mc" each
     data fit fixes alpha and n at the MC fit of the same energy (and says so in tail_from), its
     resamples too; with "free" the data fit its own tail."""
@@ -416,11 +513,19 @@ def test_data_fits_take_their_tail_from_the_same_energy_fit_in_mc(default_config
     mc = synthetic_zee(20_000, rng, {"e_baseline": 0.025, "e_pred": 0.02})
     data = synthetic_zee(1_500, rng, {"e_baseline": 0.03, "e_pred": 0.025})
     data["dataset"] = "data_zee"
-    datasets = {"data_zee": default_config["datasets"]["data_zee"],  # data listed first
-                "mc_zee": default_config["datasets"]["mc_zee"]}
-    fits = z_fits(pd.concat([data, mc], ignore_index=True), datasets,
-                  default_config["evaluation"]["z_fit"], tmp_path, "model", n_bootstrap=10,
-                  data_tail=data_tail).set_index(["dataset", "energy"])
+    datasets = {
+        "data_zee": default_config["datasets"]["data_zee"],  # data listed first
+        "mc_zee": default_config["datasets"]["mc_zee"],
+    }
+    fits = z_fits(
+        pd.concat([data, mc], ignore_index=True),
+        datasets,
+        default_config["evaluation"]["z_fit"],
+        tmp_path,
+        "model",
+        n_bootstrap=10,
+        data_tail=data_tail,
+    ).set_index(["dataset", "energy"])
     for energy in ("baseline", "model"):
         mc_fit, data_fit = fits.loc[("mc_zee", energy)], fits.loc[("data_zee", energy)]
         assert mc_fit["tail_from"] in ("", None) or pd.isna(mc_fit["tail_from"])
@@ -452,17 +557,28 @@ def test_insitu_scale_factors_recover_a_miscalibrated_data_detector(default_conf
     data["dataset"] = "data_zee"
     scale = 1.0 + alpha[np.digitize(np.abs(data["eta"]), edges) - 1]
     data["e_baseline"] *= scale  # the baseline mis-scaled, the "model" not
-    found = scale_factors(dielectron_masses(data, ["e_baseline"]),
-                          dielectron_masses(mc, ["e_baseline"]), "e_baseline", edges)
+    found = scale_factors(
+        dielectron_masses(data, ["e_baseline"]),
+        dielectron_masses(mc, ["e_baseline"]),
+        "e_baseline",
+        edges,
+    )
     np.testing.assert_allclose(found, alpha, atol=0.003)
-    datasets = {"mc_zee": default_config["datasets"]["mc_zee"],
-                "data_zee": default_config["datasets"]["data_zee"]}
+    datasets = {
+        "mc_zee": default_config["datasets"]["mc_zee"],
+        "data_zee": default_config["datasets"]["data_zee"],
+    }
     fits = {}
     for label, insitu_edges in (("off", []), ("on", edges)):
-        fits[label] = z_fits(pd.concat([mc, data], ignore_index=True), datasets,
-                             default_config["evaluation"]["z_fit"], tmp_path / label, "model",
-                             n_bootstrap=10, insitu_eta_edges=insitu_edges).set_index(
-                                 ["dataset", "energy"])
+        fits[label] = z_fits(
+            pd.concat([mc, data], ignore_index=True),
+            datasets,
+            default_config["evaluation"]["z_fit"],
+            tmp_path / label,
+            "model",
+            n_bootstrap=10,
+            insitu_eta_edges=insitu_edges,
+        ).set_index(["dataset", "energy"])
     mc_sigma = fits["on"].loc[("mc_zee", "baseline"), "sigma"]
     assert fits["off"].loc[("data_zee", "baseline"), "sigma"] > 1.3 * mc_sigma
     assert fits["on"].loc[("data_zee", "baseline"), "sigma"] == pytest.approx(mc_sigma, rel=0.1)

@@ -1,15 +1,17 @@
 """ONNX export equals the Keras model within tolerance."""
+
 import pytest
 
 pytest.importorskip("tf2onnx")
 
-from egcalib.export import export_onnx, max_difference, random_inputs  # noqa: E402
-from egcalib.model_config import resolve_model  # noqa: E402
-from egcalib.models import build_model  # noqa: E402
+from egcalib.export import export_onnx, max_difference, random_inputs
+from egcalib.model_config import resolve_model
+from egcalib.models import build_model
 
 
-@pytest.mark.parametrize("name, loss", [("recommended", "mae"),
-                                        ("film_scalars_tracks_top_scalars_tracks", "mdn")])
+@pytest.mark.parametrize(
+    "name, loss", [("recommended", "mae"), ("film_scalars_tracks_top_scalars_tracks", "mdn")]
+)
 def test_onnx_output_equals_keras(default_config, tmp_path, name, loss):
     entry = {**default_config["models"][name], "loss": {"name": loss}}
     model = build_model(resolve_model(name, entry, default_config["model_defaults"]), (16, 15, 4))
@@ -31,7 +33,8 @@ def mixed_precision():
 
 
 def test_a_model_trained_in_mixed_precision_exports_and_infers_in_float32(
-        default_config, tmp_path, mixed_precision):
+    default_config, tmp_path, mixed_precision
+):
     """Trained under mixed_float16 (as on a GPU), saved and reloaded as the workflow does: its
     float32 copy computes in float32 (no float16 quantisation), stays within float16 rounding of
     the trained network, and ONNX agrees with it to 1e-4."""
@@ -41,8 +44,10 @@ def test_a_model_trained_in_mixed_precision_exports_and_infers_in_float32(
     from egcalib.models import load_for_inference
 
     name = "recommended"
-    model = build_model(resolve_model(name, default_config["models"][name],
-                                      default_config["model_defaults"]), (16, 15, 4))
+    model = build_model(
+        resolve_model(name, default_config["models"][name], default_config["model_defaults"]),
+        (16, 15, 4),
+    )
     assert model.get_layer("conv0").compute_dtype == "float16"
     inputs = random_inputs(model, n=64, seed=1)
     target = 1.0 + 0.05 * np.tanh(inputs["scalars"][:, 0])

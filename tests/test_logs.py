@@ -1,4 +1,5 @@
 """A workflow script's job writes everything to its log file, nothing to the console."""
+
 from __future__ import annotations
 
 import subprocess
@@ -21,8 +22,12 @@ def test_logging_warnings_native_writes_and_exceptions_reach_the_log(tmp_path):
     assert result.returncode == 1
     assert result.stderr == ""
     text = log.read_text()
-    for expected in ("INFO egcalib: a logged message", "a compiled library writing to descriptor 2",
-                     "UserWarning: a library warning", "RuntimeError: the job failed"):
+    for expected in (
+        "INFO egcalib: a logged message",
+        "a compiled library writing to descriptor 2",
+        "UserWarning: a library warning",
+        "RuntimeError: the job failed",
+    ):
         assert expected in text, expected
     # Appended, in the order written.
     assert text.index("a logged message") < text.index("descriptor 2") < text.index("failed")

@@ -12,16 +12,21 @@ P = np.array([[1.1], [1.0], [0.9]], np.float32)
 R = np.array([-0.1, 0.2, 0.0])
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("mae", np.abs(R)), ("mse", R**2), ("logcosh", np.log(np.cosh(R))),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("mae", np.abs(R)),
+        ("mse", R**2),
+        ("logcosh", np.log(np.cosh(R))),
+    ],
+)
 def test_point_losses(name, expected):
     np.testing.assert_allclose(get_loss({"name": name})(Y, P), expected, rtol=1e-5, atol=1e-7)
 
 
 def test_leaky_gaussian_kernel():
     loss = LeakyGaussianKernel(alpha=0.01, beta=0.1)
-    expected = 1 - np.exp(-R**2 / 0.02) + 0.1 * np.abs(R)
+    expected = 1 - np.exp(-(R**2) / 0.02) + 0.1 * np.abs(R)
     np.testing.assert_allclose(loss.call(Y, P), expected, rtol=1e-5)
     assert float(loss.call(Y[2:], P[2:])[0]) == 0.0, "zero at the mode"
 
@@ -29,8 +34,9 @@ def test_leaky_gaussian_kernel():
 def test_gaussian_nll_and_truncation():
     pred = np.array([[1.1, 0.2], [1.0, 0.1], [0.9, 0.05]], np.float32)
     z = (Y[:, 0] - pred[:, 0]) / pred[:, 1]
-    np.testing.assert_allclose(GaussianNLL().call(Y, pred), np.log(pred[:, 1]) + 0.5 * z**2,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        GaussianNLL().call(Y, pred), np.log(pred[:, 1]) + 0.5 * z**2, rtol=1e-5
+    )
     truncated = GaussianNLL(truncation=1.0).call(Y, pred).numpy()
     size = np.abs(z)  # 0.5, 2 and 0 sigma: Gaussian core within 1 sigma, linear beyond
     expected = np.log(pred[:, 1]) + np.where(size > 1.0, size - 0.5, 0.5 * size**2)

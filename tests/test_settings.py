@@ -1,5 +1,9 @@
 """Rule params: canonical form and execution knobs (egcalib.settings)."""
+
 from __future__ import annotations
+
+import functools
+import operator
 
 import pytest
 
@@ -37,10 +41,11 @@ def test_file_chunks_change_only_at_the_end_when_a_file_is_appended():
     files = [f"run{i:04d}" for i in range(120)]
     chunks = file_chunks(files, 50)
     assert list(chunks) == ["c000", "c001", "c002"] and len(chunks["c002"]) == 20
-    assert sum(chunks.values(), []) == files
+    assert functools.reduce(operator.iadd, chunks.values(), []) == files
     grown = file_chunks(files + ["run0120"], 50)
     assert {c: f for c, f in grown.items() if grown[c] != chunks.get(c)} == {
-        "c002": files[100:] + ["run0120"]}
+        "c002": files[100:] + ["run0120"]
+    }
     assert list(file_chunks(files[:100] + ["run0100"], 50)) == ["c000", "c001", "c002"]
     assert file_chunks([], 50) == {}
     with pytest.raises(ValueError, match="files_per_job"):

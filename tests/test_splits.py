@@ -1,4 +1,5 @@
 """Deterministic splits: stable, event-level, independent of other files, right fractions."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Training: the loss goes down, and a killed run resumes at the next epoch with its weights."""
+
 from __future__ import annotations
 
 import copy
@@ -21,22 +22,37 @@ def synthetic(n, seed):
     rng = np.random.default_rng(seed)
     image = rng.exponential(1, (n, *IMAGE)).astype(np.float32)
     scalars = rng.normal(size=(n, 16)).astype(np.float32)
-    target = (1.0 + 0.05 * image[..., 1].mean(axis=(1, 2)) + 0.1 * np.tanh(scalars[:, 0]))
+    target = 1.0 + 0.05 * image[..., 1].mean(axis=(1, 2)) + 0.1 * np.tanh(scalars[:, 0])
     mask = np.zeros((n, 10), np.float32)
-    inputs = {"image": image, "scalars": scalars, "tracks": np.zeros((n, 10, 11), np.float32),
-              "track_mask": mask, "log_e_acc": np.zeros((n, 1), np.float32)}
+    inputs = {
+        "image": image,
+        "scalars": scalars,
+        "tracks": np.zeros((n, 10, 11), np.float32),
+        "track_mask": mask,
+        "log_e_acc": np.zeros((n, 1), np.float32),
+    }
     return tf.data.Dataset.from_tensor_slices(
-        (inputs, target.astype(np.float32), np.ones(n, np.float32))).batch(32, drop_remainder=True)
+        (inputs, target.astype(np.float32), np.ones(n, np.float32))
+    ).batch(32, drop_remainder=True)
 
 
 @pytest.fixture
 def setup(default_config, tmp_path):
-    model = resolve_model("top_scalars", default_config["models"]["top_scalars"],
-                          default_config["model_defaults"])
-    training = {**copy.deepcopy(default_config["training"]), "epochs": 5, "jit_compile_cpu": False,
-                "early_stopping_patience": 10}
-    out = {"out_model": tmp_path / "model.keras", "out_history": tmp_path / "history.csv",
-           "out_plot": tmp_path / "training.png", "work_dir": tmp_path / "work"}
+    model = resolve_model(
+        "top_scalars", default_config["models"]["top_scalars"], default_config["model_defaults"]
+    )
+    training = {
+        **copy.deepcopy(default_config["training"]),
+        "epochs": 5,
+        "jit_compile_cpu": False,
+        "early_stopping_patience": 10,
+    }
+    out = {
+        "out_model": tmp_path / "model.keras",
+        "out_history": tmp_path / "history.csv",
+        "out_plot": tmp_path / "training.png",
+        "work_dir": tmp_path / "work",
+    }
     return model, training, out
 
 
@@ -50,17 +66,24 @@ def test_training_lowers_the_validation_loss(setup):
     assert not (out["work_dir"] / "backup").exists(), "a finished run leaves nothing to resume"
 
 
+def optimizer_state(model) -> list:
+    """The optimizer's step count and moments (its learning rate is the schedule's to set)."""
+    return [v.numpy() for v in model.optimizer.variables if "learning_rate" not in v.path]
+
+
 def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, caplog):
     model, training, out = setup
     with pytest.raises(KeyboardInterrupt):
-        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2,
-              **out)
+        train(
+            model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2, **out
+        )
     assert not out["out_model"].exists(), "no final model from a killed job"
     saved = sorted((out["work_dir"] / "backup").rglob("*.weights.h5"))
     assert saved, "a checkpoint was written every epoch"
     from egcalib.training import compile_model
 
     reference = compile_model(model, training, IMAGE, False)
+    reference.optimizer.build(reference.trainable_variables)
     reference.load_weights(saved[-1])
 
     seen = {}
@@ -70,13 +93,25 @@ def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, capl
             if "epoch" not in seen:
                 seen["epoch"] = epoch
                 seen["weights"] = [w.copy() for w in self.model.get_weights()]
+                seen["optimizer"] = optimizer_state(self.model)
 
     with caplog.at_level("INFO", logger="egcalib.training"):
-        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE,
-              extra_callbacks=[FirstEpoch()], **out)
+        train(
+            model,
+            training,
+            synthetic(256, 1),
+            synthetic(64, 2),
+            IMAGE,
+            extra_callbacks=[FirstEpoch()],
+            **out,
+        )
     assert "resumed from the checkpoint of epoch 2" in caplog.text
     assert seen["epoch"] == 2, "resumed at epoch k + 1 (zero-based k = 2)"
     for got, expected in zip(seen["weights"], reference.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+    # Adam's step count and moments resume too, not only the weights.
+    assert int(reference.optimizer.iterations.numpy()) > 0
+    for got, expected in zip(seen["optimizer"], optimizer_state(reference), strict=True):
         np.testing.assert_array_equal(got, expected)
     history = pd.read_csv(out["out_history"])
     assert history["epoch"].tolist() == [0, 1, 2, 3, 4], "each epoch once across the two runs"
@@ -100,11 +135,20 @@ def test_the_model_kept_is_the_best_validation_epoch_even_across_a_resume(setup,
     model, training, out = setup
     val = synthetic(64, 2)
     with pytest.raises(KeyboardInterrupt):
-        train(model, training, synthetic(256, 1), val, IMAGE, stop_after_epoch=3,
-              extra_callbacks=[RuinFrom(2)], **out)
+        train(
+            model,
+            training,
+            synthetic(256, 1),
+            val,
+            IMAGE,
+            stop_after_epoch=3,
+            extra_callbacks=[RuinFrom(2)],
+            **out,
+        )
     with caplog.at_level("INFO", logger="egcalib.training"):
-        trained = train(model, training, synthetic(256, 1), val, IMAGE,
-                        extra_callbacks=[RuinFrom(2)], **out)
+        trained = train(
+            model, training, synthetic(256, 1), val, IMAGE, extra_callbacks=[RuinFrom(2)], **out
+        )
     history = pd.read_csv(out["out_history"])
     best = int(history["val_loss"].idxmin())
     assert history["epoch"].tolist() == [0, 1, 2, 3, 4]
@@ -112,8 +156,9 @@ def test_the_model_kept_is_the_best_validation_epoch_even_across_a_resume(setup,
     assert f"kept the weights of epoch {best + 1}" in caplog.text
     saved = keras.models.load_model(out["out_model"])
     for got in (trained, saved):
-        np.testing.assert_allclose(got.evaluate(val, verbose=0), history["val_loss"].min(),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            got.evaluate(val, verbose=0), history["val_loss"].min(), rtol=1e-5
+        )
     assert not (out["work_dir"] / "best").exists()
 
 
@@ -129,8 +174,11 @@ def test_no_validation_objects_is_a_clear_error():
     from egcalib.training import check_validation_size
 
     check_validation_size("basic", 1, ["mc_zee"])
-    with pytest.raises(ValueError, match=r"model basic: no validation objects with a target in "
-                                         r"its train_on datasets \['mc_zee', 'mc_egun'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"model basic: no validation objects with a target in "
+        r"its train_on datasets \['mc_zee', 'mc_egun'\]",
+    ):
         check_validation_size("basic", 0, ["mc_zee", "mc_egun"])
 
 
@@ -160,8 +208,15 @@ def test_a_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(setup, 
         def on_epoch_begin(self, epoch, logs=None):
             seen.setdefault("epoch", epoch)
 
-    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE,
-          extra_callbacks=[FirstEpoch()], **out)
+    train(
+        model,
+        training,
+        synthetic(256, 1),
+        synthetic(64, 2),
+        IMAGE,
+        extra_callbacks=[FirstEpoch()],
+        **out,
+    )
     assert seen["epoch"] == 2
     assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]
 
@@ -176,8 +231,9 @@ def test_cosine_schedule_runs_to_its_end_across_a_resume(setup):
     rates = [cosine_learning_rate(epoch, training) for epoch in range(training["epochs"])]
     assert rates[0] == pytest.approx(0.004) and all(np.diff(rates) < 0) and rates[-1] > 0
     with pytest.raises(KeyboardInterrupt):
-        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2,
-              **out)
+        train(
+            model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2, **out
+        )
     train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
     history = pd.read_csv(out["out_history"])
     np.testing.assert_allclose(history["learning_rate"], rates, rtol=1e-6)
@@ -185,8 +241,13 @@ def test_cosine_schedule_runs_to_its_end_across_a_resume(setup):
 
 def test_plateau_schedule_lowers_the_rate_when_the_validation_loss_stalls(setup):
     model, training, out = setup
-    training = {**training, "lr_schedule": "plateau", "lr_patience": 1, "lr_factor": 0.5,
-                "learning_rate": 1e-9}  # too small to lower the loss: every epoch stalls
+    training = {
+        **training,
+        "lr_schedule": "plateau",
+        "lr_patience": 1,
+        "lr_factor": 0.5,
+        "learning_rate": 1e-9,
+    }  # too small to lower the loss: every epoch stalls
     train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
     rates = pd.read_csv(out["out_history"])["learning_rate"].to_numpy()
     assert rates[0] == pytest.approx(1e-9) and rates[-1] < 0.3e-9
@@ -197,8 +258,9 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(setup, caplog):
     starts at epoch 1: resuming would mix two trainings in one model."""
     model, training, out = setup
     with pytest.raises(KeyboardInterrupt):
-        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2,
-              **out)
+        train(
+            model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2, **out
+        )
     seen = {}
 
     class FirstEpoch(keras.callbacks.Callback):
@@ -207,8 +269,15 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(setup, caplog):
 
     changed = {**training, "learning_rate": training["learning_rate"] / 2}
     with caplog.at_level("INFO", logger="egcalib.training"):
-        train(model, changed, synthetic(256, 1), synthetic(64, 2), IMAGE,
-              extra_callbacks=[FirstEpoch()], **out)
+        train(
+            model,
+            changed,
+            synthetic(256, 1),
+            synthetic(64, 2),
+            IMAGE,
+            extra_callbacks=[FirstEpoch()],
+            **out,
+        )
     assert seen["epoch"] == 0
     assert "of another config or inputs: starting afresh" in caplog.text
     assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]

@@ -1,4 +1,5 @@
 """The whole workflow on the tiny config: outputs, reruns that do nothing, incremental plans."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
-from workflow_utils import REPO, TINY, copy_checkout, planned_jobs, snakemake
+from workflow_utils import REPO, TINY, copy_checkout, output_digests, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +29,12 @@ def test_end_to_end_outputs(workflow_run):
     cutflow = (workflow_run / "results/skim/mc_zee.cutflow.csv").read_text().splitlines()
     assert cutflow[0].startswith("cut,events,objects") and len(cutflow) > 5
     assert len(list((workflow_run / "results/skim/mc_zee").glob("*.parquet"))) == 2
-    z_datasets = {"basic": {"mc_zee", "data_zee"}, "recommended_mc_data": {"mc_zee", "data_zee"},
-                  "bdt": {"mc_zee", "data_zee"},
-                  "recommended_photon": {"mc_zmumug", "data_zmumug"}}
+    z_datasets = {
+        "basic": {"mc_zee", "data_zee"},
+        "recommended_mc_data": {"mc_zee", "data_zee"},
+        "bdt": {"mc_zee", "data_zee"},
+        "recommended_photon": {"mc_zmumug", "data_zmumug"},
+    }
     for model, datasets in z_datasets.items():
         directory = workflow_run / "results/models" / model
         history = pd.read_csv(directory / "history.csv")
@@ -72,19 +75,40 @@ def test_end_to_end_outputs(workflow_run):
     # The binned reference goes from the ntuples through skim, sidecar and predictions into the
     # evaluation exactly where the simulator writes it (el_binned_e / ph_binned_e).
     binned = pd.read_parquet(workflow_run / "results/predictions/bdt/mc_zee/c000.parquet")[
-        "e_baseline_binned"]
+        "e_baseline_binned"
+    ]
     inclusive = json.loads((workflow_run / "results/eval/bdt/metrics.json").read_text())[
-        "inclusive"]
+        "inclusive"
+    ]
     assert binned.notna().all()  # the simulator writes it for every object
     assert "eiqr75_baseline_binned" in inclusive and "baseline_binned" in models
-    assert ("mc_zee", "baseline_binned") in {(f["dataset"], f["energy"]) for f in json.loads(
-        (workflow_run / "results/eval/bdt/metrics.json").read_text())["z_fits"]}
+    assert ("mc_zee", "baseline_binned") in {
+        (f["dataset"], f["energy"])
+        for f in json.loads((workflow_run / "results/eval/bdt/metrics.json").read_text())["z_fits"]
+    }
     assert "The baseline over the binned reference (electrons)" in summary
     # Every sigma_CB improvement carries a paired-bootstrap error and its (possibly empty) flags.
     zfits = pd.read_csv(workflow_run / "results/eval/basic/zfits.csv")
     improved = zfits[zfits["sigma_improvement"].notna()]
     assert len(improved) and {"flags", "sigma_improvement_flags", "bootstrap_failed"} <= set(zfits)
     assert (workflow_run / "results/eval/basic/pulls.png").stat().st_size > 5_000
+
+
+RECORDED_DIGESTS = REPO / "tests" / "data" / "tiny_run_digests.json"
+
+
+def test_outputs_are_those_of_the_recorded_run(workflow_run):
+    """The tiny run's skims, shards, normalisations, histories, BDT and predictions are byte for
+    byte those recorded in tests/data/tiny_run_digests.json: a refactor changes none of them.
+    A change meant to change outputs records them anew, and the diff shows which moved:
+    EGCALIB_RECORD_DIGESTS=1 .venv/bin/python -m pytest tests/test_workflow.py -k recorded"""
+    digests = output_digests(workflow_run / "results")
+    if os.environ.get("EGCALIB_RECORD_DIGESTS") == "1":
+        RECORDED_DIGESTS.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    recorded = json.loads(RECORDED_DIGESTS.read_text())
+    assert sorted(digests) == sorted(recorded), "the run writes other outputs than recorded"
+    changed = [name for name in recorded if digests[name] != recorded[name]]
+    assert not changed, f"outputs differ from the recorded run: {changed}"
 
 
 def test_validation_says_where_the_toy_detector_stands(workflow_run):
@@ -157,21 +181,26 @@ def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
     jobs = planned_jobs(workflow_run, configfiles=more_files(workflow_run, tmp_path, "data_zmumug"))
     assert jobs.pop("simulate") == 1
     assert jobs.pop("skim") == 1
-    assert jobs.pop("images") == 1
+    assert jobs.pop("shards") == 1
     assert jobs.pop("infer") == 1
     # Aggregations over the file set.
     assert jobs.pop("merge_cutflows") == 1
     assert jobs.pop("evaluate") == 1 and jobs.pop("compare") == 1
     assert set(jobs) <= {"all"}
     # Planned for SLURM, the new file's chain is one group job.
-    grouped = snakemake(workflow_run, "-n", "--profile", "slurm",
-                        configfiles=more_files(workflow_run, tmp_path, "data_zmumug"))
+    grouped = snakemake(
+        workflow_run,
+        "-n",
+        "--profile",
+        "slurm",
+        configfiles=more_files(workflow_run, tmp_path, "data_zmumug"),
+    )
     assert (grouped.stdout + grouped.stderr).count("Group job per_file") == 1
 
 
 def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_run, tmp_path):
     jobs = planned_jobs(workflow_run, configfiles=more_files(workflow_run, tmp_path, "mc_egun"))
-    assert jobs.pop("simulate") == 1 and jobs.pop("skim") == 1 and jobs.pop("images") == 1
+    assert jobs.pop("simulate") == 1 and jobs.pop("skim") == 1 and jobs.pop("shards") == 1
     assert jobs.pop("merge_cutflows") == 1 and jobs.pop("validate_simulation") == 1
     # The two electron networks and the BDT train on the gun; the photon model is left alone.
     assert jobs.pop("normalise") == 2 and jobs.pop("train") == 2
@@ -186,8 +215,9 @@ def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_
 def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     changed = tmp_path / "cut.yaml"
     changed.write_text("selection:\n  electron: {et_min: 12.0}\n")
-    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml",
-                                                   str(changed)))
+    jobs = planned_jobs(
+        workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml", str(changed))
+    )
     assert "simulate" not in jobs and "calibrate_simulation" not in jobs
     # The electron files only (mc_zee 2, data_zee 1, mc_egun 1): Z -> mumugamma skims carry
     # their own process's cuts, so the photon model is left alone.
@@ -200,8 +230,18 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     changed.write_text("selection:\n  zmumug: {photon_et_min: 12.0}\n")
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
     # mc_zmumug and data_zmumug, one file each; the photon model retrains and is evaluated.
-    assert jobs == {"skim": 2, "merge_cutflows": 2, "images": 2, "normalise": 1, "train": 1,
-                    "export_onnx": 1, "infer": 2, "evaluate": 1, "compare": 1, "all": 1}, jobs
+    assert jobs == {
+        "skim": 2,
+        "merge_cutflows": 2,
+        "shards": 2,
+        "normalise": 1,
+        "train": 1,
+        "export_onnx": 1,
+        "infer": 2,
+        "evaluate": 1,
+        "compare": 1,
+        "all": 1,
+    }, jobs
 
 
 def _reversed(value):
@@ -220,15 +260,20 @@ def _merged(base, over):
 @pytest.mark.parametrize("change", ["reordered keys", "skim.step_size", "training knobs"])
 def test_what_does_not_change_an_output_reruns_nothing(workflow_run, tmp_path, change):
     """Params are canonical (reordered keys mean the same) and execution knobs are no params."""
-    config = _merged(yaml.safe_load((workflow_run / "config.yaml").read_text()),
-                     yaml.safe_load((workflow_run / TINY).read_text()))
+    config = _merged(
+        yaml.safe_load((workflow_run / "config.yaml").read_text()),
+        yaml.safe_load((workflow_run / TINY).read_text()),
+    )
     if change == "reordered keys":
         config = _reversed(config)
     elif change == "skim.step_size":
         config["skim"]["step_size"] = 123
     else:
-        config["training"].update(jit_compile_cpu=not config["training"]["jit_compile_cpu"],
-                                  multi_gpu=True, parallel_reads=4)
+        config["training"].update(
+            jit_compile_cpu=not config["training"]["jit_compile_cpu"],
+            multi_gpu=True,
+            parallel_reads=4,
+        )
     path = tmp_path / "whole.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = planned_jobs(workflow_run, "--replace-workflow-config", configfiles=(str(path),))
@@ -238,27 +283,35 @@ def test_what_does_not_change_an_output_reruns_nothing(workflow_run, tmp_path, c
 def test_evaluation_setting_reruns_only_evaluation(workflow_run, tmp_path):
     changed = tmp_path / "eval.yaml"
     changed.write_text("evaluation:\n  bootstrap: 50\n")
-    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml",
-                                                   str(changed)))
+    jobs = planned_jobs(
+        workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml", str(changed))
+    )
     assert set(jobs) == {"evaluate", "compare", "all"}
 
 
 DOWNSTREAM_OF_TRAINING = {"train", "export_onnx", "infer", "evaluate", "compare", "all"}
 
 
-@pytest.mark.parametrize("module, first, planned", [
-    # A physics change in the detector: everything from the calibration on.
-    ("simulation/calorimeter.py", "calibrate_simulation", None),
-    # The simulation's validation is not part of the simulation.
-    ("simulation/validation.py", "validate_simulation", {"validate_simulation", "all"}),
-    # The Z fit serves the evaluation and the simulation's validation (sigma_CB per effect).
-    ("fitting.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
-    ("losses.py", "train", DOWNSTREAM_OF_TRAINING),
-    # The BDT control: its training and what follows, no network.
-    ("bdt.py", "train_bdt", {"train_bdt", "infer_bdt", "evaluate", "compare", "all"}),
-    # Reached by training only through other modules (checkpoints are written atomically).
-    ("atomic.py", "train", None),
-])
+@pytest.mark.parametrize(
+    "module, first, planned",
+    [
+        # A physics change in the detector: everything from the calibration on.
+        ("simulation/calorimeter.py", "calibrate_simulation", None),
+        # The simulation's validation is not part of the simulation.
+        ("simulation/validation.py", "validate_simulation", {"validate_simulation", "all"}),
+        # The Z fit serves the evaluation and the simulation's validation (sigma_CB per effect).
+        ("fitting.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
+        ("losses.py", "train", DOWNSTREAM_OF_TRAINING),
+        # The BDT control: its training and what follows, no network.
+        ("bdt.py", "train_bdt", {"train_bdt", "infer_bdt", "evaluate", "compare", "all"}),
+        # Its predictions: no retraining, and the networks' inference is left alone.
+        ("bdt_inference.py", "infer_bdt", {"infer_bdt", "evaluate", "compare", "all"}),
+        # The object table read back: the shards and all after them, the normalisation included.
+        ("objects.py", "shards", None),
+        # Reached by training only through other modules (checkpoints are written atomically).
+        ("atomic.py", "train", None),
+    ],
+)
 def test_library_change_reruns_its_stage(workflow_run, tmp_path, module, first, planned):
     work = copy_checkout(tmp_path / "copy")
     for results in ("results", ".snakemake"):
@@ -284,14 +337,29 @@ def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
     longer.write_text("training: {epochs: 8, early_stopping_patience: 100}\n")
     configfiles = ("config.yaml", TINY, str(longer))
     target = "results/models/basic/history.csv"
-    outputs = [work / "results/models/basic" / name
-               for name in ("model.keras", "history.csv", "training.png")]
+    outputs = [
+        work / "results/models/basic" / name
+        for name in ("model.keras", "history.csv", "training.png")
+    ]
     # Written (atomically) after an epoch's weights: a checkpoint exists to resume from.
     checkpoint = work / "results/models/basic/work/backup/training_metadata.json"
-    command = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile",
-               *configfiles]
-    run = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        target,
+        "--cores",
+        "2",
+        "--configfile",
+        *configfiles,
+    ]
+    run = subprocess.Popen(
+        command,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 600
         while run.poll() is None and time.monotonic() < deadline:
@@ -313,14 +381,22 @@ def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
 
 def test_the_slurm_profile_bundles_each_files_chain_into_group_jobs(tmp_path):
     """Planned for SLURM (a dry run: nothing is submitted), each file's simulate -> skim ->
-    images chain is one `per_file` component and group-components of them make one job; the
+    shards chain is one `per_file` component and group-components of them make one job; the
     tiny config has 6 files, so 2 per job make 3 group jobs of 6 jobs each."""
-    result = snakemake(REPO, "-n", "--profile", "slurm", "--group-components", "per_file=2",
-                       "--directory", str(tmp_path))
+    result = snakemake(
+        REPO,
+        "-n",
+        "--profile",
+        "slurm",
+        "--group-components",
+        "per_file=2",
+        "--directory",
+        str(tmp_path),
+    )
     text = result.stdout + result.stderr
     groups = text.split("Group job per_file")[1:]
     assert len(groups) == 3, text[-3000:]
     for group in groups:
         rules = re.findall(r"^\s*rule (\w+):", group.split("Group job")[0], re.M)
-        # Up to the next non-group job in the listing: 2 files x (simulate, skim, images).
-        assert sorted(set(rules[:6])) == ["images", "simulate", "skim"], rules
+        # Up to the next non-group job in the listing: 2 files x (simulate, skim, shards).
+        assert sorted(set(rules[:6])) == ["shards", "simulate", "skim"], rules

@@ -2,6 +2,7 @@
 
 A killed job therefore never leaves a file that looks complete (docs/design.md section 11).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,3 +24,16 @@ def atomic_path(path: str | Path):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+FIGURE_DPI = 90  # every PNG of the workflow: legible in the HTML report, small on disk
+
+
+def save_figure(fig, path: str | Path, dpi: int = FIGURE_DPI) -> None:
+    """Write a matplotlib figure as PNG atomically and close it (the one place figures are
+    saved, so every stage writes them alike)."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)

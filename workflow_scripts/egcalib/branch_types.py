@@ -15,6 +15,7 @@ A flag used as a mask must be boolean: an integer array indexes instead of selec
 trigger of 0/1 once turned every event into a copy of event 1), so ``require_mask`` refuses
 anything else.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -25,17 +26,25 @@ import numpy as np
 from egcalib import contract
 from egcalib.branches import NtupleContentError
 
-
-_WRAPPERS = (ak.contents.RegularArray, ak.contents.ListArray, ak.contents.ListOffsetArray,
-             ak.contents.IndexedArray, ak.contents.IndexedOptionArray,
-             ak.contents.ByteMaskedArray, ak.contents.BitMaskedArray, ak.contents.UnmaskedArray)
+_WRAPPERS = (
+    ak.contents.RegularArray,
+    ak.contents.ListArray,
+    ak.contents.ListOffsetArray,
+    ak.contents.IndexedArray,
+    ak.contents.IndexedOptionArray,
+    ak.contents.ByteMaskedArray,
+    ak.contents.BitMaskedArray,
+    ak.contents.UnmaskedArray,
+)
 
 
 def _innermost(array):
     """The layout node that holds the values (below every list and option node)."""
     layout = ak.to_layout(array)
     while isinstance(layout, _WRAPPERS) and layout.parameter("__array__") not in (
-            "string", "bytestring"):
+        "string",
+        "bytestring",
+    ):
         layout = layout.content
     return layout
 
@@ -44,8 +53,11 @@ def primitive_dtype(array) -> np.dtype | None:
     """The numpy dtype of the values of a (possibly jagged) array; None for strings, records or
     other non-numeric content, and for an array whose type is unknown (empty)."""
     layout = _innermost(array)
-    if isinstance(layout, ak.contents.NumpyArray) and not layout.inner_shape and \
-            layout.parameter("__array__") not in ("char", "byte"):
+    if (
+        isinstance(layout, ak.contents.NumpyArray)
+        and not layout.inner_shape
+        and layout.parameter("__array__") not in ("char", "byte")
+    ):
         return layout.dtype
     return None
 
@@ -75,16 +87,19 @@ def coerce(array, dtype: str, what: str):
     if source is None:
         if isinstance(_innermost(array), ak.contents.EmptyArray):  # no values, no type
             return ak.values_astype(array, target)
-        raise NtupleContentError(f"{what}: stored type {ak.type(array)} cannot be read as "
-                                 f"{target} (not a number)")
+        raise NtupleContentError(
+            f"{what}: stored type {ak.type(array)} cannot be read as {target} (not a number)"
+        )
     if source == target:
         return array
     if target == np.bool_:
         if source.kind in "iu":
             return array != 0  # any integer or char type: true when non-zero
-        raise NtupleContentError(f"{what}: stored as {source}, which cannot be read as a flag "
-                                 "(a flag must be bool or an integer/char type, true when "
-                                 "non-zero)")
+        raise NtupleContentError(
+            f"{what}: stored as {source}, which cannot be read as a flag "
+            "(a flag must be bool or an integer/char type, true when "
+            "non-zero)"
+        )
     if target.kind in "iu":
         values = _flat_values(array)
         if source.kind == "f":
@@ -92,12 +107,14 @@ def coerce(array, dtype: str, what: str):
             if bad.any():
                 raise NtupleContentError(
                     f"{what}: stored as {source} with values that are not whole numbers "
-                    f"(e.g. {values[bad][:3].tolist()}), cannot be read as {target}")
+                    f"(e.g. {values[bad][:3].tolist()}), cannot be read as {target}"
+                )
         if source.kind in "iuf" and len(values):
             info = np.iinfo(target)
             if values.min() < info.min or values.max() > info.max:
                 raise NtupleContentError(
-                    f"{what}: values {values.min()}..{values.max()} do not fit in {target}")
+                    f"{what}: values {values.min()}..{values.max()} do not fit in {target}"
+                )
         elif source.kind not in "biuf":
             raise NtupleContentError(f"{what}: stored as {source}, cannot be read as {target}")
         return ak.values_astype(array, target)
@@ -106,8 +123,9 @@ def coerce(array, dtype: str, what: str):
     raise NtupleContentError(f"{what}: stored as {source}, cannot be read as {target}")
 
 
-def coerce_events(events: ak.Array, dtypes: Mapping[str, str], sources: Mapping, path: str) \
-        -> ak.Array:
+def coerce_events(
+    events: ak.Array, dtypes: Mapping[str, str], sources: Mapping, path: str
+) -> ak.Array:
     """Every field of ``events`` (one record per event) with its list depth checked and its
     values converted to ``dtypes[field]``; fields without a dtype keep their stored type.
 
@@ -117,14 +135,18 @@ def coerce_events(events: ak.Array, dtypes: Mapping[str, str], sources: Mapping,
     converted = {}
     for name in events.fields:
         array = events[name]
-        what = f"{path}: {sources[name] if name in sources else name}"
+        what = f"{path}: {sources.get(name, name)}"
         depths = expected_depths(name)
         if array.ndim not in depths:
-            per = {1: "one value per event", 2: "one list per event (one value per object)",
-                   3: "one inner list per object"}
+            per = {
+                1: "one value per event",
+                2: "one list per event (one value per object)",
+                3: "one inner list per object",
+            }
             raise NtupleContentError(
                 f"{what}: stored as {ak.type(array).content}, expected "
-                f"{' or '.join(per[d] for d in depths)}")
+                f"{' or '.join(per[d] for d in depths)}"
+            )
         converted[name] = coerce(array, dtypes[name], what) if name in dtypes else array
     if not converted:
         return events
@@ -136,6 +158,8 @@ def require_mask(values, what: str):
     instead of selecting them)."""
     dtype = primitive_dtype(values)
     if dtype is not None and dtype != np.bool_:
-        raise TypeError(f"{what} is {dtype}, not bool: flags must be converted to bool on read "
-                        "(egcalib.branch_types.coerce); an integer array would index, not select")
+        raise TypeError(
+            f"{what} is {dtype}, not bool: flags must be converted to bool on read "
+            "(egcalib.branch_types.coerce); an integer array would index, not select"
+        )
     return values

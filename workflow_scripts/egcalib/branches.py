@@ -15,6 +15,7 @@ converted to its contract type (``egcalib.branch_types``).
 RNTuple inputs are read field by field: a mapping to another field name works, an expression
 stops the job (uproot 5.7 computes no expressions on RNTuples).
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,13 +86,15 @@ def open_tree(path: str, tree: str):
     try:
         file = uproot.open(path)
     except Exception as error:  # uproot raises many types for corrupt/truncated files
-        raise InputFileError(f"{path}: not a readable ROOT file ({type(error).__name__}: "
-                             f"{error})") from error
+        raise InputFileError(
+            f"{path}: not a readable ROOT file ({type(error).__name__}: {error})"
+        ) from error
     try:
         return file[tree]
     except Exception as error:
-        raise InputFileError(f"{path}: no TTree '{tree}' (keys: {sorted(file.keys())[:10]})") \
-            from error
+        raise InputFileError(
+            f"{path}: no TTree '{tree}' (keys: {sorted(file.keys())[:10]})"
+        ) from error
 
 
 def is_rntuple(tree) -> bool:
@@ -136,7 +139,8 @@ def _typename(tree, branch: str) -> str:
         raise NtupleContentError(
             f"branch {branch!r} (leaf {title!r}) cannot be interpreted by uproot "
             f"{uproot.__version__} ({type(error).__name__}: {error}); store it as a plain "
-            "float/double, or map the logical name to another branch") from error
+            "float/double, or map the logical name to another branch"
+        ) from error
     return f"{typename} {title}" if title and title != branch else typename
 
 
@@ -145,12 +149,17 @@ def _friend_hint(tree, missing_branches: set[str]) -> str:
     file = tree.file
     hints = []
     if "TFriendElement" in file.streamers:
-        hints.append("the file holds friend-tree links (TFriendElement): friend trees are not "
-                     "followed, every branch must be in the tree itself")
+        hints.append(
+            "the file holds friend-tree links (TFriendElement): friend trees are not "
+            "followed, every branch must be in the tree itself"
+        )
     try:
         directory = file.root_directory
-        others = [key for key, cls in directory.classnames().items()
-                  if cls == "TTree" and key.split(";")[0] != tree.name]
+        others = [
+            key
+            for key, cls in directory.classnames().items()
+            if cls == "TTree" and key.split(";")[0] != tree.name
+        ]
         for key in others:
             found = sorted(missing_branches & set(directory[key].keys()))
             if found:
@@ -160,8 +169,9 @@ def _friend_hint(tree, missing_branches: set[str]) -> str:
     return ("; " + "; ".join(hints)) if hints else ""
 
 
-def resolve(tree, path: str, logical_names: Sequence[str], mapping: Mapping[str, str],
-            required: bool = True) -> tuple[dict[str, Source], list[str]]:
+def resolve(
+    tree, path: str, logical_names: Sequence[str], mapping: Mapping[str, str], required: bool = True
+) -> tuple[dict[str, Source], list[str]]:
     """Resolve logical names to their sources in ``tree``.
 
     Returns (sources, missing descriptions). With ``required`` a missing name raises
@@ -185,12 +195,17 @@ def resolve(tree, path: str, logical_names: Sequence[str], mapping: Mapping[str,
             used = branches_of(tree, path, expr)
         except KeyError as error:
             unknown.add(error.args[0])
-            missing.append(f"{name} -> {expr!r} (unknown name {error.args[0]!r})" if mapped
-                           else f"{name} (unmapped)")
+            missing.append(
+                f"{name} -> {expr!r} (unknown name {error.args[0]!r})"
+                if mapped
+                else f"{name} (unmapped)"
+            )
             continue
         except SyntaxError as error:
-            raise InputFileError(f"{path}: ntuple.branches maps {name} to {expr!r}, which is "
-                                 f"not a valid expression ({error.msg})") from error
+            raise InputFileError(
+                f"{path}: ntuple.branches maps {name} to {expr!r}, which is "
+                f"not a valid expression ({error.msg})"
+            ) from error
         try:
             types = tuple(_typename(tree, b) for b in used)
         except NtupleContentError as error:
@@ -200,12 +215,14 @@ def resolve(tree, path: str, logical_names: Sequence[str], mapping: Mapping[str,
         raise InputFileError(
             f"{path}: '{tree.name}' is an RNTuple, and expressions are not supported for RNTuple "
             f"inputs (uproot {uproot.__version__} computes none): {', '.join(expressions)}. Map "
-            "these logical names to field names, or convert the file to a TTree.")
+            "these logical names to field names, or convert the file to a TTree."
+        )
     if missing and required:
         raise InputFileError(
             f"{path}: missing branches for {len(missing)} logical name(s): {', '.join(missing)}. "
             "Map them in config ntuple.branches (logical name -> branch or expression)"
-            f"{_friend_hint(tree, unknown) if not is_rntuple(tree) else ''}.")
+            f"{_friend_hint(tree, unknown) if not is_rntuple(tree) else ''}."
+        )
     return sources, missing
 
 
@@ -214,13 +231,15 @@ def check_branches(tree, path: str, logical_names: Sequence[str], mapping: Mappi
     resolve(tree, path, logical_names, mapping)
 
 
-def present_optional(tree, path: str, optional: Sequence[str],
-                     mapping: Mapping[str, str]) -> list[str]:
+def present_optional(
+    tree, path: str, optional: Sequence[str], mapping: Mapping[str, str]
+) -> list[str]:
     """The optional logical names ``tree`` carries. An unmapped one the file lacks is skipped;
     a mapped one whose branches are missing raises InputFileError like a required name (the
     mapping says the user expects it, so a typo must not pass as an absent branch)."""
-    sources, _ = resolve(tree, path, [n for n in optional if n not in mapping], mapping,
-                         required=False)
+    sources, _ = resolve(
+        tree, path, [n for n in optional if n not in mapping], mapping, required=False
+    )
     resolve(tree, path, [n for n in optional if n in mapping], mapping)
     present = [name for name in optional if name in sources or name in mapping]
     skipped = [name for name in optional if name not in present]
@@ -245,14 +264,19 @@ def _read(tree, sources: Mapping[str, Source]) -> tuple[list[str], dict[str, str
 
 def _logical(arrays, sources: Mapping[str, Source], rntuple: bool) -> ak.Array:
     """The read arrays as one record array with the logical names as fields."""
-    return ak.zip({name: arrays[_key(s, rntuple)] for name, s in sources.items()},
-                  depth_limit=1)
+    return ak.zip({name: arrays[_key(s, rntuple)] for name, s in sources.items()}, depth_limit=1)
 
 
-def iterate(path: str, tree_name: str, logical_names: Sequence[str],
-            mapping: Mapping[str, str], step_size, optional: Sequence[str] = (),
-            dtypes: Mapping[str, str] | None = None, report: bool = False) \
-        -> Iterator[ak.Array]:
+def iterate(
+    path: str,
+    tree_name: str,
+    logical_names: Sequence[str],
+    mapping: Mapping[str, str],
+    step_size,
+    optional: Sequence[str] = (),
+    dtypes: Mapping[str, str] | None = None,
+    report: bool = False,
+) -> Iterator[ak.Array]:
     """Stream ``logical_names`` of one file in steps; each step is an awkward record array.
 
     Each field holds one logical name, converted to its contract type: ``dtypes`` (logical name
@@ -281,18 +305,19 @@ def iterate(path: str, tree_name: str, logical_names: Sequence[str],
         return coerce_events(_logical(arrays, sources, rntuple), types, sources, path)
 
     if tree.num_entries == 0:  # still one (empty) step, so the cutflow has every cut
-        arrays = tree.arrays(expressions, entry_stop=0, **({"aliases": aliases} if aliases
-                                                           else {}))
+        arrays = tree.arrays(expressions, entry_stop=0, **({"aliases": aliases} if aliases else {}))
         yield Step(converted(arrays), 0, sources) if report else converted(arrays)
         return
     options = {"aliases": aliases} if aliases else {}
     try:
-        for arrays, info in tree.iterate(expressions, step_size=step_size, library="ak",
-                                         report=True, **options):
+        for arrays, info in tree.iterate(
+            expressions, step_size=step_size, library="ak", report=True, **options
+        ):
             events = converted(arrays)
             yield Step(events, int(info.tree_entry_start), sources) if report else events
     except InputFileError:
         raise
     except Exception as error:  # a truncated basket surfaces only while reading
-        raise InputFileError(f"{path}: failed while reading ({type(error).__name__}: {error})") \
-            from error
+        raise InputFileError(
+            f"{path}: failed while reading ({type(error).__name__}: {error})"
+        ) from error

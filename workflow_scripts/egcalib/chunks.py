@@ -1,4 +1,5 @@
 """Chunks of a dataset's files: one inference job per model and chunk, not per file."""
+
 from __future__ import annotations
 
 
@@ -10,5 +11,7 @@ def file_chunks(files, files_per_job: int) -> dict[str, list[str]]:
     if files_per_job < 1:
         raise ValueError(f"inference.files_per_job must be at least 1, got {files_per_job}")
     files = list(files)
-    return {f"c{i // files_per_job:03d}": files[i:i + files_per_job]
-            for i in range(0, len(files), files_per_job)}
+    return {
+        f"c{i // files_per_job:03d}": files[i : i + files_per_job]
+        for i in range(0, len(files), files_per_job)
+    }

@@ -1,4 +1,5 @@
 """Summing per-file cutflows into per-dataset tables."""
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,19 @@ def merge_cutflows(paths, out_csv, out_markdown) -> pd.DataFrame:
         flow = Cutflow()
         flow.steps = summary["steps"]
         total += flow
-        warnings += [f"- **warning** {summary.get('file', path)}: {text}"
-                     for text in summary.get("warnings", [])]
+        warnings += [
+            f"- **warning** {summary.get('file', path)}: {text}"
+            for text in summary.get("warnings", [])
+        ]
     table = pd.DataFrame(total.steps, columns=["cut", "events", "objects"])
     previous = table["events"].shift(1)
     table["event_efficiency"] = (table["events"] / previous.where(previous > 0)).round(4)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_markdown) as tmp:
-        tmp.write_text(table.to_markdown(index=False) + "\n"
-                       + ("\n" + "\n".join(warnings) + "\n" if warnings else ""))
+        tmp.write_text(
+            table.to_markdown(index=False)
+            + "\n"
+            + ("\n" + "\n".join(warnings) + "\n" if warnings else "")
+        )
     return table

@@ -1,4 +1,5 @@
 """Per-model evaluation and the comparison of all models (docs/design.md section 9)."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,16 @@ Z_MASSES = {"zee": dielectron_masses, "zmumug": mumugamma_masses}
 BINNED, BINNED_COLUMN = "baseline_binned", "e_baseline_binned"
 
 
-def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir: Path, model,
-           n_bootstrap: int = 50, data_tail: str = "mc", insitu_eta_edges=()):
+def z_fits(
+    predictions: pd.DataFrame,
+    datasets: dict,
+    fit_config: dict,
+    plot_dir: Path,
+    model_name,
+    n_bootstrap: int = 50,
+    data_tail: str = "mc",
+    insitu_eta_edges=(),
+):
     """BW (x) CB fits of the Z peak (m_ee, or m_mumugamma with the photon energy) with the
     baseline, the binned reference (where finite) and the model energies, per Z dataset;
     ``datasets`` maps names to config entries. MC events enter with their weights.
@@ -67,24 +76,44 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
         hypotheses = {"baseline": "e_baseline"}
         if BINNED_COLUMN in frame and np.isfinite(frame[BINNED_COLUMN]).any():
             hypotheses[BINNED] = BINNED_COLUMN
-        hypotheses[model] = "e_pred"
+        hypotheses[model_name] = "e_pred"
         masses = Z_MASSES[process](frame, list(hypotheses.values()))
-        alphas = _insitu_calibrate(masses, predictions, datasets, list(hypotheses.values()),
-                                   insitu_eta_edges, fit_config["mass_range"]) \
-            if kind == "data" and process == "zee" and len(insitu_eta_edges) else {}
-        weights = masses["weight"].to_numpy(float) if kind == "mc" and "weight" in masses \
-            else None
+        alphas = (
+            _insitu_calibrate(
+                masses,
+                predictions,
+                datasets,
+                list(hypotheses.values()),
+                insitu_eta_edges,
+                fit_config["mass_range"],
+            )
+            if kind == "data" and process == "zee" and len(insitu_eta_edges)
+            else {}
+        )
+        weights = masses["weight"].to_numpy(float) if kind == "mc" and "weight" in masses else None
         results = {}
         for hypothesis, column in hypotheses.items():
             mass = masses[column].to_numpy()
             finite = np.isfinite(mass)  # a pair with one object lacking the binned energy
-            row = {"dataset": dataset, "process": process, "kind": kind, "energy": hypothesis,
-                   "events": int(finite.sum())}
-            tail_from, tail = mc_tails.get((process, hypothesis), (None, None)) \
-                if kind == "data" and data_tail == "mc" else (None, None)
+            row = {
+                "dataset": dataset,
+                "process": process,
+                "kind": kind,
+                "energy": hypothesis,
+                "events": int(finite.sum()),
+            }
+            tail_from, tail = (
+                mc_tails.get((process, hypothesis), (None, None))
+                if kind == "data" and data_tail == "mc"
+                else (None, None)
+            )
             try:
-                result = fit_bw_cb(mass[finite], None if weights is None else weights[finite],
-                                   tail=tail, **fit_config)
+                result = fit_bw_cb(
+                    mass[finite],
+                    None if weights is None else weights[finite],
+                    tail=tail,
+                    **fit_config,
+                )
             except FitError as error:
                 log.warning("%s %s: %s", dataset, hypothesis, error)
                 row["error"] = str(error)
@@ -92,8 +121,9 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
                 continue
             results[hypothesis] = result
             if kind == "mc" and result.tail is None:
-                mc_tails.setdefault((process, hypothesis), (dataset, {
-                    k: result.values[k] for k in ("alpha", "n")}))
+                mc_tails.setdefault(
+                    (process, hypothesis), (dataset, {k: result.values[k] for k in ("alpha", "n")})
+                )
             row["tail_from"] = tail_from or ""
             row["insitu_alpha"] = " ".join(f"{a:+.4f}" for a in alphas.get(column, []))
             row.update({f"{k}": v for k, v in result.values.items()})
@@ -101,23 +131,39 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
             row["chi2_ndf"] = result.chi2_ndf
             row["fixed"] = "; ".join(result.fixed)
             row["flags"] = "; ".join(result.flags)
-            plotting.z_fit(result, plot_dir / f"{dataset}_{hypothesis}.png",
-                           f"{dataset} ({kind}): {hypothesis} energy")
+            plotting.z_fit(
+                result,
+                plot_dir / f"{dataset}_{hypothesis}.png",
+                f"{dataset} ({kind}): {hypothesis} energy",
+            )
             if hypothesis != "baseline" and "baseline" in results:
                 base = results["baseline"]
                 paired = paired_sigma_improvement(
-                    mass, masses["e_baseline"].to_numpy(), result, base, weights,
-                    n_bootstrap, **fit_config)
+                    mass,
+                    masses["e_baseline"].to_numpy(),
+                    result,
+                    base,
+                    weights,
+                    n_bootstrap,
+                    **fit_config,
+                )
                 row["sigma_improvement"] = paired["value"]
                 row["sigma_improvement_error"] = paired["error"]
                 row["bootstrap_failed"] = paired["bootstrap_failed"]
                 row["bootstrap_outliers"] = paired["bootstrap_outliers"]
-                unstable = [f"unstable bootstrap ({paired['bootstrap_outliers']} of "
-                            f"{paired['bootstrap_ok']} resamples far out)"] \
-                    if paired["bootstrap_outliers"] else []
+                unstable = (
+                    [
+                        f"unstable bootstrap ({paired['bootstrap_outliers']} of "
+                        f"{paired['bootstrap_ok']} resamples far out)"
+                    ]
+                    if paired["bootstrap_outliers"]
+                    else []
+                )
                 row["sigma_improvement_flags"] = "; ".join(
                     [f"{flag} ({hypothesis})" for flag in result.flags]
-                    + [f"{flag} (baseline)" for flag in base.flags] + unstable)
+                    + [f"{flag} (baseline)" for flag in base.flags]
+                    + unstable
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -125,12 +171,12 @@ def z_fits(predictions: pd.DataFrame, datasets: dict, fit_config: dict, plot_dir
 def _from_results(path) -> str:
     """``path`` from its ``predictions`` folder on (relative to the results folder)."""
     parts = Path(path).parts
-    return str(Path(*parts[parts.index("predictions"):])) if "predictions" in parts \
-        else str(path)
+    return str(Path(*parts[parts.index("predictions") :])) if "predictions" in parts else str(path)
 
 
-def _insitu_calibrate(masses: pd.DataFrame, predictions: pd.DataFrame, datasets: dict, columns,
-                      edges, window) -> dict:
+def _insitu_calibrate(
+    masses: pd.DataFrame, predictions: pd.DataFrame, datasets: dict, columns, edges, window
+) -> dict:
     """Scale-calibrate Z -> ee data ``masses`` in place, each energy column against the MC
     Z -> ee predictions of the same column (egcalib.insitu); returns {column: alpha per bin}."""
     mc_names = [d for d, s in datasets.items() if s["kind"] == "mc" and s["process"] == "zee"]
@@ -154,8 +200,7 @@ def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int
     if not has.any():
         return {}
     step = metrics.summary(re_baseline[has], re_binned[has], n_bootstrap)
-    out = {"n_baseline_binned": step["n"],
-           "median_re_baseline_binned": step["median_re_baseline"]}
+    out = {"n_baseline_binned": step["n"], "median_re_baseline_binned": step["median_re_baseline"]}
     for q in (75, 95):
         out[f"eiqr{q}_baseline_binned"] = step[f"eiqr{q}_baseline"]
         out[f"riqr{q}_baseline_vs_binned"] = step[f"riqr{q}"]
@@ -163,47 +208,63 @@ def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int
     return out
 
 
-def resolution_pulls(mc: pd.DataFrame, et_true: np.ndarray, plot_path, model) -> pd.DataFrame:
+def resolution_pulls(mc: pd.DataFrame, et_true: np.ndarray, plot_path, model_name) -> pd.DataFrame:
     """Pulls of a per-object resolution (MDN models predict sigma_e_pred): their width and 68 /
     95 % coverage, inclusive and in |eta| and ET bins, with the figure; an empty table (and a
     placeholder figure) for models without one."""
     sigma = mc["sigma_e_pred"].to_numpy(float) if "sigma_e_pred" in mc else np.full(len(mc), np.nan)
     if not np.isfinite(sigma).any():
-        plotting.placeholder(plot_path, f"{model} predicts no per-object resolution")
+        plotting.placeholder(plot_path, f"{model_name} predicts no per-object resolution")
         return pd.DataFrame()
     values = metrics.pulls(mc["e_pred"], sigma, mc["e_truth"])
     table = metrics.differential_pulls(values, et_true, np.abs(mc["eta"].to_numpy()))
-    plotting.pulls(values, table, plot_path, model)
+    plotting.pulls(values, table, plot_path, model_name)
     return table
 
 
-def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dict, out: dict):
+def evaluate_model(model_name: str, prediction_paths, datasets: dict, evaluation: dict, out: dict):
     """Metrics, tables and figures of one model; ``out`` maps output names to paths."""
     predictions = read_predictions(prediction_paths)
-    mc = predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))] \
-        if len(predictions) else predictions
+    mc = (
+        predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))]
+        if len(predictions)
+        else predictions
+    )
     particles = {PROCESS_PARTICLE[spec["process"]] for spec in datasets.values()}
     # The prediction files read (from results/ on): what the results card reads again, not
     # whatever else a directory holds (chunks of an earlier inference.files_per_job).
-    summary = {"model": model, "particle": "/".join(sorted(particles)),
-               "objects": int(len(predictions)),
-               "predictions": [_from_results(p) for p in prediction_paths]}
+    summary = {
+        "model": model_name,
+        "particle": "/".join(sorted(particles)),
+        "objects": len(predictions),
+        "predictions": [_from_results(p) for p in prediction_paths],
+    }
     if len(mc):
         re_base = (mc["e_baseline"] / mc["e_truth"]).to_numpy()
         re_model = (mc["e_pred"] / mc["e_truth"]).to_numpy()
         summary["inclusive"] = metrics.summary(re_model, re_base, evaluation["bootstrap"])
         summary["inclusive"].update(binned_reference(mc, re_base, evaluation["bootstrap"]))
         et_true = (mc["e_truth"] / np.cosh(mc["eta"])).to_numpy()
-        table = metrics.differential(re_model, re_base, et_true, np.abs(mc["eta"].to_numpy()),
-                                     n_bootstrap=evaluation["bootstrap"] // 2)
-        re_binned = (mc[BINNED_COLUMN] / mc["e_truth"]).to_numpy() if BINNED_COLUMN in mc \
-            else None
-        plotting.relative_error_histograms(re_base, re_model, out["relative_error"], model,
-                                           re_binned=re_binned)
-        plotting.et_2d(et_true, (mc["e_baseline"] / np.cosh(mc["eta"])).to_numpy(),
-                       (mc["e_pred"] / np.cosh(mc["eta"])).to_numpy(), out["et_2d"], model)
-        plotting.eiqr_vs_eta(table, out["eiqr_vs_eta"], model)
-        pull_table = resolution_pulls(mc, et_true, out["pulls"], model)
+        table = metrics.differential(
+            re_model,
+            re_base,
+            et_true,
+            np.abs(mc["eta"].to_numpy()),
+            n_bootstrap=evaluation["bootstrap"] // 2,
+        )
+        re_binned = (mc[BINNED_COLUMN] / mc["e_truth"]).to_numpy() if BINNED_COLUMN in mc else None
+        plotting.relative_error_histograms(
+            re_base, re_model, out["relative_error"], model_name, re_binned=re_binned
+        )
+        plotting.et_2d(
+            et_true,
+            (mc["e_baseline"] / np.cosh(mc["eta"])).to_numpy(),
+            (mc["e_pred"] / np.cosh(mc["eta"])).to_numpy(),
+            out["et_2d"],
+            model_name,
+        )
+        plotting.eiqr_vs_eta(table, out["eiqr_vs_eta"], model_name)
+        pull_table = resolution_pulls(mc, et_true, out["pulls"], model_name)
         if len(pull_table):
             summary["pulls"] = pull_table.iloc[0].drop(["bin", "lo", "hi"]).to_dict()
     else:
@@ -216,10 +277,20 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
         table.to_csv(tmp, index=False)
     plot_dir = Path(out["zfits_dir"])
     plot_dir.mkdir(parents=True, exist_ok=True)
-    fits = z_fits(predictions, datasets, evaluation["z_fit"], plot_dir, model,
-                  evaluation["sigma_bootstrap"], evaluation["data_tail"],
-                  evaluation["insitu_eta_edges"]) \
-        if len(predictions) else pd.DataFrame()
+    fits = (
+        z_fits(
+            predictions,
+            datasets,
+            evaluation["z_fit"],
+            plot_dir,
+            model_name,
+            evaluation["sigma_bootstrap"],
+            evaluation["data_tail"],
+            evaluation["insitu_eta_edges"],
+        )
+        if len(predictions)
+        else pd.DataFrame()
+    )
     with atomic_path(out["zfits"]) as tmp:
         fits.to_csv(tmp, index=False)
     summary["z_fits"] = json.loads(fits.to_json(orient="records"))
@@ -228,8 +299,14 @@ def evaluate_model(model: str, prediction_paths, datasets: dict, evaluation: dic
     return summary
 
 
-INCLUSIVE_COLUMNS = ("riqr75", "riqr75_error", "riqr95", "riqr95_error", "eiqr75_model",
-                     "eiqr75_baseline")
+INCLUSIVE_COLUMNS = (
+    "riqr75",
+    "riqr75_error",
+    "riqr95",
+    "riqr95_error",
+    "eiqr75_model",
+    "eiqr75_baseline",
+)
 
 
 def _fit_columns(fits, energy: str) -> dict:
@@ -263,8 +340,10 @@ def binned_step(summary: dict) -> dict | None:
             # 1 - baseline / binned from the stored paired 1 - binned / baseline (first order).
             keep = 1.0 - improvement
             step["fits"][(fit["process"], fit["kind"])] = (
-                1.0 - 1.0 / keep, fit["sigma_improvement_error"] / keep**2,
-                fit.get("sigma_improvement_flags") or "")
+                1.0 - 1.0 / keep,
+                fit["sigma_improvement_error"] / keep**2,
+                fit.get("sigma_improvement_flags") or "",
+            )
     if "eiqr75_baseline_binned" in inclusive:
         for q in (75, 95):
             step[f"riqr{q}"] = inclusive[f"riqr{q}_baseline_vs_binned"]
@@ -299,9 +378,14 @@ def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
     for path in metric_paths:
         summary = json.loads(Path(path).read_text())
         inclusive = summary.get("inclusive", {})
-        rows.append({"model": summary["model"], "particle": summary["particle"],
-                     **{k: inclusive.get(k, np.nan) for k in INCLUSIVE_COLUMNS},
-                     **_fit_columns(summary["z_fits"], summary["model"])})
+        rows.append(
+            {
+                "model": summary["model"],
+                "particle": summary["particle"],
+                **{k: inclusive.get(k, np.nan) for k in INCLUSIVE_COLUMNS},
+                **_fit_columns(summary["z_fits"], summary["model"]),
+            }
+        )
         # Every model of a particle is evaluated on the same test objects: the binned reference
         # is the same in each, reported once.
         step = binned_step(summary)
@@ -316,7 +400,8 @@ def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
     plotting.ablation(table, out["png"])
     lines = [f"# Recommended model: {recommended}", ""]
     lines += _summary_lines(table[table["model"] == recommended]) or [
-        f"- not evaluated: `{recommended}` is not among the selected models"]
+        f"- not evaluated: `{recommended}` is not among the selected models"
+    ]
     for name in table.loc[(table["particle"] == "photon") & (table["model"] != BINNED), "model"]:
         lines += ["", f"## Photon model: {name}", ""]
         lines += _summary_lines(table[table["model"] == name])
@@ -336,16 +421,20 @@ def _summary_lines(rows: pd.DataFrame) -> list[str]:
     if not len(rows):
         return []
     r = rows.iloc[0]
-    lines = [f"- {100 * r['riqr75']:.1f} % improvement in eIQR75 "
-             f"(+- {100 * r['riqr75_error']:.1f} %), {100 * r['riqr95']:.1f} % in eIQR95 "
-             f"(eIQR75: baseline {r['eiqr75_baseline']:.4f}, model {r['eiqr75_model']:.4f})"]
+    lines = [
+        f"- {100 * r['riqr75']:.1f} % improvement in eIQR75 "
+        f"(+- {100 * r['riqr75_error']:.1f} %), {100 * r['riqr95']:.1f} % in eIQR95 "
+        f"(eIQR75: baseline {r['eiqr75_baseline']:.4f}, model {r['eiqr75_model']:.4f})"
+    ]
     for process, name in Z_PROCESSES:
         for kind in ("mc", "data"):
             column = f"sigma_improvement_{process}_{kind}"
             if column in r and np.isfinite(r[column]):
-                lines.append(f"- {name} {kind}: 1 - sigma_CB^model / sigma_CB^baseline = "
-                             f"{100 * r[column]:.1f} +- {100 * r[f'{column}_error']:.1f} % "
-                             f"(paired bootstrap){_flag_note(r.get(f'{column}_flags'))}")
+                lines.append(
+                    f"- {name} {kind}: 1 - sigma_CB^model / sigma_CB^baseline = "
+                    f"{100 * r[column]:.1f} +- {100 * r[f'{column}_error']:.1f} % "
+                    f"(paired bootstrap){_flag_note(r.get(f'{column}_flags'))}"
+                )
     return lines
 
 
@@ -357,12 +446,15 @@ def _binned_lines(step: dict) -> list[str]:
             f"- {100 * step['riqr75']:.1f} % improvement in eIQR75 "
             f"(+- {100 * step['riqr75_error']:.1f} %), {100 * step['riqr95']:.1f} % in eIQR95 "
             f"(eIQR75: binned {step['eiqr75_binned']:.4f}, baseline "
-            f"{step['eiqr75_baseline']:.4f})")
+            f"{step['eiqr75_baseline']:.4f})"
+        )
     for process, name in Z_PROCESSES:
         for kind in ("mc", "data"):
             if (process, kind) in step["fits"]:
                 value, error, flags = step["fits"][(process, kind)]
-                lines.append(f"- {name} {kind}: 1 - sigma_CB^baseline / sigma_CB^binned = "
-                             f"{100 * value:.1f} +- {100 * error:.1f} % (paired bootstrap)"
-                             f"{_flag_note(flags)}")
+                lines.append(
+                    f"- {name} {kind}: 1 - sigma_CB^baseline / sigma_CB^binned = "
+                    f"{100 * value:.1f} +- {100 * error:.1f} % (paired bootstrap)"
+                    f"{_flag_note(flags)}"
+                )
     return lines

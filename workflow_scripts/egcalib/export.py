@@ -6,6 +6,7 @@ itself is not a tf.keras model). The inputs keep the model's names. Export the f
 (models.load_for_inference): ONNX computes in float32, so it agrees with that copy to float32
 rounding (1e-4 is the rule's tolerance), whatever precision the model was trained in.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,16 +20,18 @@ def export_onnx(model, path, opset: int = 17) -> None:
     import tf2onnx
 
     names = list(model.input)
-    signature = [tf.TensorSpec((None, *model.input[name].shape[1:]), tf.float32, name=name)
-                 for name in names]
+    signature = [
+        tf.TensorSpec((None, *model.input[name].shape[1:]), tf.float32, name=name) for name in names
+    ]
 
     @tf.function(input_signature=signature)
     def forward(*tensors):
         return model(dict(zip(names, tensors)), training=False)
 
     with atomic_path(path) as tmp:
-        tf2onnx.convert.from_function(forward, input_signature=signature, opset=opset,
-                                      output_path=str(tmp))
+        tf2onnx.convert.from_function(
+            forward, input_signature=signature, opset=opset, output_path=str(tmp)
+        )
 
 
 def max_difference(model, onnx_path, inputs: dict) -> float:
@@ -43,8 +46,10 @@ def max_difference(model, onnx_path, inputs: dict) -> float:
 def random_inputs(model, n: int = 8, seed: int = 0) -> dict:
     """Inputs of the model's shapes, with a realistic 0/1 track mask."""
     rng = np.random.default_rng(seed)
-    inputs = {name: rng.normal(size=(n, *tensor.shape[1:])).astype(np.float32)
-              for name, tensor in model.input.items()}
+    inputs = {
+        name: rng.normal(size=(n, *tensor.shape[1:])).astype(np.float32)
+        for name, tensor in model.input.items()
+    }
     inputs["image"] = np.abs(inputs["image"])
     inputs["track_mask"] = (inputs["track_mask"] > 0).astype(np.float32)
     return inputs

@@ -5,6 +5,7 @@ which are integrals of the convolved density. The convolution is done on a fine 
 well beyond the fit range (so nothing wraps or is cut at the edges) with an FFT; the density is
 then normalised inside the fit range, so the yield is the number of events in range.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,8 +19,13 @@ from scipy.stats import chi2 as chi2_dist
 
 PARAMETERS = ("yield", "mean", "sigma", "alpha", "n")
 ALPHA_MAX = 20.0
-LIMITS = {"n_events": (0, None), "mean": (-10, 10), "sigma": (0.05, 15),
-          "alpha": (0.1, ALPHA_MAX), "n": (1.01, 100)}
+LIMITS = {
+    "n_events": (0, None),
+    "mean": (-10, 10),
+    "sigma": (0.05, 15),
+    "alpha": (0.1, ALPHA_MAX),
+    "n": (1.01, 100),
+}
 # Tail parameters fixed when too few events constrain them: the seed's ATLAS MC Z -> ee fit.
 SEED_TAIL = {"alpha": 1.4, "n": 1.5}
 
@@ -50,8 +56,15 @@ class FitResult:
         return self.chi2 / max(self.ndf, 1)
 
     def as_dict(self) -> dict:
-        return {"values": self.values, "errors": self.errors, "chi2": self.chi2, "ndf": self.ndf,
-                "chi2_ndf": self.chi2_ndf, "fixed": self.fixed, "flags": self.flags}
+        return {
+            "values": self.values,
+            "errors": self.errors,
+            "chi2": self.chi2,
+            "ndf": self.ndf,
+            "chi2_ndf": self.chi2_ndf,
+            "fixed": self.fixed,
+            "flags": self.flags,
+        }
 
     @property
     def start(self) -> dict:
@@ -66,8 +79,9 @@ MIN_CHI2_PROBABILITY = 1e-3
 OUTLIER_ERRORS = 5.0
 
 
-def quality_flags(values: dict, errors: dict, fixed, chi2: float | None = None,
-                  ndf: int = 0) -> list[str]:
+def quality_flags(
+    values: dict, errors: dict, fixed, chi2: float | None = None, ndf: int = 0
+) -> list[str]:
     """Why a converged fit must not be reported as a plain number: a free parameter at (within
     0.1 % of the allowed range of) one of its limits, a free tail that the data do not
     constrain (error on alpha above half its value, or on n above its value), or a chi2 whose
@@ -108,8 +122,9 @@ class BreitWignerCrystalBall:
 
     def cdf(self, xe, mean, sigma, alpha, n):
         density = self.density(mean, sigma, alpha, n)
-        cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]))
-                                     * self.step])
+        cumulative = np.concatenate(
+            [[0.0], np.cumsum(0.5 * (density[1:] + density[:-1])) * self.step]
+        )
         at = np.interp(xe, self.x, cumulative)
         total = np.interp(self.hi, self.x, cumulative) - np.interp(self.lo, self.x, cumulative)
         return (at - np.interp(self.lo, self.x, cumulative)) / total
@@ -118,9 +133,18 @@ class BreitWignerCrystalBall:
         return n_events * self.cdf(xe, mean, sigma, alpha, n)
 
 
-def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_mean=91.19,
-              bw_width=2.50, start=None, grid_step=None,
-              min_events_free_tail: int = 400, tail: dict | None = None) -> FitResult:
+def fit_bw_cb(
+    masses,
+    weights=None,
+    mass_range=(80.0, 100.0),
+    bin_width=0.1,
+    bw_mean=91.19,
+    bw_width=2.50,
+    start=None,
+    grid_step=None,
+    min_events_free_tail: int = 400,
+    tail: dict | None = None,
+) -> FitResult:
     """Fit the Z peak; raise FitError when MINUIT does not converge.
 
     ``mean`` is the CB shift relative to ``bw_mean``; the seed's MC baseline has sigma_CB ~2.4
@@ -151,16 +175,25 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
     inside = masses[(masses > lo) & (masses < hi)]
     q25, q50, q75 = np.percentile(inside, [25, 50, 75])
     spread = (q75 - q25) / 1.349
-    guess = {"n_events": n_in, "mean": q50 - bw_mean,
-             "sigma": float(np.clip(np.sqrt(max(spread**2 - (bw_width / 2.355) ** 2, 0.25)),
-                                    0.3, 8.0)),
-             "alpha": 1.5, "n": 3.0, **(start or {})}
+    guess = {
+        "n_events": n_in,
+        "mean": q50 - bw_mean,
+        "sigma": float(np.clip(np.sqrt(max(spread**2 - (bw_width / 2.355) ** 2, 0.25)), 0.3, 8.0)),
+        "alpha": 1.5,
+        "n": 3.0,
+        **(start or {}),
+    }
     cost = ExtendedBinnedNLL(observed, edges, model)
     # Retries: another strategy and start, then n fixed. A Gaussian-like peak (large alpha) makes
     # n irrelevant and the alpha-n valley flat; fixing n is the usual remedy and is reported.
     # When even that runs alpha to its limit, the peak is Gaussian: alpha is fixed there too.
-    attempts = ((1, guess["alpha"], ()), (2, 1.0, ()), (2, 3.0, ()), (2, 5.0, ("n",)),
-                (2, ALPHA_MAX, ("n", "alpha")))
+    attempts = (
+        (1, guess["alpha"], ()),
+        (2, 1.0, ()),
+        (2, 3.0, ()),
+        (2, 5.0, ("n",)),
+        (2, ALPHA_MAX, ("n", "alpha")),
+    )
     if tail is None and n_effective < min_events_free_tail:
         tail = SEED_TAIL
     if tail is not None:
@@ -181,36 +214,60 @@ def fit_bw_cb(masses, weights=None, mass_range=(80.0, 100.0), bin_width=0.1, bw_
         if minuit.valid and minuit.accurate:
             break
     if not (minuit.valid and minuit.accurate):
-        raise FitError(f"Z fit did not converge (valid={minuit.valid}, "
-                       f"accurate={minuit.accurate}, fmin={minuit.fmin})")
+        raise FitError(
+            f"Z fit did not converge (valid={minuit.valid}, "
+            f"accurate={minuit.accurate}, fmin={minuit.fmin})"
+        )
     names = dict(zip(minuit.parameters, PARAMETERS))
     values = {names[k]: float(minuit.values[k]) for k in minuit.parameters}
     # MINUIT reports a fixed parameter's step size as its error: a fixed value has none.
-    errors = {names[k]: 0.0 if minuit.fixed[k] else float(minuit.errors[k])
-              for k in minuit.parameters}
+    errors = {
+        names[k]: 0.0 if minuit.fixed[k] else float(minuit.errors[k]) for k in minuit.parameters
+    }
     expected = np.diff(model(edges, *minuit.values))
     used = expected > 0
     # Poisson variance, scaled by sum(w^2) / sum(w) per bin for weighted events.
-    bin_variance = expected if variance is None else expected * np.divide(
-        variance, counts, out=np.ones_like(expected), where=counts > 0)
+    bin_variance = (
+        expected
+        if variance is None
+        else expected * np.divide(variance, counts, out=np.ones_like(expected), where=counts > 0)
+    )
     chi2 = float(np.sum((counts[used] - expected[used]) ** 2 / bin_variance[used]))
     curve_x = np.linspace(lo, hi, 400)
     density = model.density(*list(minuit.values)[1:])
-    scale = values["yield"] * bin_width / np.trapezoid(
-        density[model.in_range], model.x[model.in_range])
+    scale = (
+        values["yield"] * bin_width / np.trapezoid(density[model.in_range], model.x[model.in_range])
+    )
     fixed = [names[k] for k in minuit.parameters if minuit.fixed[k]]
     ndf = int(used.sum() - minuit.nfit)
-    return FitResult(values=values, errors=errors, covariance=np.array(minuit.covariance),
-                     chi2=chi2, ndf=ndf, edges=edges, fixed=fixed,
-                     n_calls=int(minuit.nfcn),
-                     counts=counts, expected=expected, curve_x=curve_x,
-                     curve_y=np.interp(curve_x, model.x, density) * scale,
-                     flags=quality_flags(values, errors, fixed, chi2, ndf), tail=tail)
+    return FitResult(
+        values=values,
+        errors=errors,
+        covariance=np.array(minuit.covariance),
+        chi2=chi2,
+        ndf=ndf,
+        edges=edges,
+        fixed=fixed,
+        n_calls=int(minuit.nfcn),
+        counts=counts,
+        expected=expected,
+        curve_x=curve_x,
+        curve_y=np.interp(curve_x, model.x, density) * scale,
+        flags=quality_flags(values, errors, fixed, chi2, ndf),
+        tail=tail,
+    )
 
 
-def paired_sigma_improvement(masses, reference, nominal: FitResult,
-                             nominal_reference: FitResult, weights=None, n_bootstrap: int = 50,
-                             seed: int = 1, **fit_config) -> dict:
+def paired_sigma_improvement(
+    masses,
+    reference,
+    nominal: FitResult,
+    nominal_reference: FitResult,
+    weights=None,
+    n_bootstrap: int = 50,
+    seed: int = 1,
+    **fit_config,
+) -> dict:
     """1 - sigma_CB / sigma_CB(reference) with its error from a paired bootstrap.
 
     ``masses`` and ``reference`` (n,) are the same n events' masses [GeV] with two energy
@@ -237,15 +294,24 @@ def paired_sigma_improvement(masses, reference, nominal: FitResult,
         w = None if weights is None else weights[pick]
         try:
             a = fit_bw_cb(masses[pick], w, start=nominal.start, tail=nominal.tail, **fit_config)
-            b = fit_bw_cb(reference[pick], w, start=nominal_reference.start,
-                          tail=nominal_reference.tail, **fit_config)
+            b = fit_bw_cb(
+                reference[pick],
+                w,
+                start=nominal_reference.start,
+                tail=nominal_reference.tail,
+                **fit_config,
+            )
         except FitError:
             continue
         draws.append(1.0 - a.values["sigma"] / b.values["sigma"])
     error, outliers = bootstrap_error(draws)
-    return {"value": 1.0 - nominal.values["sigma"] / nominal_reference.values["sigma"],
-            "error": error, "bootstrap_ok": len(draws),
-            "bootstrap_failed": n_bootstrap - len(draws), "bootstrap_outliers": outliers}
+    return {
+        "value": 1.0 - nominal.values["sigma"] / nominal_reference.values["sigma"],
+        "error": error,
+        "bootstrap_ok": len(draws),
+        "bootstrap_failed": n_bootstrap - len(draws),
+        "bootstrap_outliers": outliers,
+    }
 
 
 def bootstrap_error(draws) -> tuple[float, int]:

@@ -3,11 +3,12 @@
 Plain matplotlib, no TensorFlow and no mplhep: the CNN's training job (envs/train-gpu.yaml) and
 the BDT's (envs/analysis.yaml) both draw it.
 """
+
 from __future__ import annotations
 
 import pandas as pd
 
-from egcalib.atomic import atomic_path
+from egcalib.atomic import save_figure
 
 # Beyond this many points, markers would hide the curve (a BDT trains for hundreds of rounds).
 MAX_MARKERS = 60
@@ -29,6 +30,4 @@ def plot_history(history: pd.DataFrame, path, title: str, step: str = "epoch") -
         ax.plot(steps, history["val_loss"], "s-" if markers else "-", label="validation")
     ax.set(xlabel="boosting round" if step == "round" else step, ylabel="loss", title=title)
     ax.legend()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -1,4 +1,5 @@
 """Inference: a model's predictions for a chunk of shard files, joined to the object table."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,16 +11,21 @@ from egcalib.atomic import atomic_path
 KEY = ["runNumber", "eventNumber", "object_index"]
 
 
-def predict_files(model, pipeline, shard_paths, sidecar_paths, out_path,
-                  batch_size: int) -> int:
+def predict_files(model, pipeline, shard_paths, sidecar_paths, out_path, batch_size: int) -> int:
     """Predict every object of each shard file (its sidecar beside it, same order) and write
     them all to ``out_path``: ids, E_pred (and sigma), baseline, truth, label and the per-object
     columns evaluation needs (write_predictions). One job predicts a chunk of files: the model
     is loaded and compiled once. Returns the number of objects."""
-    return write_predictions([join_predictions(predict_shard(model, pipeline, shard, batch_size),
-                                               pq.read_table(sidecar).to_pandas())
-                              for shard, sidecar in zip(shard_paths, sidecar_paths, strict=True)],
-                             out_path)
+    return write_predictions(
+        [
+            join_predictions(
+                predict_shard(model, pipeline, shard, batch_size),
+                pq.read_table(sidecar).to_pandas(),
+            )
+            for shard, sidecar in zip(shard_paths, sidecar_paths, strict=True)
+        ],
+        out_path,
+    )
 
 
 def predict_shard(model, pipeline, shard_path, batch_size: int):
@@ -29,16 +35,20 @@ def predict_shard(model, pipeline, shard_path, batch_size: int):
     import pandas as pd
 
     ids, corrections, sigmas = [], [], []
-    for inputs, record in pipeline.dataset([shard_path], batch_size, training=False,
-                                           with_ids=True):
+    for inputs, record in pipeline.dataset([shard_path], batch_size, training=False, with_ids=True):
         output = model(inputs, training=False).numpy()
         corrections.append(output[:, 0])
         sigmas.append(output[:, 1] if output.shape[1] > 1 else np.full(len(output), np.nan))
         ids.append({k: record[k].numpy() for k in KEY + ["e_acc"]})
     if not ids:
-        return pd.DataFrame({k: np.zeros(0, np.int64) for k in KEY} | {
-            "e_acc": np.zeros(0, np.float32), "correction": np.zeros(0, np.float32),
-            "sigma_correction": np.zeros(0, np.float32)})
+        return pd.DataFrame(
+            {k: np.zeros(0, np.int64) for k in KEY}
+            | {
+                "e_acc": np.zeros(0, np.float32),
+                "correction": np.zeros(0, np.float32),
+                "sigma_correction": np.zeros(0, np.float32),
+            }
+        )
     frame = pd.DataFrame({k: np.concatenate([b[k] for b in ids]) for k in ids[0]})
     frame["correction"] = np.concatenate(corrections).astype(np.float32)
     frame["sigma_correction"] = np.concatenate(sigmas).astype(np.float32)
@@ -56,8 +66,7 @@ def join_predictions(frame, sidecar):
     truth, label, kinematics, split, ...), ``e_pred`` and ``sigma_e_pred`` in GeV. Raises
     pandas' MergeError when an id occurs twice in the file.
     """
-    frame = frame.merge(sidecar.drop(columns=["e_acc"]), on=KEY, how="left",
-                        validate="one_to_one")
+    frame = frame.merge(sidecar.drop(columns=["e_acc"]), on=KEY, how="left", validate="one_to_one")
     frame["e_pred"] = (frame["correction"] * frame["e_acc"]).astype(np.float32)
     frame["sigma_e_pred"] = (frame["sigma_correction"] * frame["e_acc"]).astype(np.float32)
     return frame

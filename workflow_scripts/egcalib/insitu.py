@@ -8,6 +8,7 @@ beta = log(1 + alpha) the log of the data / MC peak ratio of category (i, j) is
 the Z-based calibration of ATLAS (Eur. Phys. J. C 74 (2014) 3071, section 9.1: alpha_i from
 m_ee in (eta_i, eta_j) categories), with category medians in place of its lineshape templates.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,9 @@ def _medians(mass, category, n_categories, window):
     return medians, counts
 
 
-def scale_factors(data: pd.DataFrame, mc: pd.DataFrame, column: str, edges,
-                  window=(80.0, 100.0)) -> np.ndarray:
+def scale_factors(
+    data: pd.DataFrame, mc: pd.DataFrame, column: str, edges, window=(80.0, 100.0)
+) -> np.ndarray:
     """alpha per |eta| bin (len(edges) - 1,) of the data energies in ``column``.
 
     ``data`` and ``mc`` are Z -> ee events (egcalib.masses.dielectron_masses: m_ee [GeV] in
@@ -53,8 +55,9 @@ def scale_factors(data: pd.DataFrame, mc: pd.DataFrame, column: str, edges,
     """
     edges = np.asarray(edges, float)
     if len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"evaluation.insitu_eta_edges: |eta| edges must increase, got "
-                         f"{edges.tolist()}")
+        raise ValueError(
+            f"evaluation.insitu_eta_edges: |eta| edges must increase, got {edges.tolist()}"
+        )
     n_bins = len(edges) - 1
     n_categories = n_bins * n_bins
     data_category, mc_category = _categories(data, edges), _categories(mc, edges)
@@ -75,15 +78,21 @@ def scale_factors(data: pd.DataFrame, mc: pd.DataFrame, column: str, edges,
         weight = np.sqrt(count[used])
         reached = design.sum(axis=0) > 0
         if not reached.any():
-            log.warning("in-situ scale %s: no category with %d events: no correction", column,
-                        MIN_EVENTS)
+            log.warning(
+                "in-situ scale %s: no category with %d events: no correction", column, MIN_EVENTS
+            )
             return np.zeros(n_bins)
-        step, *_ = np.linalg.lstsq(design[:, reached] * weight[:, None], residual * weight,
-                                   rcond=None)
+        step, *_ = np.linalg.lstsq(
+            design[:, reached] * weight[:, None], residual * weight, rcond=None
+        )
         beta[reached] += step
     if not reached.all():
-        log.warning("in-situ scale %s: |eta| bins %s have no category with %d events: alpha 0",
-                    column, np.flatnonzero(~reached).tolist(), MIN_EVENTS)
+        log.warning(
+            "in-situ scale %s: |eta| bins %s have no category with %d events: alpha 0",
+            column,
+            np.flatnonzero(~reached).tolist(),
+            MIN_EVENTS,
+        )
     return np.expm1(beta)
 
 

@@ -11,6 +11,7 @@ they differ. Cell/time windows come in two layouts, told apart by the list depth
 
 Both become one (n_objects, cells) float32 matrix per chunk, objects in event order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -53,8 +54,9 @@ def check_collections(events: ak.Array, path: str, sources: Mapping, entry_start
     the file, both logical names with their branches, their sizes and the first entry (and
     eventNumber) where they differ, and how many events differ.
     """
-    fields = [f for f in events.fields if contract.is_per_object(f)
-              and not contract.is_cell_window(f)]
+    fields = [
+        f for f in events.fields if contract.is_per_object(f) and not contract.is_cell_window(f)
+    ]
     for prefix in contract.COLLECTIONS:
         reference = collection_reference(fields, prefix)
         if reference is None:
@@ -73,11 +75,19 @@ def check_collections(events: ak.Array, path: str, sources: Mapping, entry_start
                     f"in {_where(events, row, entry_start)} ({len(differ)} of {len(counts)} "
                     f"events differ in this step): {name} must come from the {prefix}_* "
                     "collection, one entry per object (a truth or other collection of another "
-                    "size cannot be joined by position)")
+                    "size cannot be joined by position)"
+                )
 
 
-def cell_windows(events: ak.Array, name: str, counts: np.ndarray, shape, path: str,
-                 sources: Mapping, entry_start: int = 0) -> np.ndarray:
+def cell_windows(
+    events: ak.Array,
+    name: str,
+    counts: np.ndarray,
+    shape,
+    path: str,
+    sources: Mapping,
+    entry_start: int = 0,
+) -> np.ndarray:
     """The windows of logical branch ``name`` as a (sum(counts), prod(shape)) float32 matrix.
 
     ``counts``: objects per event (n_events,). ``shape``: the layer's native (eta, phi) shape.
@@ -97,7 +107,8 @@ def cell_windows(events: ak.Array, name: str, counts: np.ndarray, shape, path: s
             raise NtupleContentError(
                 f"{what}: flat cell windows: {_where(events, row, entry_start)} has "
                 f"{found[row]} values for {counts[row]} objects, {expected} "
-                f"({counts[row] * size} in all)")
+                f"({counts[row] * size} in all)"
+            )
         flat = ak.to_numpy(ak.flatten(values, axis=1))
     elif values.ndim == 3:  # nested: one inner list per object
         windows = ak.to_numpy(ak.num(values, axis=1))
@@ -106,7 +117,8 @@ def cell_windows(events: ak.Array, name: str, counts: np.ndarray, shape, path: s
             row = differ[0]
             raise NtupleContentError(
                 f"{what}: {_where(events, row, entry_start)} has {windows[row]} cell windows "
-                f"for {counts[row]} objects: one inner list per object expected")
+                f"for {counts[row]} objects: one inner list per object expected"
+            )
         per_object = ak.flatten(values, axis=1)
         found = ak.to_numpy(ak.num(per_object, axis=1))
         wrong = np.flatnonzero(found != size)
@@ -116,9 +128,12 @@ def cell_windows(events: ak.Array, name: str, counts: np.ndarray, shape, path: s
             index = first - (int(np.sum(counts[:row])))
             raise NtupleContentError(
                 f"{what}: object {index} of {_where(events, row, entry_start)} has "
-                f"{found[first]} cells, {expected}")
+                f"{found[first]} cells, {expected}"
+            )
         flat = ak.to_numpy(ak.flatten(per_object, axis=1))
     else:
-        raise NtupleContentError(f"{what}: stored as {ak.type(values).content}, expected one "
-                                 "flat list of cells per event or one inner list per object")
+        raise NtupleContentError(
+            f"{what}: stored as {ak.type(values).content}, expected one "
+            "flat list of cells per event or one inner list per object"
+        )
     return np.asarray(flat, dtype=np.float32).reshape(-1, size)

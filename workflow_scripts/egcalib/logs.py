@@ -1,4 +1,5 @@
 """Logging for workflow scripts: everything a job writes goes to the rule's log file."""
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,11 @@ def log_to_file(path: str) -> logging.Logger:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(descriptor, 2)
     os.close(descriptor)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.captureWarnings(True)
     return logging.getLogger("egcalib")

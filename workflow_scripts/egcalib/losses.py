@@ -4,6 +4,7 @@ All take (y_true, y_pred) with y_pred of shape (batch, 1), or (batch, 2) = (mu, 
 mixture-density loss, and return per-sample values so Keras applies sample weights (a weight of 0
 masks objects without a target when MC and data are trained together, docs/design.md section 8).
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,9 @@ class GaussianNLL(keras.losses.Loss):
     With ``truncation`` N the tails beyond N sigma are exponential instead of Gaussian (Huber's
     density, P. J. Huber, Ann. Math. Statist. 35 (1964) 73): z^2 / 2 becomes N |z| - N^2 / 2
     there, continuous in value and slope, so outliers (mismatched truth, wrong labels) pull the
-    mode with a bounded force (far outliers still widen sigma: their cost is linear in 1/sigma). The normalisation of that density does not depend on
-    mu or sigma, so it is left out. A hard truncation (beyond N sigma a constant cost) let the
+    mode with a bounded force (far outliers still widen sigma: their cost is linear in
+    1/sigma). The normalisation of that density does not depend on mu or sigma, so it is left
+    out. A hard truncation (beyond N sigma a constant cost) let the
     loss fall without bound by shrinking sigma until every object sat in the flat tail: trained
     so, sigma went to its floor and the pulls had a width of ~3000.
     """

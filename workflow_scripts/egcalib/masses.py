@@ -1,4 +1,5 @@
 """Z-mass rebuild with any energy hypothesis (massless objects; muons with their mass)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,9 +11,14 @@ MUON_MASS = 0.1056584
 
 def _momenta(energy, eta, phi, mass=0.0):
     energy = np.asarray(energy, float)
-    return vector.array({"pt": np.sqrt(np.maximum(energy**2 - mass**2, 0.0)) / np.cosh(eta),
-                         "eta": np.asarray(eta, float), "phi": np.asarray(phi, float),
-                         "M": np.full(len(energy), mass)})
+    return vector.array(
+        {
+            "pt": np.sqrt(np.maximum(energy**2 - mass**2, 0.0)) / np.cosh(eta),
+            "eta": np.asarray(eta, float),
+            "phi": np.asarray(phi, float),
+            "M": np.full(len(energy), mass),
+        }
+    )
 
 
 def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
@@ -27,9 +33,14 @@ def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
     _, start, count = np.unique(key, return_index=True, return_counts=True)
     first = start[count == 2]  # events where only one electron survived have no mass
     a, b = frame.iloc[first], frame.iloc[first + 1]
-    out = pd.DataFrame({"runNumber": a["runNumber"].to_numpy(),
-                        "eventNumber": a["eventNumber"].to_numpy(),
-                        "eta1": a["eta"].to_numpy(), "eta2": b["eta"].to_numpy()})
+    out = pd.DataFrame(
+        {
+            "runNumber": a["runNumber"].to_numpy(),
+            "eventNumber": a["eventNumber"].to_numpy(),
+            "eta1": a["eta"].to_numpy(),
+            "eta2": b["eta"].to_numpy(),
+        }
+    )
     if "weight" in frame:
         out["weight"] = a["weight"].to_numpy()
     for column in energy_columns:
@@ -42,10 +53,14 @@ def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
 def mumugamma_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
     """m_mumugamma per photon row, from the stored dimuon system and each photon energy (and
     the event weight ``weight`` where the frame has it)."""
-    mumu = vector.array({"pt": frame["mumu_pt"].to_numpy(float),
-                         "eta": frame["mumu_eta"].to_numpy(float),
-                         "phi": frame["mumu_phi"].to_numpy(float),
-                         "M": frame["mumu_m"].to_numpy(float)})
+    mumu = vector.array(
+        {
+            "pt": frame["mumu_pt"].to_numpy(float),
+            "eta": frame["mumu_eta"].to_numpy(float),
+            "phi": frame["mumu_phi"].to_numpy(float),
+            "M": frame["mumu_m"].to_numpy(float),
+        }
+    )
     ids = ["runNumber", "eventNumber"] + (["weight"] if "weight" in frame else [])
     out = frame[ids].reset_index(drop=True).copy()
     for column in energy_columns:

@@ -11,7 +11,10 @@ The percentile range is taken of RE / median(RE) (``relative=True``, the default
 formula assumes RE centred on 1, and without this a model whose scale is off by a factor would
 look that factor better. The scale itself is reported separately (median RE, CB mean).
 """
+
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -46,16 +49,22 @@ def riqr(re_model, re_baseline, q: int = 75, n_bootstrap: int = 200, seed: int =
         return float("nan"), float("nan")
     value = 1.0 - eiqr(re_model, q) / eiqr(re_baseline, q)
     pairs = np.stack([re_model, re_baseline], axis=1)
-    var = variance(lambda p: 1.0 - eiqr(p[:, 0], q) / eiqr(p[:, 1], q), pairs,
-                   size=n_bootstrap, random_state=seed)
+    var = variance(
+        lambda p: 1.0 - eiqr(p[:, 0], q) / eiqr(p[:, 1], q),
+        pairs,
+        size=n_bootstrap,
+        random_state=seed,
+    )
     return value, float(np.sqrt(var))
 
 
 def summary(re_model, re_baseline, n_bootstrap=200) -> dict:
     """eIQR75/95 of both and the rIQRs with errors."""
-    out = {"n": int(len(re_model)),
-           "median_re_baseline": float(np.median(re_baseline)) if len(re_model) else np.nan,
-           "median_re_model": float(np.median(re_model)) if len(re_model) else np.nan}
+    out = {
+        "n": len(re_model),
+        "median_re_baseline": float(np.median(re_baseline)) if len(re_model) else np.nan,
+        "median_re_model": float(np.median(re_model)) if len(re_model) else np.nan,
+    }
     for q in (75, 95):
         out[f"eiqr{q}_baseline"] = eiqr(re_baseline, q)
         out[f"eiqr{q}_model"] = eiqr(re_model, q)
@@ -63,16 +72,23 @@ def summary(re_model, re_baseline, n_bootstrap=200) -> dict:
     return out
 
 
-def differential(re_model, re_baseline, et, abs_eta, et_bins=ET_BINS, eta_edges=ABS_ETA_EDGES,
-                 n_bootstrap=100) -> pd.DataFrame:
+def differential(
+    re_model, re_baseline, et, abs_eta, et_bins=ET_BINS, eta_edges=ABS_ETA_EDGES, n_bootstrap=100
+) -> pd.DataFrame:
     """eIQR of baseline and model and rIQR in |eta| bins within ET bins (empty bins: NaN)."""
     rows = []
     for et_lo, et_hi in et_bins:
-        for eta_lo, eta_hi in zip(eta_edges[:-1], eta_edges[1:]):
+        for eta_lo, eta_hi in itertools.pairwise(eta_edges):
             sel = (et >= et_lo) & (et < et_hi) & (abs_eta >= eta_lo) & (abs_eta < eta_hi)
-            rows.append({"et_lo": et_lo, "et_hi": et_hi, "abs_eta_lo": eta_lo,
-                         "abs_eta_hi": eta_hi,
-                         **summary(re_model[sel], re_baseline[sel], n_bootstrap)})
+            rows.append(
+                {
+                    "et_lo": et_lo,
+                    "et_hi": et_hi,
+                    "abs_eta_lo": eta_lo,
+                    "abs_eta_hi": eta_hi,
+                    **summary(re_model[sel], re_baseline[sel], n_bootstrap),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -89,21 +105,30 @@ def pull_summary(values) -> dict:
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
     if len(values) < MIN_OBJECTS:
-        return {"n": int(len(values)), **dict.fromkeys(
-            ("pull_mean", "pull_width", "pull_std", "coverage68", "coverage95"), float("nan"))}
+        return {
+            "n": len(values),
+            **dict.fromkeys(
+                ("pull_mean", "pull_width", "pull_std", "coverage68", "coverage95"), float("nan")
+            ),
+        }
     q25, median, q75 = np.percentile(values, [25, 50, 75])
     core = values[np.abs(values) < 5]
-    return {"n": int(len(values)), "pull_mean": float(median),
-            "pull_width": float((q75 - q25) / (2 * norm.ppf(0.75))),
-            "pull_std": float(core.std()), "coverage68": float(np.mean(np.abs(values) < 1.0)),
-            "coverage95": float(np.mean(np.abs(values) < norm.ppf(0.975)))}
+    return {
+        "n": len(values),
+        "pull_mean": float(median),
+        "pull_width": float((q75 - q25) / (2 * norm.ppf(0.75))),
+        "pull_std": float(core.std()),
+        "coverage68": float(np.mean(np.abs(values) < 1.0)),
+        "coverage95": float(np.mean(np.abs(values) < norm.ppf(0.975))),
+    }
 
 
-def differential_pulls(values, et, abs_eta, et_bins=ET_BINS,
-                       eta_edges=ABS_ETA_EDGES) -> pd.DataFrame:
+def differential_pulls(
+    values, et, abs_eta, et_bins=ET_BINS, eta_edges=ABS_ETA_EDGES
+) -> pd.DataFrame:
     """pull_summary inclusively, in |eta| bins (all ET) and in ET bins (all |eta|)."""
     rows = [{"bin": "inclusive", "lo": np.nan, "hi": np.nan, **pull_summary(values)}]
-    for lo, hi in zip(eta_edges[:-1], eta_edges[1:]):
+    for lo, hi in itertools.pairwise(eta_edges):
         sel = (abs_eta >= lo) & (abs_eta < hi)
         rows.append({"bin": "abs_eta", "lo": lo, "hi": hi, **pull_summary(values[sel])})
     for lo, hi in et_bins:

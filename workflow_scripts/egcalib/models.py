@@ -12,6 +12,7 @@ is relu(median + iqr * z) with the median and IQR of the training targets, so th
 at the median correction and learns fluctuations of order one instead of a ~1 offset with
 ~0.05 wiggles (which costs the first epochs and makes training unstable).
 """
+
 from __future__ import annotations
 
 import keras
@@ -80,15 +81,17 @@ def _dense_block(x, units, activation, name, batch_norm=None):
 
 def conv_channels(cnn: dict) -> list[int]:
     """Output channels of every convolution: blocks x depth, filters doubling per block."""
-    return [cnn["filters"] * 2**block for block in range(cnn["blocks"])
-            for _ in range(cnn["depth"])]
+    return [
+        cnn["filters"] * 2**block for block in range(cnn["blocks"]) for _ in range(cnn["depth"])
+    ]
 
 
-def build_model(model: dict, image_shape, time_images: bool = False,
-                target_scale=DEFAULT_TARGET_SCALE) -> keras.Model:
-    """The network of one model entry; ``target_scale`` is (median, IQR) of the training
-    targets (normalisation.json)."""
-    arch = model["architecture"]
+def build_model(
+    spec: dict, image_shape, time_images: bool = False, target_scale=DEFAULT_TARGET_SCALE
+) -> keras.Model:
+    """The Keras network of ``spec`` (a resolved model entry, egcalib.model_config);
+    ``target_scale`` is (median, IQR) of the training targets (normalisation.json)."""
+    arch = spec["architecture"]
     activation = arch["activation"]
     # BatchNorm's moving statistics (used at inference) follow the batches with this momentum:
     # Keras's 0.99 needs thousands of steps, far more than a short CPU training makes.
@@ -106,28 +109,33 @@ def build_model(model: dict, image_shape, time_images: bool = False,
         image = layers.Concatenate(name="image_and_time")([image, inputs["time_image"]])
 
     branches = {}
-    uses = set(model["film"]) | set(model["top"])
+    uses = set(spec["film"]) | set(spec["top"])
     if "scalars" in uses:
-        branches["scalars"] = _dense_block(inputs["scalars"], arch["scalarnet"], activation,
-                                           "scalarnet", momentum)
+        branches["scalars"] = _dense_block(
+            inputs["scalars"], arch["scalarnet"], activation, "scalarnet", momentum
+        )
     if "tracks" in uses:
         per_track = inputs["tracks"]
         for i, width in enumerate(arch["tracknet"]):
             per_track = layers.Dense(width, activation=activation, name=f"tracknet_dense{i}")(
-                per_track)
+                per_track
+            )
             per_track = MaskTracks(name=f"tracknet_mask{i}")([per_track, inputs["track_mask"]])
         pooled = MaskedPooling(name="tracknet_pool")([per_track, inputs["track_mask"]])
-        branches["tracks"] = layers.BatchNormalization(momentum=momentum, name="tracknet_bn")(pooled)
+        branches["tracks"] = layers.BatchNormalization(momentum=momentum, name="tracknet_bn")(
+            pooled
+        )
 
     channels = conv_channels(arch["cnn"])
     film = None
-    if model["film"]:
-        context = [branches[name] for name in model["film"]]
+    if spec["film"]:
+        context = [branches[name] for name in spec["film"]]
         context = context[0] if len(context) == 1 else layers.Concatenate(name="film_in")(context)
         context = _dense_block(context, arch["film"], activation, "film", momentum)
         # Zero-initialised: every modulation starts as the identity.
         film = layers.Dense(2 * sum(channels), kernel_initializer="zeros", name="film_params")(
-            context)
+            context
+        )
 
     x, offset = image, 0
     for index, width in enumerate(channels):
@@ -138,8 +146,8 @@ def build_model(model: dict, image_shape, time_images: bool = False,
         if arch["cnn"].get("normalisation", "batch") == "batch":
             x = layers.BatchNormalization(momentum=momentum, name=f"conv_bn{index}")(x)
         if film is not None:
-            gamma = film[:, offset:offset + width]
-            beta = film[:, sum(channels) + offset:sum(channels) + offset + width]
+            gamma = film[:, offset : offset + width]
+            beta = film[:, sum(channels) + offset : sum(channels) + offset + width]
             x = FiLM(name=f"film{index}")([x, gamma, beta])
         x = layers.Activation(activation, name=f"conv_act{index}")(x)
         offset += width
@@ -147,22 +155,24 @@ def build_model(model: dict, image_shape, time_images: bool = False,
 
     # The images are divided by E_acc (normalisation.py): the energy scale joins at the top, so
     # every variant, the CNN alone included, can make its correction depend on it.
-    top = [x, inputs["log_e_acc"]] + [branches[name] for name in model["top"]]
+    top = [x, inputs["log_e_acc"]] + [branches[name] for name in spec["top"]]
     x = layers.Concatenate(name="top_in")(top)
     x = _dense_block(x, arch["top"], activation, "top")
     # Zero-initialised: every model starts at the median training target.
     z = layers.Dense(1, kernel_initializer="zeros", name="correction_z")(x)
     median, iqr = target_scale
     correction = layers.Activation("relu", name="correction")(
-        TargetScale(median, iqr, name="target_scale")(z))
-    if model["loss"]["name"] == "mdn":
+        TargetScale(median, iqr, name="target_scale")(z)
+    )
+    if spec["loss"]["name"] == "mdn":
         sigma = layers.Dense(1, activation="softplus", name="sigma_raw")(x)
         sigma = TargetScale(1e-4, iqr, name="sigma")(sigma)  # in units of the target's spread
         outputs = layers.Concatenate(name="correction_and_sigma", dtype="float32")(
-            [correction, sigma])
+            [correction, sigma]
+        )
     else:
         outputs = layers.Activation("linear", dtype="float32", name="output")(correction)
-    return keras.Model(inputs, outputs, name=model["name"])
+    return keras.Model(inputs, outputs, name=spec["name"])
 
 
 def float32_copy(model: keras.Model) -> keras.Model:
@@ -174,6 +184,7 @@ def float32_copy(model: keras.Model) -> keras.Model:
     by ~3e-4. Inference and the ONNX export both use this copy, so the two agree to float32
     rounding and the predictions do not depend on the precision the model was trained in.
     """
+
     def rebuild(layer):
         config = layer.get_config()
         if "dtype" in config:  # layers; the graph's operations (slices) have no policy

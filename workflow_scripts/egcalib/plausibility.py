@@ -9,6 +9,7 @@ against a range no physics sample leaves: below 1 MeV (0.001 GeV) is a misread o
 above 10 TeV (a Z->ee electron in MeV is ~40000 "GeV") means MeV. The error names the file, the
 logical name, its branch and mapping, and the values seen.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -35,8 +36,9 @@ def energy_names(fields) -> list[str]:
     return [name for name in fields if name in names]
 
 
-def check_energies(events: ak.Array, path: str, sources: Mapping,
-                   median_range=MEDIAN_RANGE_GEV) -> None:
+def check_energies(
+    events: ak.Array, path: str, sources: Mapping, median_range=MEDIAN_RANGE_GEV
+) -> None:
     """Raise NtupleContentError if the median |value| of an energy/momentum field of ``events``
     (GeV; NaN ignored) lies outside ``median_range``. Fields without finite values are skipped
     (an optional reference absent from the file reads as NaN)."""
@@ -49,15 +51,20 @@ def check_energies(events: ak.Array, path: str, sources: Mapping,
         median = float(np.median(values))
         if low <= median <= high:
             continue
-        source = sources[name] if name in sources else name
-        seen = (f"median {median:.3g} over {len(values)} values (min {values.min():.3g}, "
-                f"max {values.max():.3g})")
+        source = sources.get(name, name)
+        seen = (
+            f"median {median:.3g} over {len(values)} values (min {values.min():.3g}, "
+            f"max {values.max():.3g})"
+        )
         if median < low:
-            why = (f"below {low:g} GeV (1 MeV): not a physical energy; a leaf uproot misreads "
-                   "(Double32_t/Float16_t with a range) or a branch in other units")
+            why = (
+                f"below {low:g} GeV (1 MeV): not a physical energy; a leaf uproot misreads "
+                "(Double32_t/Float16_t with a range) or a branch in other units"
+            )
         else:
-            why = (f"above {high:g} GeV (10 TeV): energies must be in GeV; if the branch is in "
-                   f"MeV, map it in config ntuple.branches, e.g. {name}: "
-                   f"\"{source.branches[0] if hasattr(source, 'branches') else name} / 1000\"")
-        raise NtupleContentError(f"{path}: {source}: values not plausible as GeV: {seen} is "
-                                 f"{why}")
+            why = (
+                f"above {high:g} GeV (10 TeV): energies must be in GeV; if the branch is in "
+                f"MeV, map it in config ntuple.branches, e.g. {name}: "
+                f'"{source.branches[0] if hasattr(source, "branches") else name} / 1000"'
+            )
+        raise NtupleContentError(f"{path}: {source}: values not plausible as GeV: {seen} is {why}")

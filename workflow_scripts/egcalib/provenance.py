@@ -6,6 +6,7 @@ hash of every ``egcalib`` module the script reaches through imports, found stati
 inside functions included). Changing a module reruns exactly the rules whose scripts reach it,
 and a hand-kept list of modules per stage cannot drift from what the code really imports.
 """
+
 from __future__ import annotations
 
 import ast

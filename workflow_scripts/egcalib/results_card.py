@@ -1,13 +1,15 @@
 """A results card: the run's numbers beside the seed's, written from the outputs of a finished run.
 
     python -m egcalib.results_card --results results --out docs/reference-results.md \
-        --title "Reference run" --command "snakemake --configfile config.yaml configs/reference.yaml"
+        --title "Reference run" \
+        --command "snakemake --configfile config.yaml configs/reference.yaml"
 
 Reads results/eval/ablation.csv, results/eval/{model}/metrics.json, the photon models'
 predictions (for converted and unconverted photons apart) and results/simulation/validation.json;
 writes the Markdown card and copies the few figures it cites beside it. Nothing in the card is
 typed by hand: rerun the command after the run to refresh it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,20 +27,27 @@ from egcalib.inference import KEY
 # Seed 000's ablation table (relIQR75, relIQR95 against ATLAS's standard calibration, MC Z -> ee),
 # keyed by the config's model names for the twelve film/top placements.
 SEED_ABLATION = {
-    "basic": (-0.121, -0.025), "film_scalars": (0.229, 0.257),
-    "film_scalars_top_scalars": (0.229, 0.252), "film_scalars_top_scalars_tracks": (0.223, 0.251),
-    "film_scalars_top_tracks": (0.226, 0.264), "film_scalars_tracks": (0.228, 0.265),
+    "basic": (-0.121, -0.025),
+    "film_scalars": (0.229, 0.257),
+    "film_scalars_top_scalars": (0.229, 0.252),
+    "film_scalars_top_scalars_tracks": (0.223, 0.251),
+    "film_scalars_top_tracks": (0.226, 0.264),
+    "film_scalars_tracks": (0.228, 0.265),
     "film_scalars_tracks_top_scalars_tracks": (0.210, 0.262),
-    "film_tracks_top_scalars": (-0.042, -0.067), "film_tracks_top_tracks": (0.140, 0.149),
-    "top_scalars": (-0.154, -0.131), "top_scalars_tracks": (0.213, 0.233),
+    "film_tracks_top_scalars": (-0.042, -0.067),
+    "film_tracks_top_tracks": (0.140, 0.149),
+    "top_scalars": (-0.154, -0.131),
+    "top_scalars_tracks": (0.213, 0.233),
     "top_tracks": (0.136, 0.164),
     # The recommended model is the film_scalars_top_tracks placement.
     "recommended": (0.226, 0.264),
 }
 # Seed 000: 1 - sigma_CB(model) / sigma_CB(baseline); 2.393 -> 1.831 GeV in MC Z -> ee, and in
 # data 9.4 % (MC training), 5.9 % (data-label training), MC + data "greater than the sum".
-SEED_SIGMA = {("zee", "mc"): "23.5 +- 0.4 % (2.393 -> 1.831 GeV)",
-              ("zee", "data"): "9.4 +- 0.9 % (MC training), 5.9 +- 0.9 % (data labels)"}
+SEED_SIGMA = {
+    ("zee", "mc"): "23.5 +- 0.4 % (2.393 -> 1.831 GeV)",
+    ("zee", "data"): "9.4 +- 0.9 % (MC training), 5.9 +- 0.9 % (data labels)",
+}
 # Seed 001: rIQR of unconverted and converted photon models (photons below 100 GeV).
 SEED_PHOTONS = {"unconverted": 0.294, "converted": 0.199}
 
@@ -46,36 +55,54 @@ SEED_PHOTONS = {"unconverted": 0.294, "converted": 0.199}
 def _percent(value, error=None, flags="") -> str:
     if value is None or not np.isfinite(value):
         return "n/a"
-    text = f"{100 * value:+.1f}" + (f" +- {100 * error:.1f}" if error is not None
-                                     and np.isfinite(error) else "") + " %"
+    text = (
+        f"{100 * value:+.1f}"
+        + (f" +- {100 * error:.1f}" if error is not None and np.isfinite(error) else "")
+        + " %"
+    )
     return text + (f" **FLAGGED: {flags}**" if isinstance(flags, str) and flags else "")
 
 
 def ablation_section(table: pd.DataFrame) -> list[str]:
     """The ablation rows (models and the binned reference) against the MVA baseline."""
-    lines = ["## Ablation: every model against the MVA baseline (MC test objects)", "",
-             "| model | particle | rIQR75 | rIQR95 | seed rIQR75 / rIQR95 | "
-             "Z->ee MC 1 - sigma ratio | Z->ee data | Z->mumugamma MC |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Ablation: every model against the MVA baseline (MC test objects)",
+        "",
+        "| model | particle | rIQR75 | rIQR95 | seed rIQR75 / rIQR95 | "
+        "Z->ee MC 1 - sigma ratio | Z->ee data | Z->mumugamma MC |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for _, row in table.iterrows():
         seed = SEED_ABLATION.get(row["model"])
         seed_text = f"{100 * seed[0]:+.1f} / {100 * seed[1]:+.1f} %" if seed else ""
         fits = []
-        for column in ("sigma_improvement_zee_mc", "sigma_improvement_zee_data",
-                       "sigma_improvement_zmumug_mc"):
-            fits.append(_percent(row.get(column), row.get(f"{column}_error"),
-                                 row.get(f"{column}_flags", "")))
-        lines.append(f"| {row['model']} | {row['particle']} | "
-                     f"{_percent(row['riqr75'], row['riqr75_error'])} | "
-                     f"{_percent(row['riqr95'], row['riqr95_error'])} | {seed_text} | "
-                     + " | ".join(fits) + " |")
-    return lines + ["", "Errors: rIQR from a paired bootstrap of the objects; sigma_CB ratios "
-                    "from a paired bootstrap of the events (both fits on each resample; half "
-                    "the central 68 % interval). The "
-                    "`baseline_binned` row is the older binned calibration measured against the "
-                    "MVA baseline (negative: worse). A data fit whose `tail_from` column in "
-                    "`zfits.csv` names an MC dataset has its CB tail (alpha, n) fixed at that "
-                    "MC fit's, for the same energy (`evaluation.data_tail: mc`)."]
+        for column in (
+            "sigma_improvement_zee_mc",
+            "sigma_improvement_zee_data",
+            "sigma_improvement_zmumug_mc",
+        ):
+            fits.append(
+                _percent(
+                    row.get(column), row.get(f"{column}_error"), row.get(f"{column}_flags", "")
+                )
+            )
+        lines.append(
+            f"| {row['model']} | {row['particle']} | "
+            f"{_percent(row['riqr75'], row['riqr75_error'])} | "
+            f"{_percent(row['riqr95'], row['riqr95_error'])} | {seed_text} | "
+            + " | ".join(fits)
+            + " |"
+        )
+    return lines + [
+        "",
+        "Errors: rIQR from a paired bootstrap of the objects; sigma_CB ratios "
+        "from a paired bootstrap of the events (both fits on each resample; half "
+        "the central 68 % interval). The "
+        "`baseline_binned` row is the older binned calibration measured against the "
+        "MVA baseline (negative: worse). A data fit whose `tail_from` column in "
+        "`zfits.csv` names an MC dataset has its CB tail (alpha, n) fixed at that "
+        "MC fit's, for the same energy (`evaluation.data_tail: mc`).",
+    ]
 
 
 def baseline_section(results: Path) -> list[str]:
@@ -89,19 +116,32 @@ def baseline_section(results: Path) -> list[str]:
     if peak:
         for name in ("mva", "binned"):
             fit = peak[name]
-            value = (f"{fit['sigma_cb']:.3f} +- {fit['sigma_cb_error']:.3f} GeV"
-                     if "sigma_cb" in fit else f"fit failed: {fit.get('fit_error')}")
-            lines.append(f"- {name} baseline, MC Z -> ee sigma_CB: {value}"
-                         + (f" **FLAGGED: {', '.join(fit['flags'])}**" if fit.get("flags") else ""))
-        lines.append(f"- anchor {peak['anchor'][0]}-{peak['anchor'][1]} GeV; the seed's ATLAS MC: "
-                     f"{peak['seed_atlas_mc']} GeV; in the anchor: {peak['in_anchor']}")
+            value = (
+                f"{fit['sigma_cb']:.3f} +- {fit['sigma_cb_error']:.3f} GeV"
+                if "sigma_cb" in fit
+                else f"fit failed: {fit.get('fit_error')}"
+            )
+            lines.append(
+                f"- {name} baseline, MC Z -> ee sigma_CB: {value}"
+                + (f" **FLAGGED: {', '.join(fit['flags'])}**" if fit.get("flags") else "")
+            )
+        lines.append(
+            f"- anchor {peak['anchor'][0]}-{peak['anchor'][1]} GeV; the seed's ATLAS MC: "
+            f"{peak['seed_atlas_mc']} GeV; in the anchor: {peak['in_anchor']}"
+        )
     effects = validation.get("effects")
     if effects:
-        lines += ["", "| detector variant (own MVA calibration) | sigma_CB [GeV] | eIQR75 |",
-                  "|---|---|---|"]
+        lines += [
+            "",
+            "| detector variant (own MVA calibration) | sigma_CB [GeV] | eIQR75 |",
+            "|---|---|---|",
+        ]
         for label, row in effects.items():
-            sigma = (f"{row['sigma_cb']:.3f} +- {row['sigma_cb_error']:.3f}"
-                     if "sigma_cb" in row else "fit failed")
+            sigma = (
+                f"{row['sigma_cb']:.3f} +- {row['sigma_cb_error']:.3f}"
+                if "sigma_cb" in row
+                else "fit failed"
+            )
             lines.append(f"| {label} | {sigma} | {100 * row['eiqr75']:.2f} % |")
     return lines
 
@@ -109,21 +149,33 @@ def baseline_section(results: Path) -> list[str]:
 def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
     """Photon models' rIQR for unconverted and converted photons apart (seed 001's split)."""
     lines = []
-    for model in table.loc[(table["particle"] == "photon")
-                           & (table["model"] != "baseline_binned"), "model"]:
+    for model in table.loc[
+        (table["particle"] == "photon") & (table["model"] != "baseline_binned"), "model"
+    ]:
         frame = _mc_predictions(results, model)
         if frame.empty:
             continue
-        lines += [f"## Photon model {model}: unconverted and converted photons", "",
-                  "| photons | objects | rIQR75 | rIQR95 | seed 001 rIQR |", "|---|---|---|---|---|"]
-        for name, sel in (("unconverted", frame["conv_type"] == 0),
-                          ("converted", frame["conv_type"] > 0)):
+        lines += [
+            f"## Photon model {model}: unconverted and converted photons",
+            "",
+            "| photons | objects | rIQR75 | rIQR95 | seed 001 rIQR |",
+            "|---|---|---|---|---|",
+        ]
+        for name, sel in (
+            ("unconverted", frame["conv_type"] == 0),
+            ("converted", frame["conv_type"] > 0),
+        ):
             part = frame[sel]
-            s = metrics.summary((part["e_pred"] / part["e_truth"]).to_numpy(),
-                                (part["e_baseline"] / part["e_truth"]).to_numpy(), n_bootstrap)
-            lines.append(f"| {name} | {s['n']} | {_percent(s['riqr75'], s['riqr75_error'])} | "
-                         f"{_percent(s['riqr95'], s['riqr95_error'])} | "
-                         f"{100 * SEED_PHOTONS[name]:+.1f} % |")
+            s = metrics.summary(
+                (part["e_pred"] / part["e_truth"]).to_numpy(),
+                (part["e_baseline"] / part["e_truth"]).to_numpy(),
+                n_bootstrap,
+            )
+            lines.append(
+                f"| {name} | {s['n']} | {_percent(s['riqr75'], s['riqr75_error'])} | "
+                f"{_percent(s['riqr95'], s['riqr95_error'])} | "
+                f"{100 * SEED_PHOTONS[name]:+.1f} % |"
+            )
         lines.append("")
     return lines
 
@@ -145,8 +197,11 @@ def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) 
     better)."""
     kinds = table.drop_duplicates("model").set_index("model")["particle"]
     # A BDT control's deliverable is its LightGBM text model (a network's is model.keras).
-    controls = {particle: model for model, particle in kinds.items()
-                if (results / "models" / model / "model.txt").exists()}
+    controls = {
+        particle: model
+        for model, particle in kinds.items()
+        if (results / "models" / model / "model.txt").exists()
+    }
     lines = []
     for model, particle in kinds.items():
         if model == "baseline_binned" or model in controls.values():
@@ -159,23 +214,37 @@ def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) 
         if particle in controls:
             control = _mc_predictions(results, controls[particle])
             joined = frame[ID_COLUMNS + ["e_truth", "e_pred"]].merge(
-                control[ID_COLUMNS + ["e_pred"]], on=ID_COLUMNS, suffixes=("", "_control"))
+                control[ID_COLUMNS + ["e_pred"]], on=ID_COLUMNS, suffixes=("", "_control")
+            )
             references[f"BDT control {controls[particle]}"] = (
-                joined["e_pred"] / joined["e_truth"], joined["e_pred_control"] / joined["e_truth"])
+                joined["e_pred"] / joined["e_truth"],
+                joined["e_pred_control"] / joined["e_truth"],
+            )
         if "e_baseline_binned" in frame and np.isfinite(frame["e_baseline_binned"]).any():
             has = np.isfinite(frame["e_baseline_binned"])
-            references["binned baseline"] = (re_model[has],
-                                             frame.loc[has, "e_baseline_binned"] / frame.loc[has, "e_truth"])
+            references["binned baseline"] = (
+                re_model[has],
+                frame.loc[has, "e_baseline_binned"] / frame.loc[has, "e_truth"],
+            )
         for name, (model_re, reference_re) in references.items():
             s = metrics.summary(model_re.to_numpy(), reference_re.to_numpy(), n_bootstrap)
-            lines.append(f"| {model} | {name} | {s['n']} | {_percent(s['riqr75'], s['riqr75_error'])} "
-                         f"| {_percent(s['riqr95'], s['riqr95_error'])} |")
+            lines.append(
+                f"| {model} | {name} | {s['n']} | {_percent(s['riqr75'], s['riqr75_error'])} "
+                f"| {_percent(s['riqr95'], s['riqr95_error'])} |"
+            )
     if not lines:
         return []
-    return ["## Against the BDT control and the binned baseline (MC test objects)", "",
-            "| model | reference | objects | rIQR75 | rIQR95 |", "|---|---|---|---|---|",
-            *lines, "", "rIQR = 1 - eIQR(model) / eIQR(reference) on the same objects, paired "
-            "bootstrap errors; positive: the model is better.", ""]
+    return [
+        "## Against the BDT control and the binned baseline (MC test objects)",
+        "",
+        "| model | reference | objects | rIQR75 | rIQR95 |",
+        "|---|---|---|---|---|",
+        *lines,
+        "",
+        "rIQR = 1 - eIQR(model) / eIQR(reference) on the same objects, paired "
+        "bootstrap errors; positive: the model is better.",
+        "",
+    ]
 
 
 def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
@@ -184,10 +253,12 @@ def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
         path = results / "eval" / model / "metrics.json"
         pulls = json.loads(path.read_text()).get("pulls") if path.exists() else None
         if pulls:
-            lines += [f"- {model}: pull width {pulls['pull_width']:.3f}, 68 % coverage "
-                      f"{100 * pulls['coverage68']:.1f} %, 95 % coverage "
-                      f"{100 * pulls['coverage95']:.1f} % ({pulls['n']} objects; target width "
-                      "0.9-1.1, 68 % coverage 64-72 %)"]
+            lines += [
+                f"- {model}: pull width {pulls['pull_width']:.3f}, 68 % coverage "
+                f"{100 * pulls['coverage68']:.1f} %, 95 % coverage "
+                f"{100 * pulls['coverage95']:.1f} % ({pulls['n']} objects; target width "
+                "0.9-1.1, 68 % coverage 64-72 %)"
+            ]
     return ["## Per-object resolution (MDN models)", "", *lines, ""] if lines else []
 
 
@@ -200,8 +271,12 @@ PRODUCTION = ("ntuples", "skim", "shards", "models")  # evaluation may be rerun 
 def run_span_minutes(results: Path) -> float:
     """Minutes between the first and the last file the run's production wrote (ntuples to
     trained models; modification times)."""
-    times = [p.stat().st_mtime for stage in PRODUCTION for p in (results / stage).rglob("*")
-             if p.is_file()]
+    times = [
+        p.stat().st_mtime
+        for stage in PRODUCTION
+        for p in (results / stage).rglob("*")
+        if p.is_file()
+    ]
     return (max(times) - min(times)) / 60 if times else float("nan")
 
 
@@ -220,11 +295,17 @@ def insitu_section(results: Path, table: pd.DataFrame) -> list[str]:
             alphas.setdefault(fit["energy"], fit["insitu_alpha"])
     if not alphas:
         return []
-    return ["## In-situ scale of Z -> ee data", "",
-            "alpha per |eta| bin of `evaluation.insitu_eta_edges` (E_data = E (1 + alpha)), "
-            "from the data / MC Z peaks of the (eta_i, eta_j) categories, per energy:", "",
-            "| energy | alpha per bin |", "|---|---|",
-            *[f"| {energy} | {values} |" for energy, values in alphas.items()], ""]
+    return [
+        "## In-situ scale of Z -> ee data",
+        "",
+        "alpha per |eta| bin of `evaluation.insitu_eta_edges` (E_data = E (1 + alpha)), "
+        "from the data / MC Z peaks of the (eta_i, eta_j) categories, per energy:",
+        "",
+        "| energy | alpha per bin |",
+        "|---|---|",
+        *[f"| {energy} | {values} |" for energy, values in alphas.items()],
+        "",
+    ]
 
 
 def write_card(results, out, title: str, command: str) -> Path:
@@ -233,13 +314,21 @@ def write_card(results, out, title: str, command: str) -> Path:
     table = pd.read_csv(results / "eval/ablation.csv")
     figures = out.parent / out.stem
     figures.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {title}", "", f"Written by `python -m egcalib.results_card` from the outputs of "
-             f"`{command}`; the seed's values are those of the DeepCalo talk (seed 000) and, for "
-             f"photons, seed 001. The run wrote its ntuples, skims, shards and models over "
-             f"{run_span_minutes(results):.0f} minutes (first to last file).", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Written by `python -m egcalib.results_card` from the outputs of "
+        f"`{command}`; the seed's values are those of the DeepCalo talk (seed 000) and, for "
+        f"photons, seed 001. The run wrote its ntuples, skims, shards and models over "
+        f"{run_span_minutes(results):.0f} minutes (first to last file).",
+        "",
+    ]
     lines += ablation_section(table) + [""]
-    lines += [f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
-              f"{SEED_SIGMA[('zee', 'data')]}.", ""]
+    lines += [
+        f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
+        f"{SEED_SIGMA[('zee', 'data')]}.",
+        "",
+    ]
     lines += control_section(results, table)
     lines += insitu_section(results, table)
     lines += photon_section(results, table) + mdn_section(results, table)

@@ -6,6 +6,7 @@ flat jagged branch per event (docs/design.md section 3). Jagged branches of one 
 (``el_*``, ``ph_*``, ...) that share the object count share one counter branch (``nel``,
 ``nph``, ...).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -47,26 +48,31 @@ def _group(chunk: Mapping[str, object], dtypes: Mapping[str, str]) -> dict[str, 
     return grouped
 
 
-def write_tree(path: str | Path, tree: str, chunks: Iterable[Mapping[str, object]],
-               dtypes: Mapping[str, str] | None = None) -> None:
+def write_tree(
+    path: str | Path,
+    tree: str,
+    chunks: Iterable[Mapping[str, object]],
+    dtypes: Mapping[str, str] | None = None,
+) -> None:
     """Write ``chunks`` (dicts of branch name -> numpy or jagged awkward array) as one TTree.
 
     The file appears under ``path`` only once it is complete. ``dtypes`` maps branch names to
     numpy dtype strings (default float32).
     """
     dtypes = dict(dtypes or {})
-    with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as file:
-            out = None
-            for chunk in chunks:
-                grouped = _group(chunk, dtypes)
-                if out is None:
-                    out = file.mktree(
-                        tree,
-                        {name: (ak.type(value) if isinstance(value, ak.Array) else value.dtype)
-                         for name, value in grouped.items()},
-                        counter_name=lambda counted: f"n{counted}",
-                    )
-                out.extend(grouped)
+    with atomic_path(path) as tmp, uproot.recreate(tmp) as file:
+        out = None
+        for chunk in chunks:
+            grouped = _group(chunk, dtypes)
             if out is None:
-                raise ValueError(f"{path}: no chunks to write")
+                out = file.mktree(
+                    tree,
+                    {
+                        name: (ak.type(value) if isinstance(value, ak.Array) else value.dtype)
+                        for name, value in grouped.items()
+                    },
+                    counter_name=lambda counted: f"n{counted}",
+                )
+            out.extend(grouped)
+        if out is None:
+            raise ValueError(f"{path}: no chunks to write")

@@ -4,6 +4,7 @@ Columnar: every function works on awkward arrays of whole chunks of events. A se
 the selected objects as a jagged array (per event) of records, plus an ordered cutflow of
 (cut, events, objects) after every step. Cut values come from ``config["selection"]``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,9 +41,11 @@ class Cutflow:
         for before, step in zip(self.steps, self.steps[1:]):
             if step["cut"] in self.kinematic:
                 if before["objects"] > 0 and step["objects"] == 0:
-                    return [f"the first kinematic cut '{step['cut']}' removes all "
-                            f"{before['objects']} objects that reach it (after "
-                            f"'{before['cut']}'): check the energy units and branch mapping"]
+                    return [
+                        f"the first kinematic cut '{step['cut']}' removes all "
+                        f"{before['objects']} objects that reach it (after "
+                        f"'{before['cut']}'): check the energy units and branch mapping"
+                    ]
                 return []
         return []
 
@@ -50,7 +53,7 @@ class Cutflow:
         """Count objects (jagged) and the events that still have at least one."""
         self.add(cut, ak.sum(ak.num(objects) > 0), ak.sum(ak.num(objects)), kinematic)
 
-    def __iadd__(self, other: "Cutflow") -> "Cutflow":
+    def __iadd__(self, other: Cutflow) -> Cutflow:
         self.kinematic += [cut for cut in other.kinematic if cut not in self.kinematic]
         if not self.steps:
             self.steps = [dict(step) for step in other.steps]
@@ -89,14 +92,24 @@ def truth_matched(objects, k: float):
 def massless(objects, energy=None):
     """Four-vectors of massless objects from (energy, eta, phi)."""
     energy = objects.e if energy is None else energy
-    return ak.zip({"pt": energy / np.cosh(objects.eta), "eta": objects.eta, "phi": objects.phi,
-                   "mass": ak.zeros_like(energy)}, with_name="Momentum4D")
+    return ak.zip(
+        {
+            "pt": energy / np.cosh(objects.eta),
+            "eta": objects.eta,
+            "phi": objects.phi,
+            "mass": ak.zeros_like(energy),
+        },
+        with_name="Momentum4D",
+    )
 
 
 def z_mass_label(probe_eta, tag_et, tag_eta, d_phi, z_mass):
     """E_label = M_Z^2 cosh(eta_probe) / (2 E_T,tag (cosh(d_eta) - cos(d_phi))) (seed 000)."""
-    return z_mass**2 * np.cosh(probe_eta) / (
-        2.0 * tag_et * (np.cosh(probe_eta - tag_eta) - np.cos(d_phi)))
+    return (
+        z_mass**2
+        * np.cosh(probe_eta)
+        / (2.0 * tag_et * (np.cosh(probe_eta - tag_eta) - np.cos(d_phi)))
+    )
 
 
 def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc):
@@ -114,8 +127,7 @@ def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc):
 
 def _electron_cuts(el, sel, cutflow, is_mc):
     cuts = sel["electron"]
-    return _object_cuts(el, "electron", cuts["et_min"], cuts["eta_max"], cuts["id"], cutflow,
-                        is_mc)
+    return _object_cuts(el, "electron", cuts["et_min"], cuts["eta_max"], cuts["id"], cutflow, is_mc)
 
 
 def select_zee(events, el, sel: dict, is_mc: bool, label: bool):
@@ -150,8 +162,7 @@ def _add_z_labels(el, cuts, cutflow):
     tag = el[:, ::-1]
     labels = z_mass_label(el.eta, _et(tag), tag.eta, el.phi - tag.phi, cuts["z_mass"])
     el = ak.with_field(el, ak.where(in_window, labels, np.nan), "e_label")
-    cutflow.add("labelled (m_ee window)", ak.sum(ak.any(in_window, axis=1)),
-                ak.sum(in_window))
+    cutflow.add("labelled (m_ee window)", ak.sum(ak.any(in_window, axis=1)), ak.sum(in_window))
     return el
 
 
@@ -163,8 +174,11 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
     trigger = require_mask(events[cuts["trigger"]], f"trigger {cuts['trigger']}")
     ph, mu = ph[trigger], mu[trigger]
     cutflow.add(f"trigger {cuts['trigger']}", ak.sum(trigger), ak.sum(ak.num(ph)))
-    good_mu = ((mu.pt > cuts["muon_pt_min"]) & (np.abs(mu.eta) < cuts["muon_eta_max"])
-               & require_mask(mu[cuts["muon_id"]], f"muon {cuts['muon_id']}"))
+    good_mu = (
+        (mu.pt > cuts["muon_pt_min"])
+        & (np.abs(mu.eta) < cuts["muon_eta_max"])
+        & require_mask(mu[cuts["muon_id"]], f"muon {cuts['muon_id']}")
+    )
     mu = mu[good_mu]
     two = ak.num(mu) == 2
     ph, mu = ph[two], mu[two]
@@ -172,10 +186,19 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
     opposite = ak.fill_none(ak.sum(mu.charge, axis=1) == 0, False)
     ph, mu = ph[opposite], mu[opposite]
     cutflow.add("opposite-charge muons", ak.sum(opposite), ak.sum(ak.num(ph)))
-    ph = _object_cuts(ph, "photon", cuts["photon_et_min"], cuts["photon_eta_max"],
-                      cuts["photon_id"], cutflow, is_mc)
-    muons = ak.zip({"pt": mu.pt, "eta": mu.eta, "phi": mu.phi,
-                    "mass": ak.full_like(mu.pt, MUON_MASS)}, with_name="Momentum4D")
+    ph = _object_cuts(
+        ph,
+        "photon",
+        cuts["photon_et_min"],
+        cuts["photon_eta_max"],
+        cuts["photon_id"],
+        cutflow,
+        is_mc,
+    )
+    muons = ak.zip(
+        {"pt": mu.pt, "eta": mu.eta, "phi": mu.phi, "mass": ak.full_like(mu.pt, MUON_MASS)},
+        with_name="Momentum4D",
+    )
     photons = massless(ph)
     d_r = ak.min(photons[:, :, None].deltaR(muons[:, None, :]), axis=2)
     ph = ph[ak.fill_none(d_r > cuts["min_delta_r_mu_gamma"], False)]
@@ -188,10 +211,15 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
     one = ak.num(ph) == 1
     ph, mumu = ph[one], mumu[one]
     cutflow.add_objects("exactly one candidate", ph)
-    system = ak.zip({"pt": ak.broadcast_arrays(mumu.pt, ph.e)[0],
-                     "eta": ak.broadcast_arrays(mumu.eta, ph.e)[0],
-                     "phi": ak.broadcast_arrays(mumu.phi, ph.e)[0],
-                     "mass": ak.broadcast_arrays(mumu.mass, ph.e)[0]}, with_name="Momentum4D")
+    system = ak.zip(
+        {
+            "pt": ak.broadcast_arrays(mumu.pt, ph.e)[0],
+            "eta": ak.broadcast_arrays(mumu.eta, ph.e)[0],
+            "phi": ak.broadcast_arrays(mumu.phi, ph.e)[0],
+            "mass": ak.broadcast_arrays(mumu.mass, ph.e)[0],
+        },
+        with_name="Momentum4D",
+    )
     ph = ak.with_field(ph, (massless(ph) + system).mass, "m_candidate")
     for name in ("pt", "eta", "phi", "mass"):
         ph = ak.with_field(ph, system[name], f"mumu_{'m' if name == 'mass' else name}")

@@ -6,19 +6,25 @@ canonical form (keys sorted, recursively). Execution knobs change how a job runs
 speed), never what it writes; they are no rule's params, so changing them reruns nothing, and
 scripts read them from the workflow config (with_execution_knobs).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 # Per config section: the keys that are execution knobs.
-EXECUTION_KNOBS = {"skim": ("step_size",),
-                   "training": ("multi_gpu", "jit_compile_cpu", "parallel_reads")}
+EXECUTION_KNOBS = {
+    "skim": ("step_size",),
+    "training": ("multi_gpu", "jit_compile_cpu", "parallel_reads"),
+}
 # Each process's blocks of `selection:` (beside the object-independent keys COMMON_SELECTION):
 # a Z -> mumugamma photon cut must not rerun the Z -> ee skims, nor an electron cut the
 # Z -> mumugamma ones.
 COMMON_SELECTION = ("truth_match_k", "n_tracks")
-PROCESS_SELECTION = {"zee": ("electron", "zee", "data_label"), "zmumug": ("zmumug",),
-                     "egun": ("electron",)}
+PROCESS_SELECTION = {
+    "zee": ("electron", "zee", "data_label"),
+    "zmumug": ("zmumug",),
+    "egun": ("electron",),
+}
 
 
 def canonical(value):

@@ -3,6 +3,7 @@
 Both objects of an event share a split, and adding files never moves an existing object: the
 split depends on nothing but the event's own ids and the configured salt and fractions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,9 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 def dataset_key(dataset: str, salt: str) -> np.uint64:
     """A stable 64-bit key of a dataset name (not Python's per-process hash())."""
-    return np.uint64(int.from_bytes(hashlib.sha256(f"{salt}/{dataset}".encode()).digest()[:8],
-                                    "little"))
+    return np.uint64(
+        int.from_bytes(hashlib.sha256(f"{salt}/{dataset}".encode()).digest()[:8], "little")
+    )
 
 
 def event_uniform(run, event, dataset: str, salt: str) -> np.ndarray:
@@ -42,5 +44,6 @@ def assign_splits(run, event, dataset: str, fractions: dict, salt: str) -> np.nd
     if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
         raise ValueError(f"splits: fractions {fractions} must be non-negative and sum to 1")
     edges = np.cumsum(weights)[:-1]
-    return np.searchsorted(edges, event_uniform(run, event, dataset, salt), side="right") \
-        .astype(np.int8)
+    return np.searchsorted(edges, event_uniform(run, event, dataset, salt), side="right").astype(
+        np.int8
+    )

@@ -7,6 +7,7 @@ every epoch, so a killed job rerun resumes at the next epoch with the weights it
 written is that of the epoch with the lowest validation loss (kept across resumes); history,
 curve and the final .keras file written atomically.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,18 +34,29 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def compile_model(model_config: dict, training: dict, image_shape, time_images: bool,
-                  target_scale=DEFAULT_TARGET_SCALE):
-    """Build and compile a model with the loss and optimizer of its config."""
+def compile_model(
+    spec: dict,
+    training: dict,
+    image_shape,
+    time_images: bool,
+    target_scale=DEFAULT_TARGET_SCALE,
+):
+    """Build and compile the Keras model of ``spec`` (a resolved model entry) with its loss and
+    the optimizer of ``training``."""
     gpu = has_gpu()
     keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "float32")
-    strategy = (tf.distribute.MirroredStrategy() if gpu and training["multi_gpu"]
-                else tf.distribute.get_strategy())
+    strategy = (
+        tf.distribute.MirroredStrategy()
+        if gpu and training["multi_gpu"]
+        else tf.distribute.get_strategy()
+    )
     with strategy.scope():
-        model = build_model(model_config, image_shape, time_images, target_scale)
-        model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]),
-                      loss=get_loss(model_config["loss"]),
-                      jit_compile=True if gpu else training["jit_compile_cpu"])
+        model = build_model(spec, image_shape, time_images, target_scale)
+        model.compile(
+            optimizer=keras.optimizers.Adam(training["learning_rate"]),
+            loss=get_loss(spec["loss"]),
+            jit_compile=True if gpu else training["jit_compile_cpu"],
+        )
     return model
 
 
@@ -57,8 +69,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         with atomic_path(self._weights_path) as tmp:
             self.model.save_weights(tmp, overwrite=True)
         with atomic_path(self._training_metadata_path) as tmp:
-            tmp.write_text(json.dumps({"epoch": self._current_epoch,
-                                       "batch": self._last_batch_seen}))
+            tmp.write_text(
+                json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
+            )
 
 
 class BestValidationWeights(keras.callbacks.Callback):
@@ -92,8 +105,12 @@ class BestValidationWeights(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best["epoch"] is not None:
             self.model.load_weights(self.weights_path)
-            log.info("kept the weights of epoch %d (%s %.6g)", self.best["epoch"] + 1,
-                     self.monitor, self.best["value"])
+            log.info(
+                "kept the weights of epoch %d (%s %.6g)",
+                self.best["epoch"] + 1,
+                self.monitor,
+                self.best["value"],
+            )
 
 
 class _StopAfter(keras.callbacks.Callback):
@@ -123,10 +140,22 @@ def discard_stale_checkpoint(work_dir: Path, fingerprint) -> None:
         Path(tmp).write_text(text)
 
 
-def train(model_config: dict, training: dict, train_data, val_data, image_shape,
-          out_model, out_history, out_plot, work_dir, time_images=False,
-          stop_after_epoch=None, extra_callbacks=(),
-          target_scale=DEFAULT_TARGET_SCALE, fingerprint=None) -> keras.Model:
+def train(
+    spec: dict,
+    training: dict,
+    train_data,
+    val_data,
+    image_shape,
+    out_model,
+    out_history,
+    out_plot,
+    work_dir,
+    time_images=False,
+    stop_after_epoch=None,
+    extra_callbacks=(),
+    target_scale=DEFAULT_TARGET_SCALE,
+    fingerprint=None,
+) -> keras.Model:
     """Train, resuming from ``work_dir`` when a previous run of the same job was killed.
     ``target_scale`` is the (median, IQR) of the training targets (normalisation.json);
     ``fingerprint`` describes the inputs (files, statistics) beyond model and training settings:
@@ -136,35 +165,58 @@ def train(model_config: dict, training: dict, train_data, val_data, image_shape,
     work_dir.mkdir(parents=True, exist_ok=True)
     # Execution knobs (XLA, multi-GPU) do not make a checkpoint stale.
     knobs = EXECUTION_KNOBS["training"]
-    discard_stale_checkpoint(work_dir, {"model": model_config,
-                                        "training": {k: v for k, v in training.items()
-                                                     if k not in knobs},
-                                        "image_shape": list(image_shape),
-                                        "time_images": time_images,
-                                        "target_scale": list(target_scale),
-                                        "inputs": fingerprint})
-    model = compile_model(model_config, training, image_shape, time_images, target_scale)
+    discard_stale_checkpoint(
+        work_dir,
+        {
+            "model": spec,
+            "training": {k: v for k, v in training.items() if k not in knobs},
+            "image_shape": list(image_shape),
+            "time_images": time_images,
+            "target_scale": list(target_scale),
+            "inputs": fingerprint,
+        },
+    )
+    model = compile_model(spec, training, image_shape, time_images, target_scale)
     log.info("model %s: %d parameters", model.name, model.count_params())
     partial_history = work_dir / "history.partial.csv"
+    csv_logger = keras.callbacks.CSVLogger(str(partial_history), append=True)
     callbacks = [
         # First: its epoch's learning rate reaches the history row.
         learning_rate_schedule(training),
         # The history row of an epoch is written before its backup: a job killed in between
         # reruns that epoch and its row is replaced (duplicates are dropped below).
-        keras.callbacks.CSVLogger(str(partial_history), append=True),
+        csv_logger,
         BestValidationWeights(work_dir / "best"),
         AtomicBackupAndRestore(str(work_dir / "backup"), delete_checkpoint=False),
         keras.callbacks.LambdaCallback(on_train_begin=lambda logs: _log_resume(model)),
-        keras.callbacks.EarlyStopping(patience=training["early_stopping_patience"],
-                                      restore_best_weights=False),
+        keras.callbacks.EarlyStopping(
+            patience=training["early_stopping_patience"], restore_best_weights=False
+        ),
     ]
-    callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
-        "epoch %d: %s", epoch + 1, {k: round(float(v), 6) for k, v in (logs or {}).items()})))
+    callbacks.append(
+        keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: log.info(
+                "epoch %d: %s", epoch + 1, {k: round(float(v), 6) for k, v in (logs or {}).items()}
+            )
+        )
+    )
     callbacks.extend(extra_callbacks)  # after BackupAndRestore: they see the restored state
     if stop_after_epoch is not None:
         callbacks.append(_StopAfter(stop_after_epoch))
-    model.fit(train_data, validation_data=val_data, epochs=training["epochs"],
-              callbacks=callbacks, verbose=0)
+    try:
+        model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=training["epochs"],
+            callbacks=callbacks,
+            shuffle=False,  # the input pipeline shuffles; Keras cannot shuffle a tf.data.Dataset
+            verbose=0,
+        )
+    finally:
+        # Keras closes the history file only at the end of a completed fit: a stopped or
+        # failed one would leave it open until the interpreter exits.
+        if csv_logger.csv_file is not None:
+            csv_logger.csv_file.close()
     history = pd.read_csv(partial_history).drop_duplicates("epoch", keep="last")
     with atomic_path(out_history) as tmp:
         history.to_csv(tmp, index=False)
@@ -193,36 +245,45 @@ def learning_rate_schedule(training: dict) -> keras.callbacks.Callback:
     epoch boundaries, so a resumed job continues the same schedule."""
     if training["lr_schedule"] == "cosine":
         return keras.callbacks.LearningRateScheduler(
-            lambda epoch: cosine_learning_rate(epoch, training))
-    return keras.callbacks.ReduceLROnPlateau(factor=training["lr_factor"],
-                                             patience=training["lr_patience"])
+            lambda epoch: cosine_learning_rate(epoch, training)
+        )
+    return keras.callbacks.ReduceLROnPlateau(
+        factor=training["lr_factor"], patience=training["lr_patience"]
+    )
 
 
 def _log_resume(model) -> None:
     epoch = getattr(model, "_initial_epoch", None) or 0  # set by BackupAndRestore on restore
     if epoch:
-        log.info("resumed from the checkpoint of epoch %d: continuing at epoch %d", epoch, epoch + 1)
+        log.info(
+            "resumed from the checkpoint of epoch %d: continuing at epoch %d", epoch, epoch + 1
+        )
 
 
 def check_training_size(model_name: str, n_objects: int, batch_size: int) -> None:
     """Training batches have a fixed size: fewer objects than one batch would train nothing."""
     if n_objects < batch_size:
-        raise ValueError(f"model {model_name}: {n_objects} training objects, fewer than one batch "
-                         f"of {batch_size}; add events to its train_on datasets or lower "
-                         "training.batch_size")
+        raise ValueError(
+            f"model {model_name}: {n_objects} training objects, fewer than one batch "
+            f"of {batch_size}; add events to its train_on datasets or lower "
+            "training.batch_size"
+        )
 
 
 def check_validation_size(model_name: str, n_val_objects: int, datasets) -> None:
     """The best epoch, early stopping and the learning-rate plateau all follow the validation
     loss: a model without validation objects would train blind and keep its last epoch."""
     if n_val_objects == 0:
-        raise ValueError(f"model {model_name}: no validation objects with a target in its "
-                         f"train_on datasets {list(datasets)}; add events (or files) to them, "
-                         "or raise splits.fractions.val")
+        raise ValueError(
+            f"model {model_name}: no validation objects with a target in its "
+            f"train_on datasets {list(datasets)}; add events (or files) to them, "
+            "or raise splits.fractions.val"
+        )
 
 
-def training_data(pipeline, files_by_kind: dict, batch_size: int, seed: int,
-                  source_weights: dict, training: bool):
+def training_data(
+    pipeline, files_by_kind: dict, batch_size: int, seed: int, source_weights: dict, training: bool
+):
     """MC files train on the truth target, data files on the Z-mass labels; with both, batches
     are drawn from the two sources with the configured weights, so the expected loss is the
     weighted sum L(MC) + L(data) of seed 000."""
@@ -230,12 +291,16 @@ def training_data(pipeline, files_by_kind: dict, batch_size: int, seed: int,
     parts, weights = [], []
     for kind, files in sorted(files_by_kind.items()):
         if files:
-            parts.append(pipeline.dataset(files, batch_size, training=training,
-                                          target=target[kind], seed=seed))
+            parts.append(
+                pipeline.dataset(
+                    files, batch_size, training=training, target=target[kind], seed=seed
+                )
+            )
             weights.append(float(source_weights[kind]))
     if not parts:
         raise ValueError("training: no shard files to train on")
     if len(parts) == 1:
         return parts[0]
-    return tf.data.Dataset.sample_from_datasets(parts, weights=weights, seed=seed,
-                                                stop_on_empty_dataset=False)
+    return tf.data.Dataset.sample_from_datasets(
+        parts, weights=weights, seed=seed, stop_on_empty_dataset=False
+    )
