@@ -31,7 +31,7 @@ print(json.dumps(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024))
 
 
 def main(n_events: int = 20000) -> None:
-    from egcalib.branches import iterate
+    from egcalib.ntuple_reading import iterate
     from egcalib.simulation import derive_baseline_calibration, simulate_file, simulation_config
     from egcalib.skimming import needed_branches, skim_file
 

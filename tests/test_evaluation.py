@@ -10,17 +10,10 @@ import pytest
 import vector
 from numba_stats import crystalball
 
-from egcalib.fitting import (
-    LIMITS,
-    SEED_TAIL,
-    FitError,
-    bootstrap_error,
-    fit_bw_cb,
-    paired_sigma_improvement,
-    quality_flags,
-)
+from egcalib.fitting import LIMITS, SEED_TAIL, FitError, fit_bw_cb, quality_flags
 from egcalib.masses import dielectron_masses, mumugamma_masses
 from egcalib.metrics import differential, eiqr, riqr
+from egcalib.sigma_improvement import bootstrap_error, paired_sigma_improvement
 
 
 def test_eiqr_against_percentiles_and_on_gaussians():
@@ -327,7 +320,7 @@ def z_skims(tmp_path_factory, sim, calibration, default_config):
 def test_z_fits_rebuild_each_process_with_the_model_energy(z_skims, default_config, tmp_path):
     """Z -> ee from both electrons, Z -> mumugamma from the photon: a "model" that smears the
     baseline energy by 8 % must widen both peaks, so the fits really use the model energies."""
-    from egcalib.evaluation import z_fits
+    from egcalib.zfits import z_fits
 
     smear = np.random.default_rng(5).normal(1.0, 0.08, len(z_skims))
     predictions = z_skims.assign(e_pred=z_skims["e_baseline"] * smear)
@@ -409,7 +402,7 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
     """A binned reference 2.5 % wide, an MVA baseline 1.5 %, a model 1.2 %: the metrics, Z fits,
     ablation row and summary show the binned -> MVA step; without binned energies (NaN, as from
     ntuples without the branch) those entries are absent and nothing fails."""
-    from egcalib.evaluation import compare
+    from egcalib.comparison import compare
 
     frame = synthetic_zee(
         3000,
@@ -507,7 +500,7 @@ def test_data_fits_take_their_tail_from_the_same_energy_fit_in_mc(
     """A small data sample (1,500 events) cannot measure the CB tail: with data_tail "mc" each
     data fit fixes alpha and n at the MC fit of the same energy (and says so in tail_from), its
     resamples too; with "free" the data fit its own tail."""
-    from egcalib.evaluation import z_fits
+    from egcalib.zfits import z_fits
 
     rng = np.random.default_rng(21)
     mc = synthetic_zee(20_000, rng, {"e_baseline": 0.025, "e_pred": 0.02})
@@ -546,9 +539,9 @@ def test_insitu_scale_factors_recover_a_miscalibrated_data_detector(default_conf
     """Data electrons measured 2 % high, 3 % and 5 % low in three |eta| bins: the in-situ scale
     factors recover each to a few per mille, and with them the data Z peak has the width of the
     same resolution in MC instead of the spread of three shifted peaks."""
-    from egcalib.evaluation import z_fits
     from egcalib.insitu import scale_factors
     from egcalib.masses import dielectron_masses
+    from egcalib.zfits import z_fits
 
     edges, alpha = [0.0, 0.5, 1.0, 1.5], np.array([0.02, -0.03, -0.05])
     rng = np.random.default_rng(31)

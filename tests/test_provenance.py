@@ -71,7 +71,14 @@ def test_workflow_scripts_reach_what_they_run():
     assert "fitting.py" not in train and "skimming.py" not in train
     assert "simulation/validation.py" not in reached("simulate")
     assert "simulation/validation.py" in reached("validate_simulation")
-    assert {"fitting.py", "metrics.py", "masses.py"} <= reached("evaluate")
+    # The Z fits and their paired bootstrap live apart from the per-model evaluation.
+    assert {
+        "fitting.py",
+        "sigma_improvement.py",
+        "zfits.py",
+        "metrics.py",
+        "masses.py",
+    } <= reached("evaluate")
     # The BDT control runs without TensorFlow: a change in the networks' code leaves it alone.
     assert {"bdt.py", "history.py"} <= reached("train_bdt") & reached("infer_bdt")
     assert {"bdt_inference.py", "inference.py"} <= reached("infer_bdt")
@@ -84,3 +91,76 @@ def test_workflow_scripts_reach_what_they_run():
     # The record format and the object table: written by the shards stage, read by training.
     assert {"records.py", "objects.py", "upsampling.py"} <= reached("shards") & train
     assert "normalisation.py" not in reached("shards")
+
+
+# The library's stages in workflow order; a module imports only from its own stage or earlier
+# ones (docs/design.md section 13). The first holds what every stage shares.
+STAGES = (
+    {
+        "atomic",
+        "chunks",
+        "contract",
+        "fitting",
+        "kinematics",
+        "logs",
+        "metrics",
+        "model_config",
+        "provenance",
+        "settings",
+        "sigma_improvement",
+    },
+    {"rootio", "simulation"},
+    {
+        "branch_types",
+        "branches",
+        "cutflows",
+        "layout",
+        "ntuple_reading",
+        "object_features",
+        "plausibility",
+        "selection",
+        "skimming",
+    },
+    {"objects", "records", "splits", "upsampling"},
+    {"bdt", "checkpoints", "history", "losses", "models", "normalisation", "pipeline", "training"},
+    {"bdt_inference", "export", "inference"},
+    {
+        "card_sections",
+        "comparison",
+        "evaluation",
+        "insitu",
+        "masses",
+        "plotting",
+        "results_card",
+        "zfits",
+    },
+)
+
+
+def _stage(module: str) -> int:
+    top = module.split(".")[0]
+    stages = [i for i, names in enumerate(STAGES) if top in names]
+    assert stages, f"egcalib.{module} is in no stage of STAGES: add it to its stage"
+    return stages[0]
+
+
+def test_no_module_imports_against_the_stage_order():
+    import ast
+
+    library = SCRIPTS / "egcalib"
+    against = []
+    for path in sorted(library.rglob("*.py")):
+        module = ".".join(path.relative_to(library).with_suffix("").parts)
+        if module.endswith("__init__"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module == "egcalib":
+                imported = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("egcalib."):
+                imported = [node.module.removeprefix("egcalib.")]
+            else:
+                continue
+            against += [
+                f"{module} imports {name}" for name in imported if _stage(name) > _stage(module)
+            ]
+    assert not against

@@ -14,7 +14,7 @@ from egcalib.simulation.detector import ELECTRON, UNCONVERTED
 from egcalib.simulation.events import simulate_chunk
 from egcalib.simulation.generator import generate
 from egcalib.simulation.objects import calibration_sample
-from egcalib.simulation.validation import fit_resolution
+from egcalib.simulation.resolution_fit import fit_resolution
 
 JAGGED_PREFIXES = ("el_", "ph_", "mu_", "trk_")
 

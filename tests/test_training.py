@@ -95,7 +95,7 @@ def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, capl
                 seen["weights"] = [w.copy() for w in self.model.get_weights()]
                 seen["optimizer"] = optimizer_state(self.model)
 
-    with caplog.at_level("INFO", logger="egcalib.training"):
+    with caplog.at_level("INFO", logger="egcalib"):
         train(
             model,
             training,
@@ -145,7 +145,7 @@ def test_the_model_kept_is_the_best_validation_epoch_even_across_a_resume(setup,
             extra_callbacks=[RuinFrom(2)],
             **out,
         )
-    with caplog.at_level("INFO", logger="egcalib.training"):
+    with caplog.at_level("INFO", logger="egcalib"):
         trained = train(
             model, training, synthetic(256, 1), val, IMAGE, extra_callbacks=[RuinFrom(2)], **out
         )
@@ -268,7 +268,7 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(setup, caplog):
             seen.setdefault("epoch", epoch)
 
     changed = {**training, "learning_rate": training["learning_rate"] / 2}
-    with caplog.at_level("INFO", logger="egcalib.training"):
+    with caplog.at_level("INFO", logger="egcalib"):
         train(
             model,
             changed,

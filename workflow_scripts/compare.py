@@ -4,7 +4,7 @@ from egcalib.logs import log_to_file
 
 log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.evaluation import compare
+from egcalib.comparison import compare
 
 compare(
     list(snakemake.input),

@@ -3,7 +3,8 @@
 Binned extended maximum likelihood (iminuit ExtendedBinnedNLL) on the expected counts per bin,
 which are integrals of the convolved density. The convolution is done on a fine grid extending
 well beyond the fit range (so nothing wraps or is cut at the edges) with an FFT; the density is
-then normalised inside the fit range, so the yield is the number of events in range.
+then normalised inside the fit range, so the yield is the number of events in range. Two fits of
+the same events are compared, with a paired bootstrap, in egcalib.sigma_improvement.
 """
 
 from __future__ import annotations
@@ -75,8 +76,6 @@ class FitResult:
 # A fit whose chi2 has a p-value below this does not describe the peak: its sigma_CB is no
 # resolution to compare (e.g. a data peak under a tail taken from MC that it does not have).
 MIN_CHI2_PROBABILITY = 1e-3
-# A bootstrap resample this many errors from the median is a fit in another minimum.
-OUTLIER_ERRORS = 5.0
 
 
 def quality_flags(
@@ -256,71 +255,3 @@ def fit_bw_cb(
         flags=quality_flags(values, errors, fixed, chi2, ndf),
         tail=tail,
     )
-
-
-def paired_sigma_improvement(
-    masses,
-    reference,
-    nominal: FitResult,
-    nominal_reference: FitResult,
-    weights=None,
-    n_bootstrap: int = 50,
-    seed: int = 1,
-    **fit_config,
-) -> dict:
-    """1 - sigma_CB / sigma_CB(reference) with its error from a paired bootstrap.
-
-    ``masses`` and ``reference`` (n,) are the same n events' masses [GeV] with two energy
-    hypotheses (NaN where an event has none), ``nominal`` and ``nominal_reference`` their fits
-    on the full sample, ``weights`` (n,) or None. Each resample draws events with replacement
-    and fits both hypotheses on the same draw (starting from the nominal shapes), so the error
-    carries the correlation of the two widths (the same events, largely the same fluctuations),
-    which two independent fits' errors in quadrature ignore. A tail given to a nominal fit
-    (``FitResult.tail``) is given to its resamples too. Returns value (from the nominal
-    fits), error (half the central 68 % interval of the resamples, the standard deviation for
-    a Gaussian spread but not inflated by a few fits that land far off; NaN when fewer than 10
-    converged), bootstrap_ok, bootstrap_failed (resamples where a fit did not converge) and
-    bootstrap_outliers (resamples more than OUTLIER_ERRORS errors from the median: a few fits
-    falling into another minimum, which make the error itself uncertain).
-    """
-    masses, reference = np.asarray(masses, float), np.asarray(reference, float)
-    both = np.isfinite(masses) & np.isfinite(reference)
-    masses, reference = masses[both], reference[both]
-    weights = None if weights is None else np.asarray(weights, float)[both]
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_bootstrap):
-        pick = rng.integers(0, len(masses), len(masses))
-        w = None if weights is None else weights[pick]
-        try:
-            a = fit_bw_cb(masses[pick], w, start=nominal.start, tail=nominal.tail, **fit_config)
-            b = fit_bw_cb(
-                reference[pick],
-                w,
-                start=nominal_reference.start,
-                tail=nominal_reference.tail,
-                **fit_config,
-            )
-        except FitError:
-            continue
-        draws.append(1.0 - a.values["sigma"] / b.values["sigma"])
-    error, outliers = bootstrap_error(draws)
-    return {
-        "value": 1.0 - nominal.values["sigma"] / nominal_reference.values["sigma"],
-        "error": error,
-        "bootstrap_ok": len(draws),
-        "bootstrap_failed": n_bootstrap - len(draws),
-        "bootstrap_outliers": outliers,
-    }
-
-
-def bootstrap_error(draws) -> tuple[float, int]:
-    """(error, outliers) of bootstrap resample values ``draws``: half the central 68 % interval
-    and the number of draws more than OUTLIER_ERRORS errors from the median; (NaN, 0) for fewer
-    than 10 draws."""
-    if len(draws) < 10:
-        return float("nan"), 0
-    draws = np.asarray(draws, float)
-    low, median, high = np.percentile(draws, [15.865, 50, 84.135])
-    error = float(0.5 * (high - low))
-    return error, int(np.sum(np.abs(draws - median) > OUTLIER_ERRORS * error))

@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 import vector
 
-MUON_MASS = 0.1056584
-
 
 def _momenta(energy, eta, phi, mass=0.0):
     energy = np.asarray(energy, float)

@@ -40,7 +40,7 @@ def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
     spec["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
     spec["loss"] = {**defaults["loss"], **entry.get("loss", {})}
     for place in ("film", "top"):
-        if place not in model:
+        if place not in spec:
             raise ValueError(f"model {name}: a cnn model needs `{place}` (a list of inputs)")
         unknown = set(spec[place]) - {"scalars", "tracks"}
         if unknown:

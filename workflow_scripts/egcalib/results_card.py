@@ -17,12 +17,9 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from egcalib import metrics
-from egcalib.evaluation import read_predictions
-from egcalib.inference import KEY
+from egcalib.card_sections import control_section, percent, photon_section
 
 # Seed 000's ablation table (relIQR75, relIQR95 against ATLAS's standard calibration, MC Z -> ee),
 # keyed by the config's model names for the twelve film/top placements.
@@ -48,19 +45,6 @@ SEED_SIGMA = {
     ("zee", "mc"): "23.5 +- 0.4 % (2.393 -> 1.831 GeV)",
     ("zee", "data"): "9.4 +- 0.9 % (MC training), 5.9 +- 0.9 % (data labels)",
 }
-# Seed 001: rIQR of unconverted and converted photon models (photons below 100 GeV).
-SEED_PHOTONS = {"unconverted": 0.294, "converted": 0.199}
-
-
-def _percent(value, error=None, flags="") -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    text = (
-        f"{100 * value:+.1f}"
-        + (f" +- {100 * error:.1f}" if error is not None and np.isfinite(error) else "")
-        + " %"
-    )
-    return text + (f" **FLAGGED: {flags}**" if isinstance(flags, str) and flags else "")
 
 
 def ablation_section(table: pd.DataFrame) -> list[str]:
@@ -82,14 +66,12 @@ def ablation_section(table: pd.DataFrame) -> list[str]:
             "sigma_improvement_zmumug_mc",
         ):
             fits.append(
-                _percent(
-                    row.get(column), row.get(f"{column}_error"), row.get(f"{column}_flags", "")
-                )
+                percent(row.get(column), row.get(f"{column}_error"), row.get(f"{column}_flags", ""))
             )
         lines.append(
             f"| {row['model']} | {row['particle']} | "
-            f"{_percent(row['riqr75'], row['riqr75_error'])} | "
-            f"{_percent(row['riqr95'], row['riqr95_error'])} | {seed_text} | "
+            f"{percent(row['riqr75'], row['riqr75_error'])} | "
+            f"{percent(row['riqr95'], row['riqr95_error'])} | {seed_text} | "
             + " | ".join(fits)
             + " |"
         )
@@ -144,107 +126,6 @@ def baseline_section(results: Path) -> list[str]:
             )
             lines.append(f"| {label} | {sigma} | {100 * row['eiqr75']:.2f} % |")
     return lines
-
-
-def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
-    """Photon models' rIQR for unconverted and converted photons apart (seed 001's split)."""
-    lines = []
-    for model in table.loc[
-        (table["particle"] == "photon") & (table["model"] != "baseline_binned"), "model"
-    ]:
-        frame = _mc_predictions(results, model)
-        if frame.empty:
-            continue
-        lines += [
-            f"## Photon model {model}: unconverted and converted photons",
-            "",
-            "| photons | objects | rIQR75 | rIQR95 | seed 001 rIQR |",
-            "|---|---|---|---|---|",
-        ]
-        for name, sel in (
-            ("unconverted", frame["conv_type"] == 0),
-            ("converted", frame["conv_type"] > 0),
-        ):
-            part = frame[sel]
-            s = metrics.summary(
-                (part["e_pred"] / part["e_truth"]).to_numpy(),
-                (part["e_baseline"] / part["e_truth"]).to_numpy(),
-                n_bootstrap,
-            )
-            lines.append(
-                f"| {name} | {s['n']} | {_percent(s['riqr75'], s['riqr75_error'])} | "
-                f"{_percent(s['riqr95'], s['riqr95_error'])} | "
-                f"{100 * SEED_PHOTONS[name]:+.1f} % |"
-            )
-        lines.append("")
-    return lines
-
-
-ID_COLUMNS = ["dataset", *KEY]
-
-
-def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
-    """A model's predictions for MC objects with truth (all its evaluation datasets): the files
-    its evaluation read (metrics.json), not whatever else the folder holds."""
-    metrics = json.loads((results / f"eval/{model}/metrics.json").read_text())
-    frame = read_predictions([results / path for path in metrics["predictions"]])
-    return frame[np.isfinite(frame["e_truth"])] if len(frame) else frame
-
-
-def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
-    """Every CNN model against the BDT control of its particle and against the binned
-    baseline: rIQR on the same MC test objects, paired bootstrap errors (positive: the model is
-    better)."""
-    kinds = table.drop_duplicates("model").set_index("model")["particle"]
-    # A BDT control's deliverable is its LightGBM text model (a network's is model.keras).
-    controls = {
-        particle: model
-        for model, particle in kinds.items()
-        if (results / "models" / model / "model.txt").exists()
-    }
-    lines = []
-    for model, particle in kinds.items():
-        if model == "baseline_binned" or model in controls.values():
-            continue
-        frame = _mc_predictions(results, model)
-        if frame.empty:
-            continue
-        re_model = frame["e_pred"] / frame["e_truth"]
-        references = {}
-        if particle in controls:
-            control = _mc_predictions(results, controls[particle])
-            joined = frame[ID_COLUMNS + ["e_truth", "e_pred"]].merge(
-                control[ID_COLUMNS + ["e_pred"]], on=ID_COLUMNS, suffixes=("", "_control")
-            )
-            references[f"BDT control {controls[particle]}"] = (
-                joined["e_pred"] / joined["e_truth"],
-                joined["e_pred_control"] / joined["e_truth"],
-            )
-        if "e_baseline_binned" in frame and np.isfinite(frame["e_baseline_binned"]).any():
-            has = np.isfinite(frame["e_baseline_binned"])
-            references["binned baseline"] = (
-                re_model[has],
-                frame.loc[has, "e_baseline_binned"] / frame.loc[has, "e_truth"],
-            )
-        for name, (model_re, reference_re) in references.items():
-            s = metrics.summary(model_re.to_numpy(), reference_re.to_numpy(), n_bootstrap)
-            lines.append(
-                f"| {model} | {name} | {s['n']} | {_percent(s['riqr75'], s['riqr75_error'])} "
-                f"| {_percent(s['riqr95'], s['riqr95_error'])} |"
-            )
-    if not lines:
-        return []
-    return [
-        "## Against the BDT control and the binned baseline (MC test objects)",
-        "",
-        "| model | reference | objects | rIQR75 | rIQR95 |",
-        "|---|---|---|---|---|",
-        *lines,
-        "",
-        "rIQR = 1 - eIQR(model) / eIQR(reference) on the same objects, paired "
-        "bootstrap errors; positive: the model is better.",
-        "",
-    ]
 
 
 def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:

@@ -14,10 +14,9 @@ import numpy as np
 import vector
 
 from egcalib.branch_types import require_mask
+from egcalib.kinematics import MUON_MASS
 
 vector.register_awkward()
-
-MUON_MASS = 0.1056584
 
 
 @dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import vector
 
-from egcalib.kinematics import wrap_phi
+from egcalib.kinematics import ELECTRON_MASS, MUON_MASS, wrap_phi
 
 ELECTRON_PDG, MUON_PDG, PHOTON_PDG = 11, 13, 22
-LEPTON_MASS = {ELECTRON_PDG: 0.000511, MUON_PDG: 0.10566}
+LEPTON_MASS = {ELECTRON_PDG: ELECTRON_MASS, MUON_PDG: MUON_MASS}
 
 
 def sample_dilepton_mass(n, gen: dict, rng):

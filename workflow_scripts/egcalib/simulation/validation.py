@@ -18,12 +18,11 @@ import matplotlib.pyplot as plt
 import mplhep
 import numpy as np
 import uproot
-from iminuit import Minuit
-from iminuit.cost import LeastSquares
 
 from egcalib.atomic import atomic_path, save_figure
 from egcalib.contract import LAYERS
 from egcalib.fitting import FitError, fit_bw_cb
+from egcalib.simulation.resolution_fit import fit_resolution, resolution_model
 from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs
 
 # docs/design.md section 4: ATLAS design resolution anchors for central electrons, and the Z -> ee
@@ -32,7 +31,6 @@ SAMPLING_ANCHOR = (0.09, 0.15)
 CONSTANT_ANCHOR = (0.005, 0.012)
 SIGMA_CB_ANCHOR = (2.0, 2.8)
 SEED_SIGMA_CB = 2.393
-IQR_TO_SIGMA = 1.3489795
 
 
 def read_electrons(paths, tree: str, fields) -> ak.Array:
@@ -41,58 +39,6 @@ def read_electrons(paths, tree: str, fields) -> ak.Array:
     arrays = [uproot.open(path)[tree].arrays(branches) for path in paths]
     joined = ak.concatenate(arrays) if arrays else ak.Array({b: [] for b in branches})
     return ak.zip({name: ak.flatten(joined[f"el_{name}"]) for name in fields})
-
-
-def resolution_model(energy, sampling, noise, constant):
-    """sigma(E)/E = a/sqrt(E) (+) b/E (+) c."""
-    return np.sqrt(sampling**2 / energy + (noise / energy) ** 2 + constant**2)
-
-
-def robust_resolution(response):
-    """IQR-based Gaussian-equivalent width and its approximate error."""
-    q25, q75 = np.percentile(response, [25, 75])
-    sigma = (q75 - q25) / IQR_TO_SIGMA
-    return sigma, 1.1 * sigma / np.sqrt(max(len(response), 1))
-
-
-def fit_resolution(energy, response, energy_edges):
-    """Fit a, b, c of the resolution model to the IQR width of E_reco/E_true in energy bins."""
-    centres, sigmas, errors = [], [], []
-    for lo, hi in itertools.pairwise(energy_edges):
-        sel = (energy >= lo) & (energy < hi)
-        if sel.sum() < 30:
-            continue
-        sigma, error = robust_resolution(response[sel])
-        centres.append(np.median(energy[sel]))
-        sigmas.append(sigma)
-        errors.append(error)
-    centres, sigmas, errors = map(np.asarray, (centres, sigmas, errors))
-    if len(centres) < 4:
-        raise ValueError(f"resolution fit needs >= 4 populated energy bins, got {len(centres)}")
-    minuit = Minuit(
-        LeastSquares(centres, sigmas, errors, resolution_model),
-        sampling=0.1,
-        noise=0.3,
-        constant=0.007,
-    )
-    minuit.limits = [(0, 1), (0, 5), (0, 0.1)]
-    minuit.migrad()
-    minuit.hesse()
-    return {
-        "sampling": minuit.values["sampling"],
-        "sampling_error": minuit.errors["sampling"],
-        "noise_gev": minuit.values["noise"],
-        "noise_error": minuit.errors["noise"],
-        "constant": minuit.values["constant"],
-        "constant_error": minuit.errors["constant"],
-        "chi2_ndf": minuit.fval / max(len(centres) - 3, 1),
-        "converged": minuit.valid,
-        "points": {
-            "energy": centres.tolist(),
-            "sigma_over_e": sigmas.tolist(),
-            "error": errors.tolist(),
-        },
-    }
 
 
 def layer_fractions(energy, layers, energy_edges):
