@@ -2,10 +2,11 @@
 
 - upsampling: GB/s of output beside np.copyto of an array of the same size (ratio);
 - input pipeline: samples/s (and per core) reading shards beside iterating the same decoded
-  samples already in memory with the same batch size (ratio), for upsampled and native shards;
+  samples already in memory with the same batch size (ratio), for upsampled and native shards,
+  each with float32 and float16 images (shards.image_dtype);
   beside them the rate at which tf.data reads the shard's raw records alone (batched, not
   parsed): the ceiling of the file format on this machine;
-- bytes per object on disk for both shard modes.
+- bytes per object on disk for each.
 
     .venv/bin/python benchmarks/bench_images.py [n_objects]   (default 16384)
 """
@@ -93,14 +94,20 @@ def main(n: int = 16384) -> None:
         skim = Path(tmp) / "skim.parquet"
         synthetic_skim(skim, n, config)
         everything = {"train": 1.0, "val": 0.0, "test": 0.0}
-        for mode in ("upsampled", "native"):
-            shards = {**config["shards"], "mode": mode}
-            paths = {s: Path(tmp) / f"{mode}.{s}.tfrecord" for s in ("train", "val", "test")}
+        for mode, dtype in (
+            ("upsampled", "float32"),
+            ("upsampled", "float16"),
+            ("native", "float32"),
+            ("native", "float16"),
+        ):
+            shards = {**config["shards"], "mode": mode, "image_dtype": dtype}
+            name = f"{mode}.{dtype}"
+            paths = {s: Path(tmp) / f"{name}.{s}.tfrecord" for s in ("train", "val", "test")}
             start = time.perf_counter()
             write_shards(
                 skim,
                 paths,
-                Path(tmp) / f"{mode}.parquet",
+                Path(tmp) / f"{name}.parquet",
                 config["images"],
                 {**config["splits"], "fractions": everything},
                 shards,
@@ -126,8 +133,8 @@ def main(n: int = 16384) -> None:
             )
             size = paths["train"].stat().st_size / n
             print(
-                f"input pipeline, {mode} shards ({size / 1e3:.1f} KB/object on disk, "
-                f"written at {write_rate:.0f} objects/s):"
+                f"input pipeline, {mode} shards, {dtype} images ({size / 1e3:.1f} KB/object on "
+                f"disk, written at {write_rate:.0f} objects/s):"
             )
             print(f"  from shards   : {n / read:9.0f} samples/s ({n / read / cores:.0f} per core)")
             print(f"  from memory   : {n / memory:9.0f} samples/s  (bound)")

@@ -42,12 +42,12 @@ def skimmed(ntuple_dir, default_config, tmp_path_factory):
     return out
 
 
-def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled"):
+def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled", image_dtype="float32"):
     from egcalib.records import write_shards
 
-    shards = {**config["shards"], "mode": mode}
-    paths = {s: tmp_path / f"{dataset}.{mode}.{s}.tfrecord" for s in SPLITS}
-    sidecar = tmp_path / f"{dataset}.{mode}.parquet"
+    shards = {**config["shards"], "mode": mode, "image_dtype": image_dtype}
+    paths = {s: tmp_path / f"{dataset}.{mode}.{image_dtype}.{s}.tfrecord" for s in SPLITS}
+    sidecar = tmp_path / f"{dataset}.{mode}.{image_dtype}.parquet"
     counts = write_shards(
         skimmed / f"{dataset}.parquet", paths, sidecar, config["images"], config["splits"], shards
     )
@@ -222,6 +222,69 @@ def test_files_read_in_parallel_give_the_same_batches(skimmed, tmp_path, default
     for one, parallel in zip(*batches):
         np.testing.assert_array_equal(one[0]["image"], parallel[0]["image"])
         np.testing.assert_array_equal(one[1], parallel[1])
+
+
+@pytest.mark.parametrize("mode", ["upsampled", "native"])
+def test_float16_images_are_the_float32_ones_rounded(skimmed, tmp_path, default_config, mode):
+    """shards.image_dtype float16: each stored image value is the float32 one rounded to the
+    nearest float16 (relative error <= 2^-11 above 6e-5), everything else identical, in half
+    the bytes for upsampled images."""
+    from egcalib.pipeline import InputPipeline
+
+    batches, size, files = {}, {}, {}
+    for dtype in ("float32", "float16"):
+        paths, _, _, shards = write(skimmed, tmp_path, default_config, mode=mode, image_dtype=dtype)
+        pipeline = InputPipeline(default_config["images"], shards, IDENTITY)
+        batches[dtype] = list(
+            pipeline.dataset([paths["test"]], 64, training=False).as_numpy_iterator()
+        )
+        size[dtype] = sum(path.stat().st_size for path in paths.values())
+        files[dtype] = paths["test"]
+    assert len(batches["float32"]) == len(batches["float16"]) > 0
+    for (inputs32, target32, _), (inputs16, target16, _) in zip(
+        batches["float32"], batches["float16"], strict=True
+    ):
+        np.testing.assert_array_equal(target32, target16)
+        np.testing.assert_array_equal(inputs32["scalars"], inputs16["scalars"])
+        assert inputs16["image"].dtype == np.float32
+        # Normalised images are O(1); below 6e-5 GeV float16 is subnormal (steps of 6e-8 GeV).
+        np.testing.assert_allclose(inputs16["image"], inputs32["image"], rtol=2**-11, atol=1e-5)
+        assert not np.array_equal(inputs16["image"], inputs32["image"])
+    # On disk: exactly the float32 values rounded to the nearest float16.
+    stored = {
+        dtype: np.concatenate(
+            [
+                np.frombuffer(record.features.feature["image"].bytes_list.value[0], dtype)
+                for record in map(
+                    tf.train.Example.FromString,
+                    tf.data.TFRecordDataset(str(files[dtype])).as_numpy_iterator(),
+                )
+            ]
+        )
+        for dtype in ("float32", "float16")
+    }
+    np.testing.assert_array_equal(stored["float16"], stored["float32"].astype(np.float16))
+    if mode == "upsampled":
+        assert size["float16"] < 0.6 * size["float32"]
+
+
+def test_float16_images_refuse_cells_beyond_its_range(skimmed, tmp_path, default_config):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pq.read_table(skimmed / "mc_zee.parquet")
+    column = table.column_names.index("cells_lr2")
+    hot = pa.array(
+        [[1e5] + list(row[1:]) for row in table["cells_lr2"].to_pylist()],
+        table.schema.field("cells_lr2").type,
+    )
+    hot_dir = tmp_path / "hot"
+    hot_dir.mkdir()
+    pq.write_table(table.set_column(column, "cells_lr2", hot), hot_dir / "mc_zee.parquet")
+    assert pc.max(pc.list_flatten(hot)).as_py() == 1e5
+    with pytest.raises(ValueError, match=r"mc_zee\.parquet: image holds 100000.*float16"):
+        write(hot_dir, tmp_path, default_config, image_dtype="float16")
+    write(hot_dir, tmp_path, default_config, image_dtype="float32")  # float32 holds it
 
 
 def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_config):

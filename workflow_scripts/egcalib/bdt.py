@@ -155,22 +155,15 @@ def train_bdt(
     )
     params = lightgbm_params(settings, seed)
     features = [c.removeprefix("scalar_") for c in SCALAR_COLUMNS]
-    train_set = lgb.Dataset(
-        data["train"][0],
-        data["train"][1],
-        weight=data["train"][2],
-        feature_name=features,
-        params=params,
-        free_raw_data=True,
-    )
-    val_set = lgb.Dataset(
-        data["val"][0],
-        data["val"][1],
-        weight=data["val"][2],
-        reference=train_set,
-        params=params,
-        free_raw_data=True,
-    )
+
+    def lightgbm_dataset(split, **extra):
+        scalars, target, weight = data[split]
+        return lgb.Dataset(
+            scalars, target, weight=weight, params=params, free_raw_data=True, **extra
+        )
+
+    train_set = lightgbm_dataset("train", feature_name=features)
+    val_set = lightgbm_dataset("val", reference=train_set)
     record = {}
     booster = lgb.train(
         params,

@@ -51,6 +51,8 @@ class InputPipeline:
         ``factor`` (batch,) if given."""
         feature = self.features[name]
         stored = tf.reshape(tf.io.decode_raw(raw, tf.as_dtype(feature.dtype)), (-1, *feature.shape))
+        if feature.dtype != "float32":  # float16 on disk: computed in float32 from here
+            stored = tf.cast(stored, tf.float32)
         if self.mode == "native":
             return self.upsampler.tf_upsample(stored, intensive=intensive, factor=factor)
         return stored if factor is None else stored * factor[:, None, None, None]

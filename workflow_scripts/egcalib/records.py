@@ -40,17 +40,21 @@ BLOCK_SIZE = 4096
 
 @dataclass(frozen=True)
 class Feature:
-    """One feature of an example: an array of ``dtype`` ("float32" or "int64") and ``shape``
-    (() for one value), stored as a list of its values, or with ``raw`` as the array's bytes
-    (one string; C order)."""
+    """One feature of an example: an array of ``dtype`` ("float32", "int64"; "float16" only
+    ``raw``) and ``shape`` (() for one value), stored as a list of its values, or with ``raw``
+    as the array's bytes (one string; C order)."""
 
     dtype: str
     shape: tuple[int, ...]
     raw: bool = False
 
 
+# The largest finite float16 (IEEE 754 binary16): a cell above it would be stored as inf.
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
 def stored_image_shape(images: dict, shards: dict) -> tuple[int, ...]:
-    """Shape of the float32 image an example holds: (H, W, 4) of ``images.target_shape`` in
+    """Shape of the image an example holds: (H, W, 4) of ``images.target_shape`` in
     ``upsampled`` shard mode, the (n_native,) cells of all layers concatenated (lr0 to lr3,
     eta-major) in ``native`` mode."""
     if shards["mode"] == "native":
@@ -62,8 +66,9 @@ def record_format(images: dict, shards: dict) -> dict[str, Feature]:
     """The features of a shard example, name -> Feature: what write_shards writes and the input
     pipeline parses. Set by the ``images`` config (time_images, native_shapes, target_shape)
     and the shard mode; scalars (16,), tracks (N_TRACKS, 11) and mask (N_TRACKS,) are of the
-    contract (egcalib.contract)."""
-    image = Feature("float32", stored_image_shape(images, shards), raw=True)
+    contract (egcalib.contract). Images (and time images) are stored in ``shards.image_dtype``
+    (float32, or float16: half the bytes, each value rounded to 2^-11 of itself)."""
+    image = Feature(shards["image_dtype"], stored_image_shape(images, shards), raw=True)
     features = {
         "image": image,
         "scalars": Feature("float32", (len(SCALARS),)),
@@ -150,6 +155,14 @@ def write_shards(
         windows["time_image"] = upsampler.concatenate(
             {c.removeprefix("time_"): fixed_size(table[c]) for c in TIME_COLUMNS}
         )
+    if shards["image_dtype"] == "float16":
+        for name, native in windows.items():
+            largest = float(np.abs(native).max(initial=0.0))
+            if not largest <= FLOAT16_MAX:
+                raise ValueError(
+                    f"{skim_path}: {name} holds {largest:.6g} (cells of an object), beyond "
+                    f"float16's range ({FLOAT16_MAX:.0f}); set shards.image_dtype: float32"
+                )
     values = targets(table)
     key = int(dataset_key(dataset, splits["salt"]).astype(np.int64))
     columns = as_format(
