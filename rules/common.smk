@@ -44,6 +44,15 @@ def settings(section):
     return output_settings(config, section)
 
 
+def simulation_settings(validation=False):
+    """The `simulation:` params of a rule: its `validation` block (the per-effect resolution
+    study) only where the validation reads it, so a change there reruns the validation alone."""
+    simulation = settings("simulation")
+    if validation:
+        return simulation
+    return {key: value for key, value in simulation.items() if key != "validation"}
+
+
 def dataset_spec(key):
     """An input function's value: the dataset's ``key`` (kind, process, ...)."""
     return lambda wildcards: config["datasets"][wildcards.dataset][key]

@@ -12,7 +12,7 @@ rule calibrate_simulation:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(30),
     params:
-        simulation=settings("simulation"),
+        simulation=simulation_settings(),
         images=SIMULATION_IMAGES,
         code=code_version("calibrate_simulation"),
     script:
@@ -40,7 +40,7 @@ rule simulate:
         process=dataset_spec("process"),
         kind=dataset_spec("kind"),
         events=dataset_spec("events_per_file"),
-        simulation=settings("simulation"),
+        simulation=simulation_settings(),
         images=SIMULATION_IMAGES,
         tree=config["ntuple"]["tree"],
         code=code_version("simulate"),
@@ -70,7 +70,7 @@ rule validate_simulation:
     conda:
         "../envs/analysis.yaml"
     params:
-        simulation=settings("simulation"),
+        simulation=simulation_settings(validation=True),
         images=SIMULATION_IMAGES,
         tree=config["ntuple"]["tree"],
         code=code_version("validate_simulation"),

@@ -244,6 +244,15 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     }, jobs
 
 
+def test_a_validation_setting_reruns_only_the_validation(workflow_run, tmp_path):
+    """simulation.validation is read by the toy detector's validation alone: the calibration,
+    the ntuples and all after them stay."""
+    changed = tmp_path / "validation.yaml"
+    changed.write_text("simulation:\n  validation: {z_events: 1234}\n")
+    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
+    assert jobs == {"validate_simulation": 1, "all": 1}, jobs
+
+
 def _reversed(value):
     """``value`` with every dict's keys in reverse order (same meaning)."""
     if isinstance(value, dict):
