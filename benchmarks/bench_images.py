@@ -62,6 +62,7 @@ def synthetic_skim(path, n, config):
 
 
 def main(n: int = 16384) -> None:
+    from egcalib.normalisation import identity_statistics
     from egcalib.pipeline import InputPipeline
     from egcalib.records import write_shards
     from egcalib.upsampling import Upsampler
@@ -81,14 +82,7 @@ def main(n: int = 16384) -> None:
 
     import tensorflow as tf
 
-    identity = {
-        "scalar_median": [0.0] * 16,
-        "scalar_iqr": [1.0] * 16,
-        "track_median": [0.0] * 11,
-        "track_iqr": [1.0] * 11,
-        "log_e_acc_median": 0.0,
-        "log_e_acc_iqr": 1.0,
-    }
+    identity = identity_statistics()
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
         skim = Path(tmp) / "skim.parquet"

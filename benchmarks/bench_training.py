@@ -98,17 +98,11 @@ def measure(spec, training, batch, steps):
 
 def pipeline_rates(config, batch: int, n: int) -> dict:
     """Training-mode input pipeline samples/s from shards of ``n`` synthetic objects, per mode."""
+    from egcalib.normalisation import identity_statistics
     from egcalib.pipeline import InputPipeline
     from egcalib.records import write_shards
 
-    identity = {
-        "scalar_median": [0.0] * 16,
-        "scalar_iqr": [1.0] * 16,
-        "track_median": [0.0] * 11,
-        "track_iqr": [1.0] * 11,
-        "log_e_acc_median": 0.0,
-        "log_e_acc_iqr": 1.0,
-    }
+    identity = identity_statistics()
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
         skim = Path(tmp) / "skim.parquet"

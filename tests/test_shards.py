@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from egcalib.contract import CELL_COLUMNS, SCALAR_COLUMNS
-from egcalib.normalisation import training_statistics
+from egcalib.normalisation import identity_statistics, training_statistics
 from egcalib.objects import fixed_size
 from egcalib.skimming import skim_file
 from egcalib.splits import SPLITS
@@ -54,14 +54,7 @@ def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled", image_d
     return paths, sidecar, counts, shards
 
 
-IDENTITY = {
-    "scalar_median": [0.0] * 16,
-    "scalar_iqr": [1.0] * 16,
-    "track_median": [0.0] * 11,
-    "track_iqr": [1.0] * 11,
-    "log_e_acc_median": 0.0,
-    "log_e_acc_iqr": 1.0,
-}
+IDENTITY = identity_statistics()
 
 
 @pytest.mark.parametrize(

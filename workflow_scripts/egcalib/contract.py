@@ -4,6 +4,8 @@ Logical names are what the code uses. Real ntuples map each logical name to a br
 uproot alias expression through ``config["ntuple"]["branches"]``; nothing else hard-codes a name.
 """
 
+import math
+
 # Per-layer native cell windows (eta x phi) around the hottest middle cell
 # (docs/design.md section 5).
 LAYERS = ("lr0", "lr1", "lr2", "lr3")
@@ -12,7 +14,7 @@ LAYERS = ("lr0", "lr1", "lr2", "lr3")
 # Collaboration, "ATLAS liquid-argon calorimeter: Technical Design Report", CERN-LHCC-96-041
 # (0.025 x 2 pi / 256 in the barrel).
 MIDDLE_CELL_ETA = 0.025
-MIDDLE_CELL_PHI = 2 * 3.141592653589793 / 256
+MIDDLE_CELL_PHI = 2 * math.pi / 256
 
 # Event-level branches: logical name -> numpy dtype.
 EVENT_BRANCHES = {

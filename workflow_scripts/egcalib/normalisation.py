@@ -28,6 +28,19 @@ DEFAULT_TARGET_SCALE = (1.0, 0.05)
 E_ACC_FLOOR = 0.1
 
 
+def identity_statistics() -> dict:
+    """Statistics under which ``normalise`` leaves the scalars, track features and log E_acc as
+    they are (median 0, IQR 1): for benchmarks and tests of the input pipeline."""
+    return {
+        "scalar_median": [0.0] * len(SCALAR_COLUMNS),
+        "scalar_iqr": [1.0] * len(SCALAR_COLUMNS),
+        "track_median": [0.0] * len(TRACK_FEATURES),
+        "track_iqr": [1.0] * len(TRACK_FEATURES),
+        "log_e_acc_median": 0.0,
+        "log_e_acc_iqr": 1.0,
+    }
+
+
 def _median_iqr(values: np.ndarray):
     if len(values) == 0:
         return np.zeros(values.shape[1]), np.ones(values.shape[1])
