@@ -122,7 +122,17 @@ STAGES = (
         "skimming",
     },
     {"objects", "records", "splits", "upsampling"},
-    {"bdt", "checkpoints", "history", "losses", "models", "normalisation", "pipeline", "training"},
+    {
+        "bdt",
+        "checkpoints",
+        "history",
+        "losses",
+        "models",
+        "normalisation",
+        "pipeline",
+        "resolution_calibration",
+        "training",
+    },
     {"bdt_inference", "export", "inference"},
     {
         "card_sections",

@@ -162,6 +162,23 @@ def test_the_model_kept_is_the_best_validation_epoch_even_across_a_resume(setup,
     assert not (out["work_dir"] / "best").exists()
 
 
+def test_an_mdn_model_is_saved_with_its_sigma_calibrated_on_validation(setup, caplog):
+    """The saved model's sigma covers 68 % of the validation objects, whatever the NLL left."""
+    from egcalib.models import load_for_inference
+    from egcalib.resolution_calibration import COVERAGE_68, validation_pulls
+
+    model, training, out = setup
+    model = {**model, "loss": {"name": "mdn", "truncation": 3.0}}
+    validation = synthetic(256, 2)
+    with caplog.at_level("INFO", logger="egcalib.resolution_calibration"):
+        train(model, {**training, "epochs": 2}, synthetic(512, 1), validation, IMAGE, **out)
+    saved = load_for_inference(out["out_model"])
+    scale = float(saved.get_layer("sigma").scale.numpy())
+    assert scale != 1.0 and f"sigma scaled by {scale:.4f}" in caplog.text
+    pulls = validation_pulls(saved, validation)
+    assert np.mean(np.abs(pulls) < 1) == pytest.approx(COVERAGE_68, abs=1 / 256)
+
+
 def test_fewer_objects_than_a_batch_is_a_clear_error():
     from egcalib.training import check_training_size
 

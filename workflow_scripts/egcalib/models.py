@@ -69,6 +69,19 @@ class TargetScale(layers.Layer):
         return {**super().get_config(), "median": self.median, "iqr": self.iqr}
 
 
+@keras.saving.register_keras_serializable(package="egcalib")
+class SigmaScale(layers.Layer):
+    """sigma -> scale * sigma, with ``scale`` a non-trainable weight: 1 while training, then set
+    from the validation pulls (resolution_calibration.calibrate_sigma), so the saved model, its
+    float32 copy and ONNX all carry the calibrated resolution."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(), initializer="ones", trainable=False, name="scale")
+
+    def call(self, sigma):
+        return sigma * ops.cast(self.scale, sigma.dtype)
+
+
 def _dense_block(x, units, activation, name, batch_norm=None):
     """Dense layers, each followed by BatchNorm (``batch_norm`` is its momentum; None: none)."""
     for i, width in enumerate(units):
@@ -166,7 +179,8 @@ def build_model(
     )
     if spec["loss"]["name"] == "mdn":
         sigma = layers.Dense(1, activation="softplus", name="sigma_raw")(x)
-        sigma = TargetScale(1e-4, iqr, name="sigma")(sigma)  # in units of the target's spread
+        sigma = TargetScale(1e-4, iqr, name="sigma_unscaled")(sigma)  # the targets' spread
+        sigma = SigmaScale(name="sigma", dtype="float32")(sigma)
         outputs = layers.Concatenate(name="correction_and_sigma", dtype="float32")(
             [correction, sigma]
         )

@@ -140,7 +140,11 @@ def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
                 f"{100 * pulls['coverage95']:.1f} % ({pulls['n']} objects; target width "
                 "0.9-1.1, 68 % coverage 64-72 %)"
             ]
-    return ["## Per-object resolution (MDN models)", "", *lines, ""] if lines else []
+    note = (
+        "Test objects; each MDN model's sigma is scaled after training by the 68.27 % quantile "
+        "of |pull| on its validation objects (egcalib/resolution_calibration.py)."
+    )
+    return ["## Per-object resolution (MDN models)", "", note, "", *lines, ""] if lines else []
 
 
 FIGURES = ("eval/ablation.png", "simulation/plots/effects.png")

@@ -4,7 +4,8 @@ Deterministic given the seed; mixed precision and XLA on a GPU, plain float32 on
 is configurable: ~3x faster for a ~0.7M-parameter model, docs/design.md section 12); Adam with a
 plateau or cosine learning-rate schedule and early stopping; a backup of model and optimizer state
 every epoch, so a killed job rerun resumes at the next epoch with the weights it saved; the model
-written is that of the epoch with the lowest validation loss (kept across resumes); history,
+written is that of the epoch with the lowest validation loss (kept across resumes), an MDN
+model's sigma then calibrated on the validation split (resolution_calibration); history,
 curve and the final .keras file written atomically.
 """
 
@@ -30,6 +31,7 @@ from egcalib.history import plot_history
 from egcalib.losses import get_loss
 from egcalib.models import build_model
 from egcalib.normalisation import DEFAULT_TARGET_SCALE
+from egcalib.resolution_calibration import calibrate_sigma
 from egcalib.settings import EXECUTION_KNOBS
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,7 @@ def train(
     with atomic_path(out_history) as tmp:
         history.to_csv(tmp, index=False)
     plot_history(history, out_plot, model.name)
+    calibrate_sigma(model, val_data)  # MDN models: sigma scaled to cover 68 % of validation
     with atomic_path(out_model) as tmp:
         model.save(tmp)
     for finished in ("backup", "best"):  # nothing left to resume
