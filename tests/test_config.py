@@ -63,6 +63,20 @@ def test_external_dataset_needs_files(default_config, repo):
 def test_dry_run_builds_the_dag(repo, tmp_path):
     result = _dry_run(repo, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    for rule in (
+        "simulate",
+        "validate_simulation",
+        "skim",
+        "shards",
+        "normalise",
+        "train",
+        "infer",
+        "train_bdt",
+        "infer_bdt",
+        "evaluate",
+        "compare",
+    ):
+        assert f"rule {rule}:" in result.stdout, rule
 
 
 def test_paper_scale_config_builds_its_dag(repo, tmp_path):
