@@ -15,6 +15,9 @@ import logging
 
 import numpy as np
 
+from egcalib.metrics import pulls as energy_pulls
+from egcalib.models import SigmaScale
+
 log = logging.getLogger(__name__)
 
 COVERAGE_68 = 0.6827  # P(|z| < 1) for a standard normal z
@@ -39,14 +42,15 @@ def coverage_scale(pulls, coverage: float = COVERAGE_68) -> float:
 
 
 def validation_pulls(model, dataset) -> np.ndarray:
-    """(target - mu) / sigma (n,) of the objects of ``dataset`` (batches of (inputs, target,
-    weight), as training_data gives) with a non-zero weight; the model's output is (mu, sigma)
-    per object, in units of the correction E / E_acc, so these are the energy pulls too."""
+    """(mu - target) / sigma (n,) (metrics.pulls) of the objects of ``dataset`` (batches of
+    (inputs, target, weight), as training_data gives) with a non-zero weight; the model's output
+    is (mu, sigma) per object, in units of the correction E / E_acc, so these are the energy
+    pulls too."""
     pulls = []
     for inputs, target, weight in dataset:
-        output = model(inputs, training=False).numpy().astype(float)
+        output = model(inputs, training=False).numpy()
         used = weight.numpy() != 0
-        pulls.append(((target.numpy() - output[:, 0]) / output[:, 1])[used])
+        pulls.append(energy_pulls(output[:, 0], output[:, 1], target.numpy())[used])
     return np.concatenate(pulls) if pulls else np.zeros(0)
 
 
@@ -55,8 +59,6 @@ def calibrate_sigma(model, dataset) -> float | None:
     ``dataset`` (the validation split) and return the scale; None (nothing done) for a model
     without a per-object resolution. With too few validation objects the scale stays 1 and a
     warning says so."""
-    from egcalib.models import SigmaScale
-
     layer = next((layer for layer in model.layers if isinstance(layer, SigmaScale)), None)
     if layer is None:
         return None
@@ -68,12 +70,13 @@ def calibrate_sigma(model, dataset) -> float | None:
         log.warning("model %s: sigma left uncalibrated: %s", model.name, error)
         return 1.0
     layer.scale.assign(scale)
+    finite = pulls[np.isfinite(pulls)]
     log.info(
         "model %s: sigma scaled by %.4f, the 68.27 %% quantile of |pull| of %d validation "
         "objects (raw 68 %% coverage %.1f %%)",
         model.name,
         scale,
-        np.isfinite(pulls).sum(),
-        100 * np.mean(np.abs(pulls[np.isfinite(pulls)]) < 1),
+        len(finite),
+        100 * np.mean(np.abs(finite) < 1),
     )
     return scale
