@@ -174,10 +174,11 @@ def dataset_inputs(pattern):
 @functools.cache
 def model_spec(name):
     """A model's spec: its entry resolved over model_defaults, checked against the datasets."""
-    from egcalib.model_config import model_particle, resolve_model
+    from egcalib.model_config import check_init_from, model_particle, resolve_model
 
     spec = resolve_model(name, config["models"][name], config["model_defaults"])
     model_particle(spec, config["datasets"])
+    check_init_from(name, config["models"], config["model_defaults"])
     return spec
 
 
@@ -188,6 +189,12 @@ def selected_models():
     if unknown:
         raise ValueError(f"selected_models: unknown models {unknown}")
     return names
+
+
+def initial_model(wildcards):
+    """Input function: the model.keras of the job's {model}'s init_from (none without)."""
+    source = model_spec(wildcards.model).get("init_from")
+    return [f"results/models/{source}/model.keras"] if source else []
 
 
 def spec_param(wildcards):

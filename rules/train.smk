@@ -28,6 +28,8 @@ rule train:
         val_mc=training_files("results/shards/{dataset}/{file}.val.tfrecord", "mc"),
         val_data=training_files("results/shards/{dataset}/{file}.val.tfrecord", "data"),
         normalisation="results/models/{model}/normalisation.json",
+        # The trained model whose weights it starts from (the spec's init_from), if any.
+        init=initial_model,
     output:
         model="results/models/{model}/model.keras",
         history="results/models/{model}/history.csv",

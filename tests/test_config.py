@@ -182,6 +182,41 @@ def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
         resolve_model("baseline", {"film": [], "top": []}, defaults)
 
 
+def test_init_from_names_another_cnn_model_without_a_cycle(default_config):
+    from egcalib.model_config import check_init_from
+
+    models, defaults = default_config["models"], default_config["model_defaults"]
+    check_init_from("recommended_photon", models, defaults)  # none set
+    chain = {
+        **models,
+        "recommended_photon": {**models["recommended_photon"], "init_from": "recommended"},
+    }
+    check_init_from("recommended_photon", chain, defaults)
+    for source, message in (
+        (
+            "recommended_foton",
+            "model recommended_photon: init_from names no cnn model: 'recommended_foton'",
+        ),
+        ("bdt", "model recommended_photon: init_from names no cnn model: 'bdt'"),
+        ("recommended_photon", "init_from forms a cycle recommended_photon -> recommended_photon"),
+        ("top_scalars", r"init_from top_scalars has another film \(\[\] against \['scalars'\]\)"),
+    ):
+        wrong = {
+            **models,
+            "recommended_photon": {**models["recommended_photon"], "init_from": source},
+        }
+        with pytest.raises(ValueError, match=message):
+            check_init_from("recommended_photon", wrong, defaults)
+    cycle = {
+        **chain,
+        "recommended": {**models["recommended"], "init_from": "recommended_photon"},
+    }
+    with pytest.raises(
+        ValueError, match="cycle recommended_photon -> recommended -> recommended_photon"
+    ):
+        check_init_from("recommended_photon", cycle, defaults)
+
+
 def _dry_run(repo, tmp_path, *configs):
     return subprocess.run(
         [

@@ -10,7 +10,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from egcalib.model_config import resolve_model  # noqa: E402
-from egcalib.models import build_model, conv_channels  # noqa: E402
+from egcalib.models import build_model, conv_channels, copy_weights  # noqa: E402
 
 IMAGE = (16, 15, 4)
 
@@ -152,3 +152,26 @@ def test_an_untrained_model_predicts_the_median_training_target(entries, tmp_pat
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
     np.testing.assert_allclose(loaded(inputs(), training=False).numpy(), expected, rtol=1e-6)
+
+
+def test_a_model_starts_from_the_weights_of_another_of_its_architecture(entries):
+    """init_from: the photon model takes every weight of the electron model (its own target
+    scale stays: it has no weights); another architecture is a clear error naming the layer."""
+    electron = build_model(entries["recommended"], IMAGE)
+    _randomise(electron, "correction_z")
+    photon = build_model(entries["recommended_photon"], IMAGE, target_scale=(1.02, 0.1))
+    assert copy_weights(electron, photon) == len([la for la in photon.layers if la.weights])
+    for layer in photon.layers:
+        for mine, theirs in zip(layer.get_weights(), electron.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
+    # The same network up to z, the prediction on the unit scale of each model's targets.
+    z = [
+        keras.Model(m.input, m.get_layer("correction_z").output)(inputs(), training=False)
+        for m in (electron, photon)
+    ]
+    np.testing.assert_allclose(z[1], z[0], rtol=1e-5, atol=1e-6)
+    basic = build_model(entries["basic"], IMAGE)
+    with pytest.raises(
+        ValueError, match="model basic cannot start from model recommended: its layer"
+    ):
+        copy_weights(electron, basic)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 from egcalib.model_config import resolve_model  # noqa: E402
+from egcalib.models import load_for_inference  # noqa: E402
 from egcalib.training import train  # noqa: E402
 
 IMAGE = (8, 5, 4)
@@ -298,3 +300,34 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(setup, caplog):
     assert seen["epoch"] == 0
     assert "of another config or inputs: starting afresh" in caplog.text
     assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_model_with_init_from_starts_from_the_saved_weights(setup, tmp_path, caplog):
+    """``initial_model`` (the spec's init_from): the first epoch starts from the saved model's
+    weights, not from the random initialisation."""
+    model, training, out = setup
+    (tmp_path / "source").mkdir()
+    source = {k: tmp_path / "source" / Path(v).name for k, v in out.items()}
+    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **source)
+    seen = {}
+
+    class Start(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["kernel"] = self.model.get_layer("correction_z").get_weights()[0]
+
+    with caplog.at_level("INFO", logger="egcalib"):
+        train(
+            model,
+            {**training, "epochs": 1},
+            synthetic(256, 3),
+            synthetic(64, 4),
+            IMAGE,
+            initial_model=source["out_model"],
+            extra_callbacks=[Start()],
+            **out,
+        )
+    saved = load_for_inference(source["out_model"])
+    expected = saved.get_layer("correction_z").get_weights()[0]
+    assert np.abs(expected).max() > 0, "the output layer starts at zero: training moved it"
+    np.testing.assert_array_equal(seen["kernel"], expected)
+    assert f"starts from {source['out_model']}" in caplog.text

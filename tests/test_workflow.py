@@ -409,3 +409,26 @@ def test_the_slurm_profile_bundles_each_files_chain_into_group_jobs(tmp_path):
         rules = re.findall(r"^\s*rule (\w+):", group.split("Group job")[0], re.M)
         # Up to the next non-group job in the listing: 2 files x (simulate, skim, shards).
         assert sorted(set(rules[:6])) == ["shards", "simulate", "skim"], rules
+
+
+def test_a_model_with_init_from_trains_after_its_source(workflow_run, tmp_path):
+    """init_from changes the photon model alone; a retrained source retrains it too."""
+    changed = tmp_path / "init.yaml"
+    changed.write_text("models:\n  recommended_photon: {init_from: recommended_mc_data}\n")
+    configs = ("config.yaml", TINY, str(changed))
+    jobs = planned_jobs(workflow_run, configfiles=configs)
+    assert jobs == {
+        "train": 1,
+        "export_onnx": 1,
+        "infer": 2,
+        "evaluate": 1,
+        "compare": 1,
+        "all": 1,
+    }, jobs
+    forced = planned_jobs(
+        workflow_run,
+        "--forcerun",
+        "results/models/recommended_mc_data/model.keras",
+        configfiles=configs,
+    )
+    assert forced["train"] == 2, forced

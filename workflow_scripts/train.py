@@ -46,4 +46,5 @@ train(
         "val": sorted(val_files["mc"] + val_files["data"]),
         "statistics": stats,
     },
+    initial_model=inputs.init[0] if inputs.init else None,
 )

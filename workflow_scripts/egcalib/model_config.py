@@ -8,7 +8,10 @@ from egcalib.contract import PROCESS_PARTICLE
 # Names that label the baselines beside the models in the Z-fit and ablation tables.
 RESERVED_NAMES = ("baseline", "baseline_binned")
 # What each kind of entry may set; the rest of model_defaults belongs to the other kind.
-KIND_KEYS = {"cnn": ("film", "top", "train_on", "loss", "architecture"), "bdt": ("train_on", "bdt")}
+KIND_KEYS = {
+    "cnn": ("film", "top", "train_on", "loss", "architecture", "init_from"),
+    "bdt": ("train_on", "bdt"),
+}
 
 
 def model_kind(entry: dict, defaults: dict) -> str:
@@ -46,6 +49,30 @@ def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
         if unknown:
             raise ValueError(f"model {name}: unknown {place} inputs {sorted(unknown)}")
     return spec
+
+
+def check_init_from(name: str, models: dict, defaults: dict) -> None:
+    """A CNN model's ``init_from`` (the model whose trained weights it starts from) must name
+    another CNN model of ``models`` with the same film and top inputs and architecture (weights
+    of the same shapes can mean other inputs: the top-only scalars in place of the tracks),
+    without a cycle. Raises ValueError naming the model."""
+    chain = [name]
+    while (source := models[chain[-1]].get("init_from")) is not None:
+        if source not in models or model_kind(models[source], defaults) != "cnn":
+            raise ValueError(f"model {chain[-1]}: init_from names no cnn model: {source!r}")
+        if source in chain:
+            raise ValueError(
+                f"model {name}: init_from forms a cycle {' -> '.join(chain + [source])}"
+            )
+        mine = resolve_model(chain[-1], models[chain[-1]], defaults)
+        theirs = resolve_model(source, models[source], defaults)
+        for key in ("film", "top", "architecture"):
+            if mine[key] != theirs[key]:
+                raise ValueError(
+                    f"model {chain[-1]}: init_from {source} has another {key} "
+                    f"({theirs[key]} against {mine[key]}): its weights would mean other inputs"
+                )
+        chain.append(source)
 
 
 def models_of_kind(models: dict, defaults: dict, kind: str) -> list[str]:

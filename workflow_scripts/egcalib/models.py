@@ -210,6 +210,37 @@ def float32_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
+def copy_weights(source: keras.Model, target: keras.Model) -> int:
+    """Start ``target`` from ``source``'s weights (transfer learning): every layer of ``target``
+    with weights takes those of the layer of the same name in ``source``. Returns the number of
+    layers copied.
+
+    Electron and photon showers share their development beyond the first radiation length, so a
+    network trained on the larger electron sample is a starting point for the smaller photon one
+    (fine-tuning; Yosinski et al., arXiv:1411.1792). Raises ValueError naming both models and the
+    layer when ``source`` lacks a layer or its weights have other shapes (another architecture or
+    other inputs).
+    """
+    by_name = {layer.name: layer for layer in source.layers}
+    copied = 0
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        origin = by_name.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        found = None if origin is None else [tuple(w.shape) for w in origin.weights]
+        if found != shapes:
+            raise ValueError(
+                f"model {target.name} cannot start from model {source.name}: its layer "
+                f"{layer.name} has weights of shapes {shapes}, {source.name} "
+                + ("has no such layer" if origin is None else f"has {found}")
+                + " (init_from needs the same architecture, film and top inputs)"
+            )
+        layer.set_weights(origin.get_weights())
+        copied += 1
+    return copied
+
+
 def load_for_inference(path) -> keras.Model:
     """A saved model (``model.keras``) as its float32 copy (float32_copy), without its
     optimizer. Importing this module registers the custom layers; the losses are imported here

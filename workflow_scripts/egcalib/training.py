@@ -11,6 +11,7 @@ curve and the final .keras file written atomically.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import shutil
@@ -29,7 +30,7 @@ from egcalib.checkpoints import (
 )
 from egcalib.history import plot_history
 from egcalib.losses import get_loss
-from egcalib.models import build_model
+from egcalib.models import build_model, copy_weights, load_for_inference
 from egcalib.normalisation import DEFAULT_TARGET_SCALE
 from egcalib.resolution_calibration import calibrate_sigma
 from egcalib.settings import EXECUTION_KNOBS
@@ -82,14 +83,21 @@ def train(
     extra_callbacks=(),
     target_scale=DEFAULT_TARGET_SCALE,
     fingerprint=None,
+    initial_model=None,
 ) -> keras.Model:
     """Train, resuming from ``work_dir`` when a previous run of the same job was killed.
     ``target_scale`` is the (median, IQR) of the training targets (normalisation.json);
     ``fingerprint`` describes the inputs (files, statistics) beyond model and training settings:
-    a checkpoint written for others is discarded (discard_stale_checkpoint)."""
+    a checkpoint written for others is discarded (discard_stale_checkpoint). ``initial_model``,
+    a saved model's path (the spec's ``init_from``), gives the starting weights instead of the
+    random initialisation (models.copy_weights; ValueError for another architecture)."""
     keras.utils.set_random_seed(training["seed"])
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    initial_digest = None
+    if initial_model is not None:
+        with open(initial_model, "rb") as file:
+            initial_digest = hashlib.file_digest(file, "sha256").hexdigest()
     # Execution knobs (XLA, multi-GPU) do not make a checkpoint stale.
     knobs = EXECUTION_KNOBS["training"]
     discard_stale_checkpoint(
@@ -101,10 +109,16 @@ def train(
             "time_images": time_images,
             "target_scale": list(target_scale),
             "inputs": fingerprint,
+            "initial_model": initial_digest,
         },
     )
     model = compile_model(spec, training, image_shape, time_images, target_scale)
     log.info("model %s: %d parameters", model.name, model.count_params())
+    if initial_model is not None:  # a resumed job's backup then replaces these (on_train_begin)
+        copied = copy_weights(load_for_inference(initial_model), model)
+        log.info(
+            "model %s starts from %s: the weights of %d layers", model.name, initial_model, copied
+        )
     partial_history = work_dir / "history.partial.csv"
     csv_logger = keras.callbacks.CSVLogger(str(partial_history), append=True)
     callbacks = [
