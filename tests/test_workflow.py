@@ -225,6 +225,17 @@ def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     assert jobs["train"] == 2 and jobs["train_bdt"] == 1 and jobs["compare"] == 1
 
 
+# The photon model retrained: its export, inference on mc_zmumug and data_zmumug, evaluation.
+PHOTON_MODEL_JOBS = {
+    "train": 1,
+    "export_onnx": 1,
+    "infer": 2,
+    "evaluate": 1,
+    "compare": 1,
+    "all": 1,
+}
+
+
 def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     changed = tmp_path / "cut.yaml"
     changed.write_text("selection:\n  zmumug: {photon_et_min: 12.0}\n")
@@ -235,12 +246,7 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
         "merge_cutflows": 2,
         "shards": 2,
         "normalise": 1,
-        "train": 1,
-        "export_onnx": 1,
-        "infer": 2,
-        "evaluate": 1,
-        "compare": 1,
-        "all": 1,
+        **PHOTON_MODEL_JOBS,
     }, jobs
 
 
@@ -416,15 +422,7 @@ def test_a_model_with_init_from_trains_after_its_source(workflow_run, tmp_path):
     changed = tmp_path / "init.yaml"
     changed.write_text("models:\n  recommended_photon: {init_from: recommended_mc_data}\n")
     configs = ("config.yaml", TINY, str(changed))
-    jobs = planned_jobs(workflow_run, configfiles=configs)
-    assert jobs == {
-        "train": 1,
-        "export_onnx": 1,
-        "infer": 2,
-        "evaluate": 1,
-        "compare": 1,
-        "all": 1,
-    }, jobs
+    assert planned_jobs(workflow_run, configfiles=configs) == PHOTON_MODEL_JOBS
     forced = planned_jobs(
         workflow_run,
         "--forcerun",
