@@ -57,14 +57,14 @@ def check_init_from(name: str, models: dict, defaults: dict) -> None:
     of the same shapes can mean other inputs: the top-only scalars in place of the tracks),
     without a cycle. Raises ValueError naming the model."""
     chain = [name]
-    while (source := models[chain[-1]].get("init_from")) is not None:
+    mine = resolve_model(name, models[name], defaults)
+    while (source := mine.get("init_from")) is not None:
         if source not in models or model_kind(models[source], defaults) != "cnn":
             raise ValueError(f"model {chain[-1]}: init_from names no cnn model: {source!r}")
         if source in chain:
             raise ValueError(
                 f"model {name}: init_from forms a cycle {' -> '.join(chain + [source])}"
             )
-        mine = resolve_model(chain[-1], models[chain[-1]], defaults)
         theirs = resolve_model(source, models[source], defaults)
         for key in ("film", "top", "architecture"):
             if mine[key] != theirs[key]:
@@ -73,6 +73,7 @@ def check_init_from(name: str, models: dict, defaults: dict) -> None:
                     f"({theirs[key]} against {mine[key]}): its weights would mean other inputs"
                 )
         chain.append(source)
+        mine = theirs
 
 
 def models_of_kind(models: dict, defaults: dict, kind: str) -> list[str]:
