@@ -108,7 +108,11 @@ class InputPipeline:
         )
         if training:
             ds = ds.shuffle(16 * batch_size, seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size, drop_remainder=training)
+        # Batches are copied together by threads of their own, in order: the reader thread
+        # then only reads (float16 upsampled shards 1.1x faster, benchmarks/bench_images.py).
+        ds = ds.batch(
+            batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE, deterministic=True
+        )
         if with_ids:
             return ds.map(
                 self.parse_batch, num_parallel_calls=AUTOTUNE, deterministic=True
