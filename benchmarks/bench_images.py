@@ -8,7 +8,7 @@
   parsed): the ceiling of the file format on this machine;
 - bytes per object on disk for each.
 
-The three rates of each mode are measured in turn, five times, and the best of each kept.
+Each ratio's rates are measured in turn, five times, and the best of each kept.
 
     .venv/bin/python benchmarks/bench_images.py [n_objects]   (default 16384)
 """
@@ -31,16 +31,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def best_of(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def best_of_interleaved(fns, repeat):
+def best_of(fns, repeat=5):
     """The best time of each of ``fns``, run in turn ``repeat`` times: a slower spell of the
     machine then falls on all of them alike, not on the one measured during it."""
     times = [[] for _ in fns]
@@ -86,8 +77,7 @@ def main(n: int = 16384) -> None:
     native = np.random.default_rng(1).exponential(1.0, (n, upsampler.n_native)).astype(np.float32)
     out = np.empty((n, *upsampler.target_shape, 4), np.float32)
     source = np.ones_like(out)
-    up = best_of(lambda: upsampler(native, out=out))
-    copy = best_of(lambda: np.copyto(out, source))
+    up, copy = best_of([lambda: upsampler(native, out=out), lambda: np.copyto(out, source)])
     gb = out.nbytes / 1e9
     print(f"upsampling {n} objects to {upsampler.target_shape + (4,)}:")
     print(f"  upsample      : {gb / up:7.2f} GB/s of output")
@@ -136,8 +126,8 @@ def main(n: int = 16384) -> None:
             records = tf.data.TFRecordDataset(str(paths["train"])).batch(256)
             for _ in records:
                 pass
-            raw, read, memory = best_of_interleaved(
-                [lambda ds=ds: [None for _ in ds] for ds in (records, dataset, in_memory)], 5
+            raw, read, memory = best_of(
+                [lambda ds=ds: [None for _ in ds] for ds in (records, dataset, in_memory)]
             )
             size = paths["train"].stat().st_size / n
             print(

@@ -109,7 +109,7 @@ class InputPipeline:
         if training:
             ds = ds.shuffle(16 * batch_size, seed=seed, reshuffle_each_iteration=True)
         # Batches are copied together by threads of their own, in order: the reader thread
-        # then only reads (float16 upsampled shards 1.1x faster, benchmarks/bench_images.py).
+        # then only reads (float16 upsampled shards 1.2x faster, benchmarks/bench_images.py).
         ds = ds.batch(
             batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE, deterministic=True
         )
