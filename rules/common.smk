@@ -12,6 +12,12 @@ LIBRARY = Path(workflow.basedir) / "workflow_scripts"
 # another installed copy.
 sys.path.insert(0, str(LIBRARY))
 # (Set, not required from the user: no `envvars:` directive.)
+# Jobs use the same numpy and OpenBLAS kernels on every x86-64 CPU (egcalib.provenance): what a
+# user set already is kept.
+from egcalib.provenance import SAME_KERNELS_ON_EVERY_CPU  # noqa: E402
+
+for _name, _value in SAME_KERNELS_ON_EVERY_CPU.items():
+    os.environ.setdefault(_name, _value)
 os.environ.update(
     PYTHONPATH=os.pathsep.join(
         [str(LIBRARY)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -123,6 +129,28 @@ def ntuple_file(dataset, file):
 
 def ntuple_path(wildcards):
     return ntuple_file(wildcards.dataset, wildcards.file)
+
+
+# Each directory of the input paths resolved once per planning (not across plannings: a
+# repointed symlink is seen by the next one).
+_real_directory = functools.cache(os.path.realpath)
+
+
+@functools.cache
+def _ntuple_identity(dataset, file):
+    if config["datasets"][dataset]["source"] == "simulate":
+        return None
+    from egcalib.file_identity import file_identity
+
+    return file_identity(_external_files(dataset)[file], dataset, _real_directory)
+
+
+def ntuple_identity(wildcards):
+    """A param: the file behind a `source: files` path, {mtime_ns, path, size} with the real
+    path (egcalib.file_identity), so a repointed symlink or a replaced or rewritten file reruns
+    its skim even when older than the outputs. None for a simulated ntuple: it does not exist
+    at planning, and the simulate rule's params decide its reruns."""
+    return _ntuple_identity(wildcards.dataset, wildcards.file)
 
 
 def datasets_of(kind=None, process=None, source=None):
@@ -244,6 +272,22 @@ def chunk_inputs(pattern):
         pattern.format(dataset=wildcards.dataset, file=f)
         for f in inference_chunks(wildcards.dataset)[wildcards.chunk]
     ]
+
+
+def duplicates_reports(datasets):
+    """The `find_duplicates` reports of ``datasets``: the later copies of events that a consumer
+    gathering those datasets leaves out (egcalib/duplicates.py)."""
+    return expand("results/skim/{dataset}.duplicates.csv", dataset=datasets)
+
+
+def training_duplicates(wildcards):
+    """Input function: the duplicates reports of the datasets the job's {model} trains on."""
+    return duplicates_reports(model_spec(wildcards.model)["train_on"])
+
+
+def evaluation_duplicates(wildcards):
+    """Input function: the duplicates reports of the datasets the job's {model} is evaluated on."""
+    return duplicates_reports(inference_datasets(wildcards.model))
 
 
 def all_predictions(wildcards):

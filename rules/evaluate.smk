@@ -3,7 +3,8 @@
 
 rule evaluate:
     input:
-        all_predictions,
+        predictions=all_predictions,
+        duplicates=evaluation_duplicates,
     output:
         metrics="results/eval/{model}/metrics.json",
         differential=report(

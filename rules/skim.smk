@@ -7,6 +7,8 @@ rule skim:
     output:
         table="results/skim/{dataset}/{file}.parquet",
         cutflow="results/skim/{dataset}/{file}.cutflow.json",
+        # The identities of the events read (first copies): the duplicates search reads them.
+        events="results/skim/{dataset}/{file}.events.parquet",
     log:
         "results/logs/skim/{dataset}/{file}.log",
     group:
@@ -23,14 +25,37 @@ rule skim:
         # The cuts of the dataset's own process only; skim.step_size is an execution knob.
         selection=dataset_selection,
         native_shapes=canonical(config["images"]["native_shapes"]),
+        # Which file the input path stands for (`source: files`): a repointed symlink or a
+        # replaced file reruns the skim even when older than its outputs.
+        input_file=ntuple_identity,
+        duplicates=config["skim"]["duplicates"],
         code=code_version("skim"),
     script:
         "../workflow_scripts/skim.py"
 
 
+rule find_duplicates:
+    input:
+        events=dataset_inputs("results/skim/{dataset}/{file}.events.parquet"),
+        skims=dataset_inputs("results/skim/{dataset}/{file}.parquet"),
+    output:
+        "results/skim/{dataset}.duplicates.csv",
+    log:
+        "results/logs/find_duplicates/{dataset}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        files=lambda wildcards: dataset_files(wildcards.dataset),
+        mode=config["skim"]["duplicates"],
+        code=code_version("find_duplicates"),
+    script:
+        "../workflow_scripts/find_duplicates.py"
+
+
 rule merge_cutflows:
     input:
-        dataset_inputs("results/skim/{dataset}/{file}.cutflow.json"),
+        cutflows=dataset_inputs("results/skim/{dataset}/{file}.cutflow.json"),
+        duplicates="results/skim/{dataset}.duplicates.csv",
     output:
         csv=report(
             "results/skim/{dataset}.cutflow.csv",

@@ -4,7 +4,9 @@
 
 rule normalise:
     input:
-        training_files("results/skim/{dataset}/{file}.parquet"),
+        skims=training_files("results/skim/{dataset}/{file}.parquet"),
+        # The later copies of repeated events, left out (egcalib/duplicates.py).
+        duplicates=training_duplicates,
     output:
         "results/models/{model}/normalisation.json",
     log:
@@ -27,6 +29,10 @@ rule train:
         train_data=training_files("results/shards/{dataset}/{file}.train.tfrecord", "data"),
         val_mc=training_files("results/shards/{dataset}/{file}.val.tfrecord", "mc"),
         val_data=training_files("results/shards/{dataset}/{file}.val.tfrecord", "data"),
+        # Their sidecars: the training objects' weights, checked and summarised before training.
+        sidecars_mc=training_files("results/shards/{dataset}/{file}.parquet", "mc"),
+        sidecars_data=training_files("results/shards/{dataset}/{file}.parquet", "data"),
+        duplicates=training_duplicates,
         normalisation="results/models/{model}/normalisation.json",
         # The trained model whose weights it starts from (the spec's init_from), if any.
         init=initial_model,
@@ -55,6 +61,8 @@ rule train:
         images=settings("images"),
         shards=settings("shards"),
         work_dir=lambda wildcards: f"results/models/{wildcards.model}/work",
+        # Where the shards of a file are: the records of repeated events to skip.
+        shard_pattern=lambda wildcards: "results/shards/{dataset}/{file}.{split}.tfrecord",
         code=code_version("train"),
     script:
         "../workflow_scripts/train.py"
@@ -88,6 +96,7 @@ rule train_bdt:
         # By the kind of their dataset: MC trains on the truth, data on the Z-mass labels.
         sidecars_mc=training_files("results/shards/{dataset}/{file}.parquet", "mc"),
         sidecars_data=training_files("results/shards/{dataset}/{file}.parquet", "data"),
+        duplicates=training_duplicates,
     output:
         model="results/models/{model}/model.txt",
         history="results/models/{model}/history.csv",
@@ -111,6 +120,8 @@ rule train_bdt:
         spec=spec_param,
         seed=config["training"]["seed"],
         source_weights=canonical(config["training"]["source_weights"]),
+        # The policy for negative MC weights, the CNNs' too (egcalib/weights.py).
+        negative_weights=config["training"]["negative_weights"],
         code=code_version("train_bdt"),
     script:
         "../workflow_scripts/train_bdt.py"

@@ -38,9 +38,9 @@ def correction(scalars):
     )
 
 
-def write_sidecar(path, n, seed, kind="mc", splits=(0.6, 0.2, 0.2)):
+def write_sidecar(path, n, seed, kind="mc", splits=(0.6, 0.2, 0.2), weight=None):
     """A shard sidecar with the columns the BDT and inference read: ids, the 16 scalars, split,
-    target (MC) or label_target (data), e_acc, weight, and a baseline energy."""
+    target (MC) or label_target (data), e_acc, weight (default 1), and a baseline energy."""
     rng = np.random.default_rng(seed)
     scalars = rng.normal(size=(n, len(SCALAR_COLUMNS))).astype(np.float32)
     target = correction(scalars) * rng.normal(1.0, 0.01, n)
@@ -52,7 +52,7 @@ def write_sidecar(path, n, seed, kind="mc", splits=(0.6, 0.2, 0.2)):
         "object_index": np.zeros(n, np.int32),
         **{name: scalars[:, i] for i, name in enumerate(SCALAR_COLUMNS)},
         "e_baseline": (e_acc * 1.02).astype(np.float32),
-        "weight": np.ones(n, np.float32),
+        "weight": np.ones(n, np.float32) if weight is None else np.asarray(weight, np.float32),
         "split": rng.choice(["train", "val", "test"], n, p=list(splits)),
         "target": (target if kind == "mc" else np.full(n, np.nan)).astype(np.float32),
         "label_target": (target if kind == "data" else np.full(n, np.nan)).astype(np.float32),
@@ -68,7 +68,7 @@ def sidecars(tmp_path_factory):
     return [write_sidecar(out / f"f{i:03d}.parquet", 2500, seed=i + 1) for i in range(2)]
 
 
-def train(tmp_path, files_by_kind, name="bdt", settings=SETTINGS, seed=7):
+def train(tmp_path, files_by_kind, name="bdt", settings=SETTINGS, seed=7, **policy):
     outputs = {
         key: tmp_path / name / file
         for key, file in (
@@ -78,7 +78,7 @@ def train(tmp_path, files_by_kind, name="bdt", settings=SETTINGS, seed=7):
         )
     }
     model = {"name": name, "kind": "bdt", "train_on": ["mc_zee"], "bdt": settings}
-    train_bdt(model, files_by_kind, seed, WEIGHTS, **outputs)
+    train_bdt(model, files_by_kind, seed, WEIGHTS, **outputs, **policy)
     return outputs
 
 
@@ -161,3 +161,94 @@ def test_an_empty_validation_split_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r"model bdt: no val-split objects with a target"):
         train(tmp_path, {"mc": [no_val]})
     assert not (tmp_path / "bdt" / "model.txt").exists()
+
+
+def nlo_weights(n, seed, fraction=0.3):
+    """NLO-generator-like event weights: a ``fraction`` of them -1, the others +1, one zero."""
+    weight = np.where(np.random.default_rng(seed).random(n) < fraction, -1.0, 1.0)
+    weight[0] = 0.0
+    return weight
+
+
+def test_negative_weights_train_under_the_default_policy_and_the_log_says_how(tmp_path, caplog):
+    """An NLO sample (30 % weights -1): LightGBM refuses negative weights, so today's BDT
+    stopped; under training.negative_weights (default abs) it trains on |w|, and the log gives
+    the counts and Kish effective sample sizes, signed and as trained."""
+    n = 1500
+    weight = nlo_weights(n, 21)
+    nlo = write_sidecar(tmp_path / "nlo.parquet", n, seed=21, weight=weight)
+    with caplog.at_level("INFO", logger="egcalib"):
+        out = train(tmp_path, {"mc": [nlo]}, name="nlo")
+    assert lgb.Booster(model_file=str(out["out_model"])).num_trees() > 0
+    train_split = pd.read_parquet(nlo).query("split == 'train'")["weight"].to_numpy(np.float64)
+    n_eff_signed = train_split.sum() ** 2 / (train_split**2).sum()
+    n_eff_trained = np.abs(train_split).sum() ** 2 / (train_split**2).sum()
+    assert (
+        f"model nlo: {len(train_split)} mc train objects, {int((train_split < 0).sum())} with a "
+        f"negative and {int((train_split == 0).sum())} with a zero weight; Kish N_eff = "
+        f"(sum w)^2 / sum w^2 {n_eff_signed:.1f} signed, {n_eff_trained:.1f} as trained "
+        "(training.negative_weights: abs)"
+    ) in caplog.text
+
+
+def test_each_policy_weighs_the_bdt_objects_like_the_cnn(tmp_path):
+    n = 1000
+    weight = nlo_weights(n, 22)
+    nlo = write_sidecar(tmp_path / "nlo.parquet", n, seed=22, weight=weight)
+    table = pd.read_parquet(nlo).query("split == 'train'")
+    signed = table["weight"].to_numpy(np.float64)
+    kept = {"abs": signed != 0, "drop": signed > 0, "unit": signed != 0}
+    for policy, rows in kept.items():
+        scalars, target, trained = split_objects({"mc": [nlo]}, "train", WEIGHTS, policy)
+        # Objects that would train with weight zero are left out: they contribute nothing.
+        assert len(target) == len(trained) == len(scalars) == rows.sum()
+        np.testing.assert_allclose(target, table["target"].to_numpy()[rows], rtol=1e-6)
+        by_policy = {"abs": np.abs(signed), "drop": signed, "unit": np.ones(len(signed))}
+        expected = by_policy[policy][rows]
+        np.testing.assert_allclose(trained, expected / expected.mean())  # mean 1 per source
+    out = train(tmp_path, {"mc": [nlo]}, name="dropped", negative_weights="drop")
+    assert out["out_model"].exists()
+
+
+def test_all_positive_weights_give_the_same_objects_under_abs_and_drop(sidecars):
+    one, two = (split_objects({"mc": sidecars}, "train", WEIGHTS, p) for p in ("abs", "drop"))
+    for a, b in zip(one, two, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize(
+    "column, value, what", [("weight", np.nan, "weight"), ("target", np.inf, "target")]
+)
+def test_a_non_finite_training_weight_or_label_is_an_error_naming_model_and_file(
+    tmp_path, column, value, what
+):
+    path = write_sidecar(tmp_path / "f000.parquet", 500, seed=23)
+    table = pd.read_parquet(path)
+    table.loc[table.index[table["split"] == "train"][3], column] = value
+    table.to_parquet(path)
+    with pytest.raises(
+        ValueError,
+        match=rf"model bdt: {path} \(train split\): 1 training objects with a "
+        rf"non-finite {what}",
+    ):
+        train(tmp_path, {"mc": [path]})
+    assert not (tmp_path / "bdt" / "model.txt").exists()
+
+
+def test_inference_refuses_non_finite_predictions(sidecars, tmp_path, monkeypatch):
+    out = train(tmp_path, {"mc": sidecars}, name="a")
+
+    def predict(self, data, **kwargs):
+        correction = np.ones(len(data))
+        correction[[2, 5]] = [np.nan, np.inf]
+        return correction
+
+    monkeypatch.setattr(lgb.Booster, "predict", predict)
+    predictions = tmp_path / "c000.parquet"
+    with pytest.raises(
+        ValueError,
+        match=rf"model a: 2 of \d+ objects of {sidecars[0]} with a non-finite prediction "
+        rf"\(NaN or infinite\) for {predictions}; nothing written",
+    ):
+        predict_files(out["out_model"], sidecars, predictions, name="a")
+    assert not predictions.exists()

@@ -35,9 +35,9 @@ def test_riqr_and_its_bootstrap_error():
     truth = np.ones(20_000)
     baseline = truth + rng.normal(0, 0.04, truth.size)
     model = truth + rng.normal(0, 0.03, truth.size)
-    value, error = riqr(model, baseline, 75)
+    value, error, flags = riqr(model, baseline, 75)
     assert value == pytest.approx(0.25, abs=4 * error)
-    assert 0.002 < error < 0.02
+    assert 0.002 < error < 0.02 and flags == ""
     assert np.isnan(riqr(model[:5], baseline[:5])[0])
 
 
@@ -189,6 +189,13 @@ def test_quality_flags_name_limits_and_unconstrained_tails():
     # chi2 194 on 194 degrees of freedom is a good fit; 376 (p ~ 1e-13) is not.
     assert quality_flags(values, errors, ["n"], chi2=194.0, ndf=194) == []
     assert quality_flags(values, errors, ["n"], chi2=376.0, ndf=194) == ["poor fit (chi2/ndf 1.94)"]
+    # An undefined error or chi2 fails its check (NaN is not a pass).
+    nan = float("nan")
+    assert quality_flags({**values, "n": 3.0}, {**errors, "alpha": nan, "n": nan}, []) == [
+        "alpha unconstrained",
+        "n unconstrained",
+    ]
+    assert quality_flags(values, errors, ["n"], chi2=nan, ndf=194) == ["undefined chi2"]
     # A Gaussian peak (no tail) leaves n on its limit: the fit says so.
     rng = np.random.default_rng(6)
     masses = (
@@ -420,6 +427,7 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
     assert inclusive["eiqr95_baseline_binned"] == pytest.approx(0.025, rel=0.1)
     assert inclusive["riqr75_baseline_vs_binned"] == pytest.approx(0.4, abs=0.08)
     assert 0 < inclusive["riqr75_baseline_vs_binned_error"] < 0.05
+    assert inclusive["riqr75_flags"] == inclusive["riqr75_baseline_vs_binned_flags"] == ""
     fits = pd.read_csv(with_binned["zfits"]).set_index("energy")
     assert fits.index.tolist() == ["baseline", "baseline_binned", "model"]
     assert (
@@ -578,3 +586,228 @@ def test_insitu_scale_factors_recover_a_miscalibrated_data_detector(default_conf
     # The well-calibrated hypothesis is left (nearly) alone: its alphas are ~0.
     alphas = [float(a) for a in fits["on"].loc[("data_zee", "model"), "insitu_alpha"].split()]
     assert np.abs(alphas).max() < 0.003
+
+
+# Degenerate statistics (issue 26, item 5): a zero or undefined width gives NaN and a flag that
+# says why, in the flags column beside the number, never an exception; the summary and the card
+# write "n/a" with the flag.
+
+
+def test_riqr_of_a_zero_or_undefined_reference_width_is_nan_with_a_flag():
+    """A baseline of identical values (eIQR 0), a handful of objects, a model without finite
+    values: NaN value and error and the flag, no ZeroDivisionError (nor warning)."""
+    model = 1 + np.linspace(-0.03, 0.03, 50)
+    assert riqr(model, np.ones(50), 75) == (
+        pytest.approx(float("nan"), nan_ok=True),
+        pytest.approx(float("nan"), nan_ok=True),
+        "zero baseline width",
+    )
+    assert riqr(model, np.ones(50), 95, names=("baseline", "binned"))[2] == ("zero binned width")
+    # A model of identical values: rIQR 1 is a number, but not a resolution: flagged.
+    value, error, flags = riqr(np.ones(50), model, 75)
+    assert value == 1.0 and error == 0.0 and flags == "zero model width"
+    for n in (0, 1, 2, 9):
+        value, error, flags = riqr(model[:n], 1 + model[:n] / 2, 75)
+        assert np.isnan(value) and np.isnan(error)
+        assert flags == f"undefined width ({n} objects < 10)"
+    value, _, flags = riqr(np.full(50, np.nan), model, 75)
+    assert np.isnan(value) and flags == "undefined model width"
+    # A width of fewer than 2 values, or relative to a median that is not positive, is NaN.
+    assert np.isnan(eiqr([1.02], 75)) and np.isnan(eiqr(np.zeros(20), 75))
+
+
+def test_riqr_bootstrap_leaves_out_resamples_without_a_width_and_counts_them():
+    """A baseline whose central objects are identical: its eIQR75 is positive, but a resample
+    often draws only the identical ones into P25..P75 (width 0). The error comes from the other
+    resamples, and the flag counts the left-out ones."""
+    baseline = np.r_[np.linspace(0.9, 0.98, 5), np.ones(10), np.linspace(1.02, 1.1, 5)]
+    model = 1 + np.linspace(-0.03, 0.03, 20)
+    value, error, flags = riqr(model, baseline, 75, n_bootstrap=200)
+    assert value == pytest.approx(1 - eiqr(model, 75) / eiqr(baseline, 75))
+    assert np.isfinite(error) and error > 0
+    degenerate = int(flags.split("(")[1].split()[0])
+    assert 0 < degenerate < 200
+    assert flags == f"degenerate bootstrap ({degenerate} of 200 resamples without a width)"
+
+
+def test_differential_bins_without_a_width_are_nan_and_flagged():
+    """One |eta| x ET bin whose baseline values are all equal, one with 3 objects: NaN rIQR with
+    the flag, the other bins as usual."""
+    rng = np.random.default_rng(41)
+    n = 400
+    et, abs_eta = rng.uniform(20, 30, n), rng.uniform(0.0, 0.4, n)
+    abs_eta[:60] = 0.5  # the 0.4-0.8 bin
+    abs_eta[60:63] = 1.0  # the 0.8-1.2 bin: 3 objects
+    baseline = 1 + rng.normal(0, 0.03, n)
+    baseline[:60] = 1.0
+    table = differential(1 + rng.normal(0, 0.02, n), baseline, et, abs_eta, n_bootstrap=20)
+    rows = table[table.et_lo == 20].set_index("abs_eta_lo")
+    assert rows.loc[0.0, "riqr75"] > 0 and rows.loc[0.0, "riqr75_flags"] == ""
+    assert np.isnan(rows.loc[0.4, "riqr75"]) and rows.loc[0.4, "riqr75_flags"] == (
+        "zero baseline width"
+    )
+    assert np.isnan(rows.loc[0.8, "riqr95"])
+    assert rows.loc[0.8, "riqr95_flags"] == "undefined width (3 objects < 10)"
+    assert table[table.et_lo >= 30]["riqr75_flags"].str.startswith("undefined width (0").all()
+
+
+def test_pulls_without_a_sigma_are_nan_and_too_few_pulls_are_flagged():
+    from egcalib.metrics import pull_summary, pulls
+
+    values = pulls([1.0, 2.0, 3.0], [0.0, -1.0, 0.5], [1.0, 1.0, 2.0])  # no divide warning
+    assert np.isnan(values[:2]).all() and values[2] == pytest.approx(2.0)
+    few = pull_summary(values)
+    assert few["n"] == 1 and np.isnan(few["pull_width"])
+    assert few["flags"] == "undefined width (1 objects < 10)"
+    assert pull_summary(np.linspace(-1, 1, 50))["flags"] == ""
+
+
+def _fake_fit(sigma: float):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(values={"sigma": sigma}, start=None, tail=None)
+
+
+def test_sigma_improvement_of_a_zero_baseline_sigma_is_nan_with_a_flag():
+    nominal, zero = _fake_fit(1.8), _fake_fit(0.0)
+    masses = np.full(100, 91.0)
+    paired = paired_sigma_improvement(masses, masses, nominal, zero, n_bootstrap=5)
+    assert np.isnan(paired["value"]) and np.isnan(paired["error"])
+    assert paired["flags"] == ["zero baseline sigma"]
+
+
+def test_sigma_improvement_bootstrap_leaves_out_degenerate_resamples(monkeypatch):
+    """Resamples whose baseline fit has sigma 0 are left out and counted; with fewer than 10
+    converged resamples the error is NaN and says so."""
+    from egcalib import sigma_improvement
+
+    calls = iter(range(10_000))
+
+    def fit(masses, weights=None, start=None, tail=None, **config):
+        call = next(calls)
+        # Calls alternate model, baseline; every third baseline fit is degenerate.
+        if call % 2 == 0:
+            return _fake_fit(1.8 + 0.01 * np.mean(masses - 91.0))
+        return _fake_fit(0.0 if call % 6 == 1 else 2.4)
+
+    monkeypatch.setattr(sigma_improvement, "fit_bw_cb", fit)
+    rng = np.random.default_rng(42)
+    masses = 91.0 + rng.normal(0, 2, 500)
+    paired = paired_sigma_improvement(
+        masses, masses, _fake_fit(1.8), _fake_fit(2.4), n_bootstrap=30
+    )
+    assert paired["value"] == pytest.approx(0.25)
+    assert paired["bootstrap_degenerate"] == 10 and paired["bootstrap_ok"] == 20
+    assert np.isfinite(paired["error"])
+    assert paired["flags"] == ["degenerate bootstrap (10 of 30 resamples with zero baseline sigma)"]
+
+    def failing(masses, weights=None, start=None, tail=None, **config):
+        if next(calls) % 4 == 0:
+            return _fake_fit(2.0)
+        raise FitError("did not converge")
+
+    monkeypatch.setattr(sigma_improvement, "fit_bw_cb", failing)
+    paired = paired_sigma_improvement(
+        masses, masses, _fake_fit(1.8), _fake_fit(2.4), n_bootstrap=12
+    )
+    assert np.isnan(paired["error"]) and paired["bootstrap_failed"] == 12
+    assert paired["flags"] == ["undefined error (0 of 12 resamples converged, fewer than 10)"]
+
+
+def _degenerate_metrics(path, name: str, particle: str = "electron"):
+    """A metrics.json as evaluate_model writes it, where every width is degenerate: the rIQRs
+    NaN with "zero baseline width", the baseline's eIQR75 over the binned one 0 (rIQR 1), a
+    Z -> ee sigma improvement NaN for a zero baseline sigma_CB and the binned sigma_CB 0
+    (improvement 1)."""
+    nan = float("nan")
+    inclusive = {
+        "n": 40,
+        "riqr75": nan,
+        "riqr75_error": nan,
+        "riqr75_flags": "zero baseline width",
+        "riqr95": nan,
+        "riqr95_error": nan,
+        "riqr95_flags": "zero baseline width",
+        "eiqr75_baseline": 0.0,
+        "eiqr75_model": 0.012,
+        "eiqr75_baseline_binned": 0.02,
+        "riqr75_baseline_vs_binned": 1.0,
+        "riqr75_baseline_vs_binned_error": 0.0,
+        "riqr75_baseline_vs_binned_flags": "zero baseline width",
+        "riqr95_baseline_vs_binned": 1.0,
+        "riqr95_baseline_vs_binned_error": 0.0,
+        "riqr95_baseline_vs_binned_flags": "zero baseline width",
+    }
+    fits = [
+        {"process": "zee", "kind": "mc", "energy": "baseline", "sigma": 0.0},
+        {
+            "process": "zee",
+            "kind": "mc",
+            "energy": name,
+            "sigma_improvement": None,  # NaN is written as null
+            "sigma_improvement_error": None,
+            "sigma_improvement_flags": "zero baseline sigma",
+        },
+        {
+            "process": "zee",
+            "kind": "mc",
+            "energy": "baseline_binned",
+            "sigma_improvement": 1.0,
+            "sigma_improvement_error": 0.01,
+            "sigma_improvement_flags": "",
+        },
+    ]
+    summary = {"model": name, "particle": particle, "inclusive": inclusive, "z_fits": fits}
+    path.write_text(json.dumps(summary))
+    return path
+
+
+def test_summary_and_card_write_degenerate_numbers_as_flagged_not_nan(tmp_path):
+    """NaN rIQRs and sigma_CB ratios with their flags, and ratios whose inversion divides by a
+    zero width (the binned row): compare raises nothing, and the summary and the card show
+    "n/a" with each flag, never "nan"."""
+    from egcalib.card_sections import percent
+    from egcalib.comparison import compare
+    from egcalib.results_card import ablation_section, mdn_section
+
+    path = _degenerate_metrics(tmp_path / "metrics.json", "model")
+    out = {
+        "csv": tmp_path / "ablation.csv",
+        "markdown": tmp_path / "ablation.md",
+        "png": tmp_path / "ablation.png",
+        "summary": tmp_path / "summary.md",
+    }
+    table = compare([path], "model", out).set_index("model")
+    assert np.isnan(table.loc["model", "riqr75"])
+    assert table.loc["model", "riqr75_flags"] == "zero baseline width"
+    # The binned row inverts 1 - eIQR_baseline / eIQR_binned = 1: eIQR_baseline is 0.
+    assert np.isnan(table.loc["baseline_binned", "riqr75"])
+    assert table.loc["baseline_binned", "riqr75_flags"] == "zero baseline width"
+    assert table.loc["model", "sigma_improvement_zee_mc_flags"] == "zero baseline sigma"
+    summary = out["summary"].read_text()
+    assert "nan" not in summary.lower()
+    assert "- n/a improvement in eIQR75 (+- n/a), n/a in eIQR95" in summary
+    assert "(FLAGGED: zero baseline width)" in summary
+    assert "1 - sigma_CB^model / sigma_CB^baseline = n/a (paired bootstrap) (FLAGGED: zero " in (
+        summary
+    )
+    assert "100.0 % in eIQR95 (eIQR75: binned 0.0200, baseline 0.0000) (FLAGGED: zero " in summary
+    assert "sigma_CB^baseline / sigma_CB^binned = n/a (paired bootstrap) (FLAGGED: zero binned" in (
+        summary
+    )
+
+    assert percent(float("nan"), float("nan"), "zero baseline width") == (
+        "n/a **FLAGGED: zero baseline width**"
+    )
+    assert percent(None) == "n/a" and percent(0.25, 0.01, float("nan")) == "+25.0 +- 1.0 %"
+    card = "\n".join(ablation_section(pd.read_csv(out["csv"])))  # as write_card reads it
+    assert "nan" not in card.lower()
+    row = next(line for line in card.splitlines() if line.startswith("| model | electron |"))
+    assert row.count("n/a **FLAGGED: zero baseline width**") == 2
+    assert "n/a **FLAGGED: zero baseline sigma**" in row
+
+    (tmp_path / "eval/model").mkdir(parents=True)
+    pulls = {"n": 3, "pull_width": float("nan"), "flags": "undefined width (3 objects < 10)"}
+    (tmp_path / "eval/model/metrics.json").write_text(json.dumps({"pulls": pulls}))
+    mdn = "\n".join(mdn_section(tmp_path, pd.DataFrame({"model": ["model"]})))
+    assert "pull width n/a **FLAGGED: undefined width (3 objects < 10)**" in mdn

@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("tf2onnx")
 
-from egcalib.export import export_onnx, max_difference, random_inputs
+from egcalib.export import check_onnx, export_onnx, max_difference, random_inputs
 from egcalib.model_config import resolve_model
 from egcalib.models import build_model
 
@@ -70,3 +70,34 @@ def test_a_model_trained_in_mixed_precision_exports_and_infers_in_float32(
     path = tmp_path / "model.onnx"
     export_onnx(copy, path)
     assert max_difference(copy, path, check) < 1e-4
+
+
+def test_the_onnx_check_fails_on_non_finite_outputs(default_config, tmp_path):
+    """NaN outputs of Keras and ONNX alike gave a NaN difference, and NaN > 1e-4 is False: the
+    check passed. Non-finite outputs fail it now, as does a difference beyond the tolerance."""
+    import math
+
+    import numpy as np
+
+    name = "recommended"
+    model = build_model(
+        resolve_model(name, default_config["models"][name], default_config["model_defaults"]),
+        (16, 15, 4),
+    )
+    path = tmp_path / "model.onnx"
+    export_onnx(model, path)
+    inputs = random_inputs(model, n=5)
+    assert check_onnx(model, path, inputs, 1e-4, "random inputs") < 1e-4
+    inputs["scalars"][[1, 3], 0] = np.nan
+    assert np.isnan(np.asarray(model(inputs, training=False))[[1, 3]]).all()
+    assert max_difference(model, path, inputs) == math.inf
+    with pytest.raises(
+        RuntimeError,
+        match=rf"model {name}: non-finite outputs on random inputs \(of 5: 2 from Keras, 2 "
+        r"from ONNX\)",
+    ):
+        check_onnx(model, path, inputs, 1e-4, "random inputs")
+    with pytest.raises(
+        RuntimeError, match=r"ONNX output differs from Keras by .* \(tolerance -1\)"
+    ):
+        check_onnx(model, path, random_inputs(model, n=5), -1.0, "random inputs")

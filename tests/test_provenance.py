@@ -81,6 +81,8 @@ def test_workflow_scripts_reach_what_they_run():
     } <= reached("evaluate")
     # The BDT control runs without TensorFlow: a change in the networks' code leaves it alone.
     assert {"bdt.py", "history.py"} <= reached("train_bdt") & reached("infer_bdt")
+    # One home for the negative-weight policy, reached by both trainers.
+    assert "weights.py" in reached("train_bdt") & train
     assert {"bdt_inference.py", "inference.py"} <= reached("infer_bdt")
     assert not {"training.py", "models.py", "losses.py", "pipeline.py"} & (
         reached("train_bdt") | reached("infer_bdt")
@@ -100,6 +102,7 @@ STAGES = (
         "atomic",
         "chunks",
         "contract",
+        "file_identity",
         "fitting",
         "kinematics",
         "logs",
@@ -114,6 +117,8 @@ STAGES = (
         "branch_types",
         "branches",
         "cutflows",
+        "duplicates",
+        "finite_inputs",
         "layout",
         "ntuple_reading",
         "object_features",
@@ -132,6 +137,7 @@ STAGES = (
         "pipeline",
         "resolution_calibration",
         "training",
+        "weights",
     },
     {"bdt_inference", "export", "inference"},
     {

@@ -331,3 +331,62 @@ def test_a_model_with_init_from_starts_from_the_saved_weights(setup, tmp_path, c
     assert np.abs(expected).max() > 0, "the output layer starts at zero: training moved it"
     np.testing.assert_array_equal(seen["kernel"], expected)
     assert f"starts from {source['out_model']}" in caplog.text
+
+
+def with_nan(dataset, where: str, batch: int):
+    """``dataset`` (batches of synthetic) with a NaN in one object's ``where`` ("image",
+    "target" or "weight") of batch ``batch`` (0-based), in every epoch."""
+
+    def poison(index, element):
+        inputs, target, weight = element
+        hit = tf.logical_and(index == batch, tf.range(tf.shape(target)[0]) == 1)
+        if where == "image":
+            mask = tf.reshape(hit, (-1, 1, 1, 1))
+            inputs = {**inputs, "image": tf.where(mask, np.nan, inputs["image"])}
+        elif where == "target":
+            target = tf.where(hit, np.nan, target)
+        else:
+            weight = tf.where(hit, np.nan, weight)
+        return inputs, target, weight
+
+    return dataset.enumerate().map(poison)
+
+
+@pytest.mark.parametrize("where", ["image", "target", "weight"])
+def test_a_non_finite_training_loss_stops_naming_model_epoch_and_batch(setup, where):
+    """A NaN in batch 3 of the first epoch: Keras would train on with NaN weights; the job
+    stops there, writing no model."""
+    model, training, out = setup
+    with pytest.raises(
+        FloatingPointError,
+        match=r"model top_scalars: non-finite training loss \(nan\) at epoch 1, batch 3;",
+    ):
+        train(
+            model,
+            {**training, "epochs": 2},
+            with_nan(synthetic(256, 1), where, 2),
+            synthetic(64, 2),
+            IMAGE,
+            **out,
+        )
+    assert not out["out_model"].exists()
+    assert not (out["work_dir"] / "best").exists(), "no epoch was completed"
+
+
+def test_a_non_finite_validation_loss_stops_naming_model_and_epoch(setup):
+    """Training is fine, validation gives NaN: the best-epoch logic would never pick an epoch
+    and keep the last one without a word."""
+    model, training, out = setup
+    with pytest.raises(
+        FloatingPointError,
+        match=r"model top_scalars: non-finite validation loss \(nan\) at epoch 1",
+    ):
+        train(
+            model,
+            {**training, "epochs": 2},
+            synthetic(256, 1),
+            with_nan(synthetic(64, 2), "target", 0),
+            IMAGE,
+            **out,
+        )
+    assert not out["out_model"].exists()

@@ -4,14 +4,16 @@ from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
+from egcalib.duplicates import read_reports
 from egcalib.evaluation import evaluate_model
 
 out = {name: snakemake.output[name] for name in snakemake.output.keys()}  # noqa: SIM118 (a Namedlist)
 summary = evaluate_model(
     snakemake.wildcards.model,
-    list(snakemake.input),
+    list(snakemake.input.predictions),
     snakemake.params.datasets,
     snakemake.params.evaluation,
     out,
+    later=read_reports(snakemake.input.duplicates),
 )
 log.info("inclusive: %s", summary.get("inclusive"))

@@ -7,5 +7,10 @@ log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 from egcalib.bdt_inference import predict_files
 
-n = predict_files(snakemake.input.model, snakemake.input.sidecars, snakemake.output[0])
+n = predict_files(
+    snakemake.input.model,
+    snakemake.input.sidecars,
+    snakemake.output[0],
+    name=snakemake.wildcards.model,
+)
 log.info("%d objects predicted in %d files", n, len(snakemake.input.sidecars))

@@ -6,4 +6,9 @@ log_to_file(snakemake.log[0])  # first: libraries print on import
 
 from egcalib.cutflows import merge_cutflows
 
-merge_cutflows(list(snakemake.input), snakemake.output.csv, snakemake.output.markdown)
+merge_cutflows(
+    list(snakemake.input.cutflows),
+    snakemake.output.csv,
+    snakemake.output.markdown,
+    duplicates=[snakemake.input.duplicates],
+)

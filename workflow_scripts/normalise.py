@@ -4,8 +4,11 @@ from egcalib.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
+from egcalib.duplicates import read_reports
 from egcalib.normalisation import save, training_statistics
 
-stats = training_statistics(list(snakemake.input), snakemake.params.splits)
+stats = training_statistics(
+    list(snakemake.input.skims), snakemake.params.splits, read_reports(snakemake.input.duplicates)
+)
 save(stats, snakemake.output[0])
 log.info("statistics from %d training objects", stats["n_objects"])

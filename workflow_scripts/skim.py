@@ -17,6 +17,7 @@ skim_file(
     process=params.process,
     ntuple=params.ntuple,
     selection=params.selection,
-    skim=snakemake.config["skim"],  # step_size: a knob
+    skim={**snakemake.config["skim"], "duplicates": params.duplicates},  # step_size: a knob
     native_shapes=params.native_shapes,
+    out_events=snakemake.output.events,
 )

@@ -6,18 +6,33 @@ log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 import logging
 
+from egcalib.duplicates import read_reports, shard_drop_keys
 from egcalib.normalisation import load
 from egcalib.pipeline import InputPipeline
+from egcalib.provenance import cpu_model
 from egcalib.settings import with_execution_knobs
 from egcalib.training import check_training_size, check_validation_size, train, training_data
+from egcalib.weights import describe_split_weights
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
+# The network's bytes depend on the CPU's kernels (README, "Reproducibility"): the results card
+# names it from this line.
+log.info("CPU: %s", cpu_model())
 params = snakemake.params
 stats = load(snakemake.input.normalisation)
 check_training_size(params.spec["name"], stats["n_objects"], params.training["batch_size"])
 check_validation_size(params.spec["name"], stats["n_val_objects"], params.spec["train_on"])
 training = with_execution_knobs(params.training, snakemake.config, "training")
-pipeline = InputPipeline(params.images, params.shards, stats, training["parallel_reads"])
+# The later copies of repeated events: their records are skipped (egcalib/duplicates.py).
+later = read_reports(snakemake.input.duplicates)
+skip = shard_drop_keys(
+    later,
+    lambda dataset, file: [
+        params.shard_pattern.format(dataset=dataset, file=file, split=split)
+        for split in ("train", "val")
+    ],
+)
+pipeline = InputPipeline(params.images, params.shards, stats, training["parallel_reads"], skip=skip)
 batch, seed, weights = (
     params.training["batch_size"],
     params.training["seed"],
@@ -27,8 +42,15 @@ inputs = snakemake.input
 # MC shards train on the truth, data shards on the Z-mass labels.
 train_files = {"mc": list(inputs.train_mc), "data": list(inputs.train_data)}
 val_files = {"mc": list(inputs.val_mc), "data": list(inputs.val_data)}
-train_data = training_data(pipeline, train_files, batch, seed, weights, True)
-val_data = training_data(pipeline, val_files, batch, seed, weights, False)
+# The training objects' weights, from the sidecars: non-finite ones stop the job here, naming the
+# file; their counts and effective sample sizes, signed and as trained, go to the log.
+policy = params.training["negative_weights"]
+sidecars = {"mc": list(inputs.sidecars_mc), "data": list(inputs.sidecars_data)}
+for split in ("train", "val"):
+    for line in describe_split_weights(params.spec["name"], sidecars, split, policy, later):
+        log.info("%s", line)
+train_data = training_data(pipeline, train_files, batch, seed, weights, True, policy)
+val_data = training_data(pipeline, val_files, batch, seed, weights, False, policy)
 train(
     params.spec,
     training,

@@ -5,6 +5,7 @@ from egcalib.logs import log_to_file
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 from egcalib.bdt import train_bdt
+from egcalib.duplicates import read_reports
 
 params = snakemake.params
 train_bdt(
@@ -16,4 +17,6 @@ train_bdt(
     snakemake.output.model,
     snakemake.output.history,
     snakemake.output.plot,
+    negative_weights=params.negative_weights,
+    later=read_reports(snakemake.input.duplicates),
 )

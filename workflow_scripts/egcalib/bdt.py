@@ -4,8 +4,9 @@
 The first question a reviewer asks of a CNN result is what a BDT on the same inputs gets. This
 one sees what the CNN's ScalarNet sees (contract.SCALAR_COLUMNS, read from the shard sidecars),
 trains on the same train split towards the same targets (MC objects: E_true / E_acc, data
-objects: the Z-mass label E_label / E_acc) with the same per-object and per-source weights, stops
-early on the same val split, and predicts the same correction in the CNN's format
+objects: the Z-mass label E_label / E_acc) with the same per-object weights (negative MC weights
+treated by the same policy, training.negative_weights: egcalib.weights) and per-source weights,
+stops early on the same val split, and predicts the same correction in the CNN's format
 (egcalib.bdt_inference), so evaluation and the ablation table treat it like any other model.
 
 Loss: L1 (mean absolute error), the CNNs' default loss, so the comparison is of the inputs and
@@ -25,42 +26,46 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from egcalib.atomic import atomic_path
 from egcalib.contract import SCALAR_COLUMNS, SCALARS
 from egcalib.history import plot_history
+from egcalib.weights import TARGET_COLUMN, describe_weights, sidecar_objects, trained_weights
 
 log = logging.getLogger(__name__)
 
 NUM_THREADS = 2
-# The training target of each kind of dataset (sidecar columns, records.py).
-TARGET_COLUMN = {"mc": "target", "data": "label_target"}
 
 
-def split_objects(files_by_kind: dict, split: str, source_weights: dict):
-    """The objects of one split with a finite target, from shard sidecars.
+def split_objects(
+    files_by_kind: dict,
+    split: str,
+    source_weights: dict,
+    negative_weights: str = "abs",
+    model: str = "bdt",
+    later=None,
+):
+    """The objects of one split with a target, from shard sidecars, without the ``later``
+    copies of repeated events (egcalib.duplicates report rows), if given.
 
     ``files_by_kind`` maps "mc" / "data" to sidecar paths; MC objects take ``target``
     (E_true / E_acc), data objects ``label_target`` (E_label / E_acc). Returns scalars
     (n, 16) float32, target (n,) float64 and weight (n,) float64. Weights are the per-object
-    ``weight`` times a per-source factor that gives each source its share
+    ``weight`` under the ``negative_weights`` policy (egcalib.weights.trained_weights; objects
+    left with weight zero, by the policy or by their own weight, are left out: they contribute
+    nothing) times a per-source factor that gives each source its share
     ``source_weights[kind] / sum`` of the total loss as a mean over its objects, the summed loss
-    L(MC) + L(data) of seed 000 that the CNN's batch sampling gives; they average ~1.
+    L(MC) + L(data) of seed 000 that the CNN's batch sampling gives; they average ~1. The signed
+    and trained weights of each source are logged (weights.describe_weights).
 
-    Raises ValueError for negative weights (LightGBM's L1 leaf medians need non-negative ones)
-    and for source weights that sum to zero.
+    Raises ValueError naming the file for an infinite target or a non-finite weight
+    (weights.sidecar_objects), and naming ``model`` for source weights that sum to zero.
     """
     parts = {}
     for kind, files in sorted(files_by_kind.items()):
         scalars, target, weight = [], [], []
-        columns = [*SCALAR_COLUMNS, "split", TARGET_COLUMN[kind], "weight"]
         for path in files:
-            table = pq.read_table(path, columns=columns)
-            table = table.filter(
-                pc.and_(pc.equal(table["split"], split), pc.is_finite(table[TARGET_COLUMN[kind]]))
-            )
+            table = sidecar_objects(path, split, kind, SCALAR_COLUMNS, model=model, later=later)
             scalars.append(
                 np.stack([table[c].to_numpy() for c in SCALAR_COLUMNS], axis=1)
                 if table.num_rows
@@ -69,24 +74,25 @@ def split_objects(files_by_kind: dict, split: str, source_weights: dict):
             target.append(table[TARGET_COLUMN[kind]].to_numpy().astype(np.float64))
             weight.append(table["weight"].to_numpy().astype(np.float64))
         if files:
+            signed = np.concatenate(weight)
+            log.info(
+                "%s", describe_weights(model, f"{kind} {split} objects", signed, negative_weights)
+            )
+            trained = trained_weights(signed, negative_weights)
+            kept = trained != 0
             parts[kind] = (
-                np.concatenate(scalars).astype(np.float32),
-                np.concatenate(target),
-                np.concatenate(weight),
+                np.concatenate(scalars).astype(np.float32)[kept],
+                np.concatenate(target)[kept],
+                trained[kept],
             )
     parts = {kind: part for kind, part in parts.items() if len(part[1])}
     if not parts:
         return (np.zeros((0, len(SCALARS)), np.float32), np.zeros(0), np.zeros(0))
     total = sum(float(source_weights[kind]) for kind in parts)
-    if total <= 0:
-        raise ValueError(f"bdt: training.source_weights of {sorted(parts)} sum to zero")
+    if not total > 0:  # NaN included
+        raise ValueError(f"model {model}: training.source_weights of {sorted(parts)} sum to zero")
     n = sum(len(part[1]) for part in parts.values())
     for kind, (_, _, weight) in parts.items():
-        if np.any(weight < 0):
-            raise ValueError(
-                f"bdt: negative object weights in the {kind} {split} split; "
-                "LightGBM's L1 regression needs non-negative weights"
-            )
         weight *= source_weights[kind] / total * n / len(weight)
     return tuple(np.concatenate([part[i] for part in parts.values()]) for i in range(3))
 
@@ -121,31 +127,40 @@ def train_bdt(
     out_model,
     out_history,
     out_plot,
+    negative_weights: str = "abs",
+    later=None,
 ):
     """Train the BDT of ``spec`` (a resolved model entry: name, train_on, bdt settings) on the
-    train split of the sidecars in ``files_by_kind`` ("mc" / "data" -> paths), early stopping
-    on their val split after ``bdt.early_stopping_rounds`` rounds without improvement.
+    train split of the sidecars in ``files_by_kind`` ("mc" / "data" -> paths; without the
+    ``later`` copies of repeated events, egcalib.duplicates), early stopping
+    on their val split after ``bdt.early_stopping_rounds`` rounds without improvement; both
+    splits weighted under the ``negative_weights`` policy (training.negative_weights,
+    egcalib.weights), as the CNNs are.
 
     Writes (atomically) the LightGBM text model of the best validation round, the history (one
     row per boosting round: ``round`` from 0, ``loss`` and ``val_loss``, the weighted mean
     absolute error of the correction on train and val) and its figure. Returns the booster.
     Raises ValueError naming the model when the train or val split has no object with a
-    target (early stopping needs the val split: no silent training without it).
+    target and a non-zero weight (early stopping needs the val split: no silent training
+    without it) or when a target or weight is not finite (naming the file), and
+    FloatingPointError naming the model and round when a loss is not finite.
     """
     import lightgbm as lgb
     import pandas as pd
 
     name, settings = spec["name"], spec["bdt"]
     data = {
-        split: split_objects(files_by_kind, split, source_weights) for split in ("train", "val")
+        split: split_objects(files_by_kind, split, source_weights, negative_weights, name, later)
+        for split in ("train", "val")
     }
     files = sorted(str(p) for paths in files_by_kind.values() for p in paths)
     for split, (_, target, _) in data.items():
         if not len(target):
             raise ValueError(
-                f"model {name}: no {split}-split objects with a target in "
-                f"{files}; the BDT needs train objects to fit and val objects for "
-                "early stopping (add events to its train_on datasets)"
+                f"model {name}: no {split}-split objects with a target (and a non-zero weight "
+                f"under training.negative_weights: {negative_weights}) in {files}; the BDT "
+                "needs train objects to fit and val objects for early stopping (add events to "
+                "its train_on datasets)"
             )
     log.info(
         "model %s: %d training and %d validation objects",
@@ -186,6 +201,13 @@ def train_bdt(
             "val_loss": record["val"]["l1"],
         }
     )
+    finite = np.isfinite(history[["loss", "val_loss"]].to_numpy()).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise FloatingPointError(
+            f"model {name}: non-finite loss at boosting round {first} "
+            f"(loss {history['loss'].iloc[first]}, val_loss {history['val_loss'].iloc[first]})"
+        )
     log.info(
         "model %s: %d rounds, kept round %d (val_loss %.6g)",
         name,

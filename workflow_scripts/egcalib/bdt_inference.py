@@ -8,14 +8,16 @@ import pyarrow.parquet as pq
 
 from egcalib.bdt import NUM_THREADS
 from egcalib.contract import SCALAR_COLUMNS
-from egcalib.inference import KEY, join_predictions, write_predictions
+from egcalib.inference import KEY, check_finite_predictions, join_predictions, write_predictions
 
 
-def predict_files(model_path, sidecar_paths, out_path) -> int:
+def predict_files(model_path, sidecar_paths, out_path, name=None) -> int:
     """Predict the correction E_pred / E_acc of the test-split objects of each sidecar with the
     LightGBM text model ``model_path``; write them all like a CNN's predictions
     (inference.join_predictions: ids, e_acc, correction, sigma_correction = NaN, e_pred,
-    sigma_e_pred = NaN in GeV, and the sidecar columns). Returns the number of objects."""
+    sigma_e_pred = NaN in GeV, and the sidecar columns). Returns the number of objects.
+    Raises ValueError naming the model (``name``, else its path), the sidecar and the chunk,
+    writing nothing, when a prediction is not finite (inference.check_finite_predictions)."""
     import lightgbm as lgb
     import pandas as pd
 
@@ -26,6 +28,7 @@ def predict_files(model_path, sidecar_paths, out_path) -> int:
         test = sidecar[sidecar["split"] == "test"]
         scalars = test[list(SCALAR_COLUMNS)].to_numpy(np.float32)
         correction = booster.predict(scalars, num_threads=NUM_THREADS) if len(test) else np.zeros(0)
+        check_finite_predictions(name or str(model_path), correction, path, out_path)
         frame = pd.DataFrame(
             {
                 **{k: test[k].to_numpy().astype(np.int64) for k in KEY},

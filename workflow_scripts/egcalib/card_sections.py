@@ -1,8 +1,9 @@
 """Results-card sections recomputed from the models' prediction files (egcalib.results_card
 writes the card): photon models' rIQR for unconverted and converted photons apart (seed 001's
 split), and every CNN model against the BDT control of its particle and against the binned
-baseline on the same MC test objects. Also the card's percentage format (``percent``), used
-here and in the card's other sections.
+baseline on the same MC test objects. Also the card's percentage format (``percent``, "n/a"
+with its flags for an undefined number) and ``finite``, used here and in the card's other
+sections.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from egcalib import metrics
+from egcalib.duplicates import read_reports
 from egcalib.evaluation import read_predictions
 from egcalib.inference import KEY
 
@@ -21,21 +23,26 @@ from egcalib.inference import KEY
 SEED_PHOTONS = {"unconverted": 0.294, "converted": 0.199}
 
 
+def finite(value) -> bool:
+    """Whether ``value`` is a finite number (None, NaN, inf and strings are not)."""
+    return isinstance(value, int | float | np.number) and bool(np.isfinite(value))
+
+
 def percent(value, error=None, flags="") -> str:
-    """A fraction as a signed percentage, with its error and (in bold) its flags; "n/a" when
-    it is missing or not finite."""
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    text = (
-        f"{100 * value:+.1f}"
-        + (f" +- {100 * error:.1f}" if error is not None and np.isfinite(error) else "")
-        + " %"
-    )
-    return text + (f" **FLAGGED: {flags}**" if isinstance(flags, str) and flags else "")
+    """A fraction as a signed percentage, with its error and (in bold) its flags: "+12.3 +- 0.4
+    % **FLAGGED: ...**". "n/a" when the value is missing or not finite, with the flags that say
+    why (e.g. "n/a **FLAGGED: zero baseline width**"); never "nan". ``flags`` that are not a
+    non-empty string (NaN from an empty CSV cell, None) are none."""
+    note = f" **FLAGGED: {flags}**" if isinstance(flags, str) and flags else ""
+    if not finite(value):
+        return "n/a" + note
+    return f"{100 * value:+.1f}" + (f" +- {100 * error:.1f}" if finite(error) else "") + " %" + note
 
 
 def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
-    """Photon models' rIQR for unconverted and converted photons apart (seed 001's split)."""
+    """Photon models' rIQR for unconverted and converted photons apart (seed 001's split);
+    an undefined rIQR (too few photons of a kind, a zero baseline width) is "n/a" with its
+    flag."""
     lines = []
     for model in table.loc[
         (table["particle"] == "photon") & (table["model"] != "baseline_binned"), "model"
@@ -60,8 +67,9 @@ def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -
                 n_bootstrap,
             )
             lines.append(
-                f"| {name} | {s['n']} | {percent(s['riqr75'], s['riqr75_error'])} | "
-                f"{percent(s['riqr95'], s['riqr95_error'])} | "
+                f"| {name} | {s['n']} | "
+                f"{percent(s['riqr75'], s['riqr75_error'], s['riqr75_flags'])} | "
+                f"{percent(s['riqr95'], s['riqr95_error'], s['riqr95_flags'])} | "
                 f"{100 * SEED_PHOTONS[name]:+.1f} % |"
             )
         lines.append("")
@@ -75,14 +83,16 @@ def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
     """A model's predictions for MC objects with truth (all its evaluation datasets): the files
     its evaluation read (metrics.json), not whatever else the folder holds."""
     metrics = json.loads((results / f"eval/{model}/metrics.json").read_text())
-    frame = read_predictions([results / path for path in metrics["predictions"]])
+    # Without the later copies of repeated events, as the evaluation read them.
+    later = read_reports(sorted((results / "skim").glob("*.duplicates.csv")))
+    frame = read_predictions([results / path for path in metrics["predictions"]], later)
     return frame[np.isfinite(frame["e_truth"])] if len(frame) else frame
 
 
 def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
     """Every CNN model against the BDT control of its particle and against the binned
     baseline: rIQR on the same MC test objects, paired bootstrap errors (positive: the model is
-    better)."""
+    better; "n/a" with its flag where a width is zero or undefined)."""
     kinds = table.drop_duplicates("model").set_index("model")["particle"]
     # A BDT control's deliverable is its LightGBM text model (a network's is model.keras).
     controls = {
@@ -107,18 +117,23 @@ def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) 
             references[f"BDT control {controls[particle]}"] = (
                 joined["e_pred"] / joined["e_truth"],
                 joined["e_pred_control"] / joined["e_truth"],
+                "control",
             )
         if "e_baseline_binned" in frame and np.isfinite(frame["e_baseline_binned"]).any():
             has = np.isfinite(frame["e_baseline_binned"])
             references["binned baseline"] = (
                 re_model[has],
                 frame.loc[has, "e_baseline_binned"] / frame.loc[has, "e_truth"],
+                "binned",
             )
-        for name, (model_re, reference_re) in references.items():
-            s = metrics.summary(model_re.to_numpy(), reference_re.to_numpy(), n_bootstrap)
+        for name, (model_re, reference_re, label) in references.items():
+            s = metrics.summary(
+                model_re.to_numpy(), reference_re.to_numpy(), n_bootstrap, names=("model", label)
+            )
             lines.append(
-                f"| {model} | {name} | {s['n']} | {percent(s['riqr75'], s['riqr75_error'])} "
-                f"| {percent(s['riqr95'], s['riqr95_error'])} |"
+                f"| {model} | {name} | {s['n']} | "
+                f"{percent(s['riqr75'], s['riqr75_error'], s['riqr75_flags'])} | "
+                f"{percent(s['riqr95'], s['riqr95_error'], s['riqr95_flags'])} |"
             )
     if not lines:
         return []

@@ -235,6 +235,9 @@ PROCESS_PARTICLE = {"zee": "electron", "egun": "electron", "zmumug": "photon"}
 SKIM_ID_COLUMNS = {
     "dataset": "string",
     "file": "string",
+    # The event's identity: (mcChannelNumber, runNumber, eventNumber); mcChannelNumber is 0 in
+    # data and where the file has no such branch.
+    "mcChannelNumber": "int32",
     "runNumber": "int64",
     "eventNumber": "int64",
     "object_index": "int32",  # index of the object within its collection in the event

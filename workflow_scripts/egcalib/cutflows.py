@@ -7,14 +7,20 @@ import json
 import pandas as pd
 
 from egcalib.atomic import atomic_path
+from egcalib.duplicates import read_reports, report_text
 from egcalib.selection import Cutflow
 
+LATER_COPIES = "not in an earlier file"
 
-def merge_cutflows(paths, out_csv, out_markdown) -> pd.DataFrame:
+
+def merge_cutflows(paths, out_csv, out_markdown, duplicates=()) -> pd.DataFrame:
     """Sum cutflow JSONs (same cuts in the same order); add the efficiency of each step.
 
-    Per-file warnings (``"warnings"`` in a cutflow JSON, e.g. a first kinematic cut that removes
-    every object) are listed under the Markdown table with their file."""
+    ``duplicates``: the dataset's ``duplicates`` report (egcalib.duplicates); its later copies
+    of events, which every consumer of the dataset drops, are a last step ("not in an earlier
+    file") and named under the table. Per-file warnings (``"warnings"`` in a cutflow JSON, e.g.
+    a first kinematic cut that removes every object, objects dropped for non-finite inputs)
+    are listed under the Markdown table with their file."""
     total = Cutflow()
     warnings = []
     for path in paths:
@@ -27,6 +33,15 @@ def merge_cutflows(paths, out_csv, out_markdown) -> pd.DataFrame:
             f"- **warning** {summary.get('file', path)}: {text}"
             for text in summary.get("warnings", [])
         ]
+    later = read_reports(duplicates)
+    if duplicates and total.steps:
+        last = total.steps[-1]
+        total.add(
+            LATER_COPIES,
+            last["events"] - int((later["objects"] > 0).sum()),
+            last["objects"] - int(later["objects"].sum()),
+        )
+        warnings += [f"- **duplicates** {line}" for line in report_text(later)]
     table = pd.DataFrame(total.steps, columns=["cut", "events", "objects"])
     previous = table["events"].shift(1)
     table["event_efficiency"] = (table["events"] / previous.where(previous > 0)).round(4)

@@ -16,13 +16,19 @@ import pyarrow.parquet as pq
 from egcalib import metrics, plotting
 from egcalib.atomic import atomic_path
 from egcalib.contract import PROCESS_PARTICLE
+from egcalib.duplicates import drop_later_copies
 from egcalib.zfits import BINNED_COLUMN, z_fits
 
 
-def read_predictions(paths) -> pd.DataFrame:
+def read_predictions(paths, later=None) -> pd.DataFrame:
+    """The prediction files ``paths`` as one frame, without the objects of ``later`` copies of
+    repeated events (egcalib.duplicates report rows), if given."""
     frames = [pq.read_table(p).to_pandas() for p in paths]
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if later is not None and len(predictions):
+        predictions = drop_later_copies(predictions, later, "predictions")
+    return predictions
 
 
 def _from_results(path) -> str:
@@ -34,20 +40,25 @@ def _from_results(path) -> str:
 def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int) -> dict:
     """The MVA baseline against the binned reference on the MC objects that have both:
     eIQR75/95 of the binned energy and riqr{q}_baseline_vs_binned = 1 - eIQR(baseline) /
-    eIQR(binned) with bootstrap errors. ``mc`` is the predictions frame of objects with truth,
-    ``re_baseline`` its E_baseline / E_true. Empty (nothing to report) without binned energies."""
+    eIQR(binned) with bootstrap errors and flags (riqr{q}_baseline_vs_binned_flags: NaN with
+    "zero binned width", "undefined width (n objects < 10)", ... where the ratio is undefined;
+    metrics.riqr). ``mc`` is the predictions frame of objects with truth, ``re_baseline`` (n,)
+    its E_baseline / E_true. Empty (nothing to report) without binned energies."""
     if BINNED_COLUMN not in mc:
         return {}
     re_binned = (mc[BINNED_COLUMN] / mc["e_truth"]).to_numpy()
     has = np.isfinite(re_binned)
     if not has.any():
         return {}
-    step = metrics.summary(re_baseline[has], re_binned[has], n_bootstrap)
+    step = metrics.summary(
+        re_baseline[has], re_binned[has], n_bootstrap, names=("baseline", "binned")
+    )
     out = {"n_baseline_binned": step["n"], "median_re_baseline_binned": step["median_re_baseline"]}
     for q in (75, 95):
         out[f"eiqr{q}_baseline_binned"] = step[f"eiqr{q}_baseline"]
         out[f"riqr{q}_baseline_vs_binned"] = step[f"riqr{q}"]
         out[f"riqr{q}_baseline_vs_binned_error"] = step[f"riqr{q}_error"]
+        out[f"riqr{q}_baseline_vs_binned_flags"] = step[f"riqr{q}_flags"]
     return out
 
 
@@ -65,9 +76,16 @@ def resolution_pulls(mc: pd.DataFrame, et_true: np.ndarray, plot_path, model_nam
     return table
 
 
-def evaluate_model(model_name: str, prediction_paths, datasets: dict, evaluation: dict, out: dict):
-    """Metrics, tables and figures of one model; ``out`` maps output names to paths."""
-    predictions = read_predictions(prediction_paths)
+def evaluate_model(
+    model_name: str, prediction_paths, datasets: dict, evaluation: dict, out: dict, later=None
+):
+    """Metrics, tables and figures of one model; ``out`` maps output names to paths. Degenerate
+    statistics (a bin or a bootstrap resample without a width, too few objects, a zero
+    baseline sigma_CB) give NaN values with flags beside them (``riqr{q}_flags`` in metrics.json
+    and differential.csv, ``flags`` of the pulls, ``sigma_improvement_flags`` in zfits.csv),
+    never an exception. ``later``: the later copies of repeated events (egcalib.duplicates),
+    left out."""
+    predictions = read_predictions(prediction_paths, later)
     mc = (
         predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))]
         if len(predictions)

@@ -84,7 +84,8 @@ def quality_flags(
     """Why a converged fit must not be reported as a plain number: a free parameter at (within
     0.1 % of the allowed range of) one of its limits, a free tail that the data do not
     constrain (error on alpha above half its value, or on n above its value), or a chi2 whose
-    p-value is below MIN_CHI2_PROBABILITY."""
+    p-value is below MIN_CHI2_PROBABILITY. An undefined (NaN) error fails its check (is flagged)
+    and an undefined chi2 is flagged "undefined chi2", never passed."""
     flags = []
     for name in ("mean", "sigma", "alpha", "n"):
         lo, hi = LIMITS[name]
@@ -92,11 +93,14 @@ def quality_flags(
             continue
         if min(abs(values[name] - lo), abs(values[name] - hi)) < 1e-3 * (hi - lo):
             flags.append(f"{name} at limit")
-    if "alpha" not in fixed and errors["alpha"] > 0.5 * values["alpha"]:
+    # not (x <= limit): NaN counts as a failure.
+    if "alpha" not in fixed and not errors["alpha"] <= 0.5 * values["alpha"]:
         flags.append("alpha unconstrained")
-    if "n" not in fixed and errors["n"] > values["n"]:
+    if "n" not in fixed and not errors["n"] <= values["n"]:
         flags.append("n unconstrained")
-    if chi2 is not None and ndf > 0 and chi2_dist.sf(chi2, ndf) < MIN_CHI2_PROBABILITY:
+    if chi2 is not None and ndf > 0 and not np.isfinite(chi2):
+        flags.append("undefined chi2")
+    elif chi2 is not None and ndf > 0 and chi2_dist.sf(chi2, ndf) < MIN_CHI2_PROBABILITY:
         flags.append(f"poor fit (chi2/ndf {chi2 / ndf:.2f})")
     return flags
 

@@ -15,11 +15,12 @@ def predict_files(model, pipeline, shard_paths, sidecar_paths, out_path, batch_s
     """Predict every object of each shard file (its sidecar beside it, same order) and write
     them all to ``out_path``: ids, E_pred (and sigma), baseline, truth, label and the per-object
     columns evaluation needs (write_predictions). One job predicts a chunk of files: the model
-    is loaded and compiled once. Returns the number of objects."""
+    is loaded and compiled once. Returns the number of objects. Raises ValueError, writing
+    nothing, when a prediction is not finite (check_finite_predictions)."""
     return write_predictions(
         [
             join_predictions(
-                predict_shard(model, pipeline, shard, batch_size),
+                predict_shard(model, pipeline, shard, batch_size, chunk=out_path),
                 pq.read_table(sidecar).to_pandas(),
             )
             for shard, sidecar in zip(shard_paths, sidecar_paths, strict=True)
@@ -28,17 +29,33 @@ def predict_files(model, pipeline, shard_paths, sidecar_paths, out_path, batch_s
     )
 
 
-def predict_shard(model, pipeline, shard_path, batch_size: int):
+def check_finite_predictions(model: str, output, where: str, chunk=None) -> None:
+    """Raise ValueError naming ``model``, the objects' file ``where``, the predictions'
+    ``chunk`` (output file) and the number of objects when an output (n,) or (n, k) of a model
+    (the correction, and sigma of an MDN model) is NaN or infinite: evaluation would drop them,
+    or fit them, without a word."""
+    output = np.asarray(output, np.float64)
+    finite = np.isfinite(output) if output.ndim == 1 else np.isfinite(output).all(axis=1)
+    bad = int(np.sum(~finite))
+    if bad:
+        raise ValueError(
+            f"model {model}: {bad} of {len(output)} objects of {where} with a non-finite "
+            f"prediction (NaN or infinite)"
+            + (f" for {chunk}" if chunk is not None else "")
+            + "; nothing written"
+        )
+
+
+def predict_shard(model, pipeline, shard_path, batch_size: int, chunk=None):
     """Predictions for the objects of one shard file, in shard order: a pandas frame of ids
     ``KEY`` (int64), ``e_acc`` (GeV), ``correction`` = E_pred / E_acc and ``sigma_correction``
-    (NaN for models without a per-object resolution), float32."""
+    (NaN for models without a per-object resolution), float32. Raises ValueError naming the
+    model, the file and ``chunk`` (the predictions' file) when an output is not finite."""
     import pandas as pd
 
-    ids, corrections, sigmas = [], [], []
+    ids, outputs = [], []
     for inputs, record in pipeline.dataset([shard_path], batch_size, training=False, with_ids=True):
-        output = model(inputs, training=False).numpy()
-        corrections.append(output[:, 0])
-        sigmas.append(output[:, 1] if output.shape[1] > 1 else np.full(len(output), np.nan))
+        outputs.append(model(inputs, training=False).numpy())
         ids.append({k: record[k].numpy() for k in KEY + ["e_acc"]})
     if not ids:
         return pd.DataFrame(
@@ -49,9 +66,13 @@ def predict_shard(model, pipeline, shard_path, batch_size: int):
                 "sigma_correction": np.zeros(0, np.float32),
             }
         )
+    output = np.concatenate(outputs)
+    check_finite_predictions(model.name, output, shard_path, chunk)
     frame = pd.DataFrame({k: np.concatenate([b[k] for b in ids]) for k in ids[0]})
-    frame["correction"] = np.concatenate(corrections).astype(np.float32)
-    frame["sigma_correction"] = np.concatenate(sigmas).astype(np.float32)
+    frame["correction"] = output[:, 0].astype(np.float32)
+    frame["sigma_correction"] = (
+        output[:, 1] if output.shape[1] > 1 else np.full(len(output), np.nan)
+    ).astype(np.float32)
     return frame
 
 

@@ -7,6 +7,12 @@ would give P12.5..P87.5 for q = 75; its explicit P25..P75 is what the seed's eIQ
 wins.) rIQR = 1 - eIQR_model / eIQR_baseline, with bootstrap errors from paired resampling of
 the objects.
 
+Degenerate statistics never raise: an rIQR whose reference width is zero or undefined (fewer than
+MIN_OBJECTS objects, a baseline of many identical values) is NaN with a flag naming why, in the
+``riqr{q}_flags`` entry beside it ("; "-joined, empty when none), as the Z fits carry theirs
+(``flags``, ``sigma_improvement_flags``); bootstrap resamples without a width are left out of the
+error and counted in a flag.
+
 The percentile range is taken of RE / median(RE) (``relative=True``, the default): the seed's
 formula assumes RE centred on 1, and without this a model whose scale is off by a factor would
 look that factor better. The scale itself is reported separately (median RE, CB mean).
@@ -18,7 +24,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from resample.bootstrap import variance
+from resample.bootstrap import bootstrap
 from scipy.stats import norm
 
 ET_BINS = ((20, 30), (30, 40), (40, 50), (50, 60), (60, 70))  # GeV, as in the seed
@@ -31,35 +37,91 @@ CENTRAL_FRACTION = {75: 50.0, 95: 95.0}
 
 
 def eiqr(values, q: int = 75, relative: bool = True) -> float:
-    """eIQR75 or eIQR95 of ``values`` (NaN for empty input)."""
+    """eIQR75 or eIQR95 (q) of ``values`` (n,), non-finite entries dropped: a width in the units
+    of ``values`` (relative=False) or in units of their median (relative=True). NaN (an undefined
+    width, never an exception) for fewer than 2 finite values or, with ``relative``, a median
+    that is not positive."""
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
-    if len(values) == 0:
+    if len(values) < 2:
         return float("nan")
     central = CENTRAL_FRACTION[q]
     lo, median, hi = np.percentile(values, [50 - central / 2, 50, 50 + central / 2])
     width = (hi - lo) / (2 * norm.ppf(0.5 + central / 200))
-    return float(width / median if relative else width)
+    if not relative:
+        return float(width)
+    return float(width / median) if median > 0 else float("nan")
 
 
-def riqr(re_model, re_baseline, q: int = 75, n_bootstrap: int = 200, seed: int = 1):
-    """1 - eIQR(model) / eIQR(baseline) and its bootstrap standard error (paired objects)."""
+def _riqr_value(re_model, re_baseline, q: int, names=("model", "baseline")) -> tuple[float, str]:
+    """1 - eIQR(model) / eIQR(baseline) and its flag ("" when none): NaN with the flag that says
+    why where it is undefined; 1 with "zero {model} width" where the model's width is 0."""
+    model, reference = names
+    width_reference = eiqr(re_baseline, q)
+    if not width_reference > 0:  # zero, or NaN: nothing to divide by
+        state = "zero" if width_reference == 0 else "undefined"
+        return float("nan"), f"{state} {reference} width"
+    width = eiqr(re_model, q)
+    if not np.isfinite(width):
+        return float("nan"), f"undefined {model} width"
+    return 1.0 - width / width_reference, f"zero {model} width" if width == 0 else ""
+
+
+def riqr(
+    re_model,
+    re_baseline,
+    q: int = 75,
+    n_bootstrap: int = 200,
+    seed: int = 1,
+    names=("model", "baseline"),
+) -> tuple[float, float, str]:
+    """rIQR_q = 1 - eIQR_q(model) / eIQR_q(baseline) of the paired relative errors ``re_model``
+    and ``re_baseline`` (n,) of the same objects, dimensionless.
+
+    Returns (value, error, flags): error is the bootstrap standard error (``n_bootstrap`` paired
+    resamples of the objects), flags a "; "-joined string, empty when the numbers are sound.
+    ``names`` (model, reference) name the two in the flags. Degenerate statistics never raise:
+    value and error are NaN, flagged "undefined width (n objects < MIN_OBJECTS)" for fewer than
+    MIN_OBJECTS objects, "zero {reference} width" or "undefined {reference} width" where
+    eIQR(baseline) is 0 or NaN, "undefined {model} width" where eIQR(model) is NaN. A model
+    width of 0 gives rIQR 1, flagged "zero {model} width" (identical values, not a resolution).
+    Resamples whose rIQR is undefined are left out of the error and counted, "degenerate
+    bootstrap (k of n_bootstrap resamples without a width)"; the error is NaN when fewer than 2
+    resamples have one.
+    """
     re_model, re_baseline = np.asarray(re_model, float), np.asarray(re_baseline, float)
     if len(re_model) < MIN_OBJECTS:  # a percentile range of a handful of objects means nothing
-        return float("nan"), float("nan")
-    value = 1.0 - eiqr(re_model, q) / eiqr(re_baseline, q)
+        return (
+            float("nan"),
+            float("nan"),
+            f"undefined width ({len(re_model)} objects < {MIN_OBJECTS})",
+        )
+    value, flag = _riqr_value(re_model, re_baseline, q, names)
+    if not np.isfinite(value):
+        return float("nan"), float("nan"), flag
     pairs = np.stack([re_model, re_baseline], axis=1)
-    var = variance(
-        lambda p: 1.0 - eiqr(p[:, 0], q) / eiqr(p[:, 1], q),
+    draws = bootstrap(
+        lambda p: _riqr_value(p[:, 0], p[:, 1], q, names)[0],
         pairs,
         size=n_bootstrap,
         random_state=seed,
     )
-    return value, float(np.sqrt(var))
+    good = draws[np.isfinite(draws)]
+    error = float(np.std(good, ddof=1)) if len(good) >= 2 else float("nan")
+    degenerate = len(draws) - len(good)
+    flags = [flag] if flag else []
+    if degenerate:
+        flags.append(
+            f"degenerate bootstrap ({degenerate} of {len(draws)} resamples without a width)"
+        )
+    return float(value), error, "; ".join(flags)
 
 
-def summary(re_model, re_baseline, n_bootstrap=200) -> dict:
-    """eIQR75/95 of both and the rIQRs with errors."""
+def summary(re_model, re_baseline, n_bootstrap=200, names=("model", "baseline")) -> dict:
+    """n, the median RE of both, eIQR75/95 of both and riqr75/95 with their bootstrap errors and
+    flags (riqr{q}_flags: riqr's, "" when none; NaN values where a width is zero or undefined)
+    of the paired relative errors ``re_model`` and ``re_baseline`` (n,); ``names`` (model,
+    reference) name the two in the flags."""
     out = {
         "n": len(re_model),
         "median_re_baseline": float(np.median(re_baseline)) if len(re_model) else np.nan,
@@ -68,14 +130,18 @@ def summary(re_model, re_baseline, n_bootstrap=200) -> dict:
     for q in (75, 95):
         out[f"eiqr{q}_baseline"] = eiqr(re_baseline, q)
         out[f"eiqr{q}_model"] = eiqr(re_model, q)
-        out[f"riqr{q}"], out[f"riqr{q}_error"] = riqr(re_model, re_baseline, q, n_bootstrap)
+        out[f"riqr{q}"], out[f"riqr{q}_error"], out[f"riqr{q}_flags"] = riqr(
+            re_model, re_baseline, q, n_bootstrap, names=names
+        )
     return out
 
 
 def differential(
     re_model, re_baseline, et, abs_eta, et_bins=ET_BINS, eta_edges=ABS_ETA_EDGES, n_bootstrap=100
 ) -> pd.DataFrame:
-    """eIQR of baseline and model and rIQR in |eta| bins within ET bins (empty bins: NaN)."""
+    """eIQR of baseline and model and rIQR (with riqr{q}_flags) in |eta| bins within ET bins,
+    one row per bin (summary's columns); a bin with too few objects or no width has NaN and a
+    flag, never an exception."""
     rows = []
     for et_lo, et_hi in et_bins:
         for eta_lo, eta_hi in itertools.pairwise(eta_edges):
@@ -94,14 +160,21 @@ def differential(
 
 def pulls(e_pred, sigma_e, e_true) -> np.ndarray:
     """(E_pred - E_true) / sigma_E per object (n,): the check of a predicted per-object
-    resolution (MDN models), as CMS checks its semi-parametric regression."""
-    return (np.asarray(e_pred, float) - np.asarray(e_true, float)) / np.asarray(sigma_e, float)
+    resolution (MDN models), as CMS checks its semi-parametric regression. NaN (no warning)
+    where sigma_E is not positive and finite: such an object has no pull."""
+    e_pred, e_true = np.asarray(e_pred, float), np.asarray(e_true, float)
+    sigma_e = np.broadcast_to(np.asarray(sigma_e, float), e_pred.shape)
+    usable = np.isfinite(sigma_e) & (sigma_e > 0)
+    return np.divide(e_pred - e_true, sigma_e, out=np.full(e_pred.shape, np.nan), where=usable)
 
 
 def pull_summary(values) -> dict:
     """Pull width (robust: IQR / 1.349, and the standard deviation within |pull| < 5), mean, and
     the coverage of the 68 % and 95 % intervals (fraction with |pull| < 1 and < 1.96); a
-    calibrated resolution gives width 1 and coverage 0.683 / 0.950. NaN entries are dropped."""
+    calibrated resolution gives width 1 and coverage 0.683 / 0.950. NaN entries are dropped.
+    ``flags`` is "" or, with fewer than MIN_OBJECTS finite pulls (all other entries NaN then),
+    "undefined width (n objects < MIN_OBJECTS)"; with fewer than 2 pulls within |pull| < 5,
+    pull_std is NaN and flagged "undefined pull_std (k pulls within 5)"."""
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
     if len(values) < MIN_OBJECTS:
@@ -110,6 +183,7 @@ def pull_summary(values) -> dict:
             **dict.fromkeys(
                 ("pull_mean", "pull_width", "pull_std", "coverage68", "coverage95"), float("nan")
             ),
+            "flags": f"undefined width ({len(values)} objects < {MIN_OBJECTS})",
         }
     q25, median, q75 = np.percentile(values, [25, 50, 75])
     core = values[np.abs(values) < 5]
@@ -117,9 +191,10 @@ def pull_summary(values) -> dict:
         "n": len(values),
         "pull_mean": float(median),
         "pull_width": float((q75 - q25) / (2 * norm.ppf(0.75))),
-        "pull_std": float(core.std()),
+        "pull_std": float(core.std()) if len(core) >= 2 else float("nan"),
         "coverage68": float(np.mean(np.abs(values) < 1.0)),
         "coverage95": float(np.mean(np.abs(values) < norm.ppf(0.975))),
+        "flags": "" if len(core) >= 2 else f"undefined pull_std ({len(core)} pulls within 5)",
     }
 
 

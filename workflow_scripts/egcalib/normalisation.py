@@ -15,10 +15,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from egcalib.atomic import atomic_path
 from egcalib.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
+from egcalib.duplicates import IDENTITY, later_copy_mask
 from egcalib.objects import fixed_size, targets
 from egcalib.splits import SPLITS, assign_splits
 
@@ -91,15 +93,16 @@ def _target_scale(target: np.ndarray) -> dict:
     }
 
 
-def training_statistics(skim_paths, splits_config: dict) -> dict:
+def training_statistics(skim_paths, splits_config: dict, later=None) -> dict:
     """Statistics over the training-split objects of skim tables, and the number of validation
-    objects with a target (``n_val_objects``); nothing else of the other splits is read."""
+    objects with a target (``n_val_objects``); nothing else of the other splits is read.
+    ``later``: later copies of events (egcalib.duplicates report rows), left out."""
     columns = list(SCALAR_COLUMNS) + [
         "tracks",
         "tracks_mask",
-        "runNumber",
-        "eventNumber",
+        *IDENTITY,
         "dataset",
+        "file",
         "e_truth",
         "e_label",
         "cl_E1",
@@ -110,6 +113,9 @@ def training_statistics(skim_paths, splits_config: dict) -> dict:
     n_val = 0
     for path in skim_paths:
         table = pq.read_table(path, columns=columns)
+        if later is not None:
+            ids = table.select(["dataset", "file", *IDENTITY]).to_pandas()
+            table = table.filter(pa.array(~later_copy_mask(ids, later)))
         if table.num_rows == 0:
             continue
         dataset = table["dataset"][0].as_py()

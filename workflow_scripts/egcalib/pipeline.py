@@ -16,6 +16,7 @@ from egcalib.contract import LAYERS
 from egcalib.normalisation import image_factor, normalise
 from egcalib.records import compression_type, record_format
 from egcalib.upsampling import Upsampler
+from egcalib.weights import NEGATIVE_WEIGHT_POLICIES, trained_weights
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -34,7 +35,7 @@ def feature_spec(features: dict) -> dict:
 class InputPipeline:
     """Builds datasets of (inputs, target, weight) or (inputs, ids) from shard files."""
 
-    def __init__(self, images: dict, shards: dict, stats: dict, parallel_reads: int = 1):
+    def __init__(self, images: dict, shards: dict, stats: dict, parallel_reads: int = 1, skip=None):
         self.time_images = images["time_images"]
         self.mode = shards["mode"]
         self.compression = compression_type(shards)
@@ -45,6 +46,38 @@ class InputPipeline:
         self.spec = feature_spec(self.features)
         # Files read at once by their own threads (1: in turn); the order is the same.
         self.parallel_reads = parallel_reads
+        # {shard path: (k, 2) (runNumber, eventNumber)}: records of later copies of events
+        # (egcalib.duplicates.shard_drop_keys), skipped wherever the pipeline reads that shard.
+        self.skip = {path: keys for path, keys in (skip or {}).items() if len(keys)}
+
+    def _records(self, path):
+        """The records of one shard file, without the skipped events of that file."""
+        records = tf.data.TFRecordDataset(path, compression_type=self.compression)
+        if not self.skip:  # the usual case: the graph of a dataset without repeated events
+            return records
+        keys = [
+            f"{shard}|{run}|{event}"
+            for shard, pairs in sorted(self.skip.items())
+            for run, event in pairs.tolist()
+        ]
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(keys, tf.ones(len(keys), tf.int32)), 0
+        )
+        ids = {name: tf.io.FixedLenFeature([], tf.int64) for name in ("runNumber", "eventNumber")}
+
+        def kept(serialized):
+            record = tf.io.parse_single_example(serialized, ids)
+            key = tf.strings.join(
+                [
+                    path,
+                    tf.strings.as_string(record["runNumber"]),
+                    tf.strings.as_string(record["eventNumber"]),
+                ],
+                "|",
+            )
+            return table.lookup(key) == 0
+
+        return records.filter(kept)
 
     def _decode(self, raw, name, intensive, factor=None):
         """(batch, H, W, 4) images from the raw bytes of image feature ``name``, times
@@ -86,14 +119,19 @@ class InputPipeline:
         target: str = "target",
         seed: int = 0,
         with_ids: bool = False,
+        negative_weights: str = "abs",
     ):
         """A batched dataset over ``files``.
 
         ``target`` is ``"target"`` (E_true / E_acc, MC) or ``"label_target"`` (data labels).
-        Objects without a finite target get weight 0 (and target 1), so MC and data shards can
-        be mixed and Keras simply ignores them. ``with_ids`` yields (inputs, record) instead,
-        for inference.
+        The sample weight is the object's ``weight`` under the ``negative_weights`` policy
+        (training.negative_weights: egcalib.weights.trained_weights, the BDT's too). Objects
+        without a finite target get weight 0 (and target 1), so MC and data shards can be mixed
+        and Keras simply ignores them. ``with_ids`` yields (inputs, record) instead, for
+        inference.
         """
+        if negative_weights not in NEGATIVE_WEIGHT_POLICIES:
+            trained_weights(0.0, negative_weights)  # raises ValueError naming the policies
         files = [str(f) for f in files]
         ds = tf.data.Dataset.from_tensor_slices(files)
         if training:
@@ -102,7 +140,7 @@ class InputPipeline:
         readers = min(self.parallel_reads, cycle)
         parallel = {"num_parallel_calls": readers, "deterministic": True} if readers > 1 else {}
         ds = ds.interleave(
-            lambda path: tf.data.TFRecordDataset(path, compression_type=self.compression),
+            self._records,
             cycle_length=cycle,
             **parallel,
         )
@@ -122,7 +160,8 @@ class InputPipeline:
             inputs, record = self.parse_batch(serialized)
             value = record[target]
             valid = tf.math.is_finite(value)
-            weight = tf.where(valid, record["weight"], 0.0)
+            weight = trained_weights(record["weight"], negative_weights, tf.math)
+            weight = tf.where(valid, weight, 0.0)
             return inputs, tf.where(valid, value, 1.0), weight
 
         return ds.map(to_keras, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)

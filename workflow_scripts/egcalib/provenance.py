@@ -1,4 +1,5 @@
-"""Code versions: a hash of the library modules a workflow script runs.
+"""Code versions (a hash of the library modules a workflow script runs) and the numerical
+kernels pinned so that outputs do not depend on the CPU.
 
 Snakemake's code trigger sees only a rule's ``script:`` file, not the library it imports, where
 the physics and ML live. Each rule carries the code version of its script as a param instead: a
@@ -14,6 +15,18 @@ import hashlib
 from pathlib import Path
 
 PACKAGE = "egcalib"
+
+# numpy and OpenBLAS pick kernels by the CPU's instruction set at run time: on an AVX-512 CPU
+# numpy's float64 exp, log, sin, power, ... are Intel's SVML (a few ULP from libm) and OpenBLAS
+# takes its SkylakeX kernels, so the toy simulation, and everything after it, differed in the
+# last bits between x86-64 CPUs with and without AVX-512. Every job runs with the AVX2 (x86-64-v3)
+# kernels, which every x86-64 CPU of the last decade has; a user may set these variables
+# (even empty) to override. TensorFlow's oneDNN kernels are not pinned: the CNNs' outputs are
+# the same on one machine type only (README, "Reproducibility").
+SAME_KERNELS_ON_EVERY_CPU = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+}
 
 
 def _module_file(name: str, library: Path) -> Path | None:
@@ -68,3 +81,17 @@ def code_version(script: Path, library: Path) -> str:
     for path in library_files(Path(script), library):
         digest.update(str(path.relative_to(library)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (/proc/cpuinfo; ``platform.processor()``
+    elsewhere), e.g. "AMD EPYC": the CNNs' outputs depend on it (SAME_KERNELS_ON_EVERY_CPU)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

@@ -45,7 +45,7 @@ def validation_pulls(model, dataset) -> np.ndarray:
     """(mu - target) / sigma (n,) (metrics.pulls) of the objects of ``dataset`` (batches of
     (inputs, target, weight), as training_data gives) with a non-zero weight; the model's output
     is (mu, sigma) per object, in units of the correction E / E_acc, so these are the energy
-    pulls too."""
+    pulls too. NaN (no warning) where sigma is not positive: coverage_scale drops those."""
     pulls = []
     for inputs, target, weight in dataset:
         output = model(inputs, training=False).numpy()

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from egcalib.card_sections import control_section, percent, photon_section
+from egcalib.card_sections import control_section, finite, percent, photon_section
+from egcalib.provenance import cpu_model
 
 # Seed 000's ablation table (relIQR75, relIQR95 against ATLAS's standard calibration, MC Z -> ee),
 # keyed by the config's model names for the twelve film/top placements.
@@ -48,7 +50,8 @@ SEED_SIGMA = {
 
 
 def ablation_section(table: pd.DataFrame) -> list[str]:
-    """The ablation rows (models and the binned reference) against the MVA baseline."""
+    """The ablation rows (models and the binned reference) against the MVA baseline; an
+    undefined (NaN) number is "n/a" with the flags of its ``*_flags`` column."""
     lines = [
         "## Ablation: every model against the MVA baseline (MC test objects)",
         "",
@@ -70,10 +73,9 @@ def ablation_section(table: pd.DataFrame) -> list[str]:
             )
         lines.append(
             f"| {row['model']} | {row['particle']} | "
-            f"{percent(row['riqr75'], row['riqr75_error'])} | "
-            f"{percent(row['riqr95'], row['riqr95_error'])} | {seed_text} | "
-            + " | ".join(fits)
-            + " |"
+            f"{percent(row['riqr75'], row['riqr75_error'], row.get('riqr75_flags'))} | "
+            f"{percent(row['riqr95'], row['riqr95_error'], row.get('riqr95_flags'))} | "
+            f"{seed_text} | " + " | ".join(fits) + " |"
         )
     return lines + [
         "",
@@ -124,16 +126,22 @@ def baseline_section(results: Path) -> list[str]:
                 if "sigma_cb" in row
                 else "fit failed"
             )
-            lines.append(f"| {label} | {sigma} | {100 * row['eiqr75']:.2f} % |")
+            eiqr75 = f"{100 * row['eiqr75']:.2f} %" if finite(row.get("eiqr75")) else "n/a"
+            lines.append(f"| {label} | {sigma} | {eiqr75} |")
     return lines
 
 
 def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
+    """The MDN models' pull width and 68 / 95 % coverage on the test objects; where the pulls
+    are too few for a width (NaN), "n/a" with the flag of the pulls."""
     lines = []
     for model in table["model"]:
         path = results / "eval" / model / "metrics.json"
         pulls = json.loads(path.read_text()).get("pulls") if path.exists() else None
-        if pulls:
+        if pulls and not finite(pulls.get("pull_width")):
+            flags = pulls.get("flags") or "undefined width"
+            lines.append(f"- {model}: pull width n/a **FLAGGED: {flags}** ({pulls['n']} objects)")
+        elif pulls:
             lines += [
                 f"- {model}: pull width {pulls['pull_width']:.3f}, 68 % coverage "
                 f"{100 * pulls['coverage68']:.1f} %, 95 % coverage "
@@ -193,6 +201,20 @@ def insitu_section(results: Path, table: pd.DataFrame) -> list[str]:
     ]
 
 
+def cpu_line(results: Path) -> str:
+    """Which CPU the networks trained on, from the training logs (``CPU: ...``); the CPU of the
+    machine writing the card, said so, where the logs name none. The CNNs' numbers are the same
+    on one machine type only (README, "Reproducibility")."""
+    names = set()
+    for log in sorted((results / "logs" / "train").glob("*.log")):
+        names.update(re.findall(r"CPU: (.+)$", log.read_text(errors="replace"), re.M))
+    if names:
+        return f"The networks trained on: {', '.join(sorted(names))}."
+    return (
+        f"CPU: {cpu_model()} (that of the machine writing this card: the training logs name none)."
+    )
+
+
 def write_card(results, out, title: str, command: str) -> Path:
     """Write the card to ``out`` and its figures to ``out``'s stem folder; returns ``out``."""
     results, out = Path(results), Path(out)
@@ -205,7 +227,7 @@ def write_card(results, out, title: str, command: str) -> Path:
         f"Written by `python -m egcalib.results_card` from the outputs of "
         f"`{command}`; the seed's values are those of the DeepCalo talk (seed 000) and, for "
         f"photons, seed 001. The run wrote its ntuples, skims, shards and models over "
-        f"{run_span_minutes(results):.0f} minutes (first to last file).",
+        f"{run_span_minutes(results):.0f} minutes (first to last file). {cpu_line(results)}",
         "",
     ]
     lines += ablation_section(table) + [""]

@@ -20,6 +20,8 @@ import vector
 
 from egcalib import contract, layout, plausibility
 from egcalib.atomic import atomic_path
+from egcalib.duplicates import IDENTITY, DuplicateEventsError, FirstCopies, write_identities
+from egcalib.finite_inputs import check_weights, finite_objects
 from egcalib.ntuple_reading import iterate
 from egcalib.object_features import nearest_tracks, scalars
 from egcalib.selection import Cutflow, collection, select_egun, select_zee, select_zmumug
@@ -54,13 +56,17 @@ def needed_branches(process: str, is_mc: bool, trigger_names) -> list[str]:
 
 
 def optional_branches(process: str) -> list[str]:
-    """The optional logical branches a skim of this process reads when the file has them."""
-    return list(contract.optional_branches("ph" if process == "zmumug" else "el"))
+    """The optional logical branches a skim of this process reads when the file has them:
+    mcChannelNumber (0 when absent) and the collection's optional fields."""
+    return ["mcChannelNumber", *contract.optional_branches("ph" if process == "zmumug" else "el")]
 
 
 def with_optional_fields(events, prefix: str):
     """Every optional field of the collection, NaN per object where the file lacks the branch,
-    so selection and the table see one layout whatever the file carries."""
+    and mcChannelNumber, 0 where it lacks that, so selection and the table see one layout
+    whatever the file carries."""
+    if "mcChannelNumber" not in events.fields:
+        events = ak.with_field(events, np.zeros(len(events), np.int32), "mcChannelNumber")
     for name in contract.optional_branches(prefix):
         if name not in events.fields:
             events = ak.with_field(events, ak.full_like(events[f"{prefix}_e"], np.nan), name)
@@ -84,10 +90,16 @@ def arrow_schema(native_shapes: dict) -> pa.Schema:
     return pa.schema(fields)
 
 
+def _checked_fields(fields, is_mc) -> tuple[str, ...]:
+    """The collection's fields whose values must be finite: all but the optional ones (NaN
+    there means absent)."""
+    return fields + (("truth_e",) if is_mc else ())
+
+
 def _objects(events, prefix, fields, is_mc):
     """The collection with the bookkeeping needed after selection: event row, object index,
     and the object's row in the chunk's flattened cell arrays."""
-    names = fields + tuple(contract.OPTIONAL_FIELDS) + (("truth_e",) if is_mc else ())
+    names = _checked_fields(fields, is_mc) + tuple(contract.OPTIONAL_FIELDS)
     objects = collection(events, prefix, names)
     counts = ak.num(objects.e)
     objects = ak.with_field(
@@ -143,6 +155,7 @@ def chunk_table(
     obj = {name: ak.to_numpy(flat[name]) for name in flat.fields}
     rows = obj["event_row"]
     event = {name: ak.to_numpy(events[name])[rows] for name in EVENT_FIELDS}
+    event["mcChannelNumber"] = ak.to_numpy(events["mcChannelNumber"])[rows]
     obj["mu"] = event["averageInteractionsPerCrossing"]
     obj["n_vertex"] = event["NvtxReco"]
     particle = contract.PHOTON if prefix == "ph" else contract.ELECTRON
@@ -154,6 +167,7 @@ def chunk_table(
     columns = {
         "dataset": pa.array([dataset] * n, pa.string()),
         "file": pa.array([file_name] * n, pa.string()),
+        "mcChannelNumber": event["mcChannelNumber"],
         "runNumber": event["runNumber"],
         "eventNumber": event["eventNumber"],
         "object_index": obj["object_index"],
@@ -200,6 +214,7 @@ def skim_file(
     selection: dict,
     skim: dict,
     native_shapes: dict,
+    out_events: str | None = None,
 ) -> Cutflow:
     """Skim one ROOT file; write the object table and the cutflow JSON atomically.
 
@@ -208,7 +223,15 @@ def skim_file(
     per object) to have the native shapes; a violation raises NtupleContentError (an
     InputFileError) naming the file, the branch and what was found, and leaves no output. A
     first kinematic cut that removes every object is logged and listed under "warnings" in the
-    cutflow JSON."""
+    cutflow JSON.
+
+    Entries that repeat an earlier entry's event (egcalib.duplicates) are dropped and counted
+    ("first copy of each event"), or raise DuplicateEventsError under ``skim["duplicates"]``
+    "error"; objects with a non-finite input are dropped and counted per branch ("finite
+    inputs", ``"nonfinite"`` in the cutflow JSON); a non-finite MC weight raises
+    NtupleContentError. ``out_events``: where to write the identity of every event read (first
+    copies; Parquet, egcalib.duplicates.IDENTITY), which the dataset's duplicates search reads.
+    """
     is_mc = kind == "mc"
     prefix = "ph" if process == "zmumug" else "el"
     # The selection holds the blocks of this process only (settings.selection_of).
@@ -216,6 +239,9 @@ def skim_file(
     names = needed_branches(process, is_mc, triggers)
     schema = arrow_schema(native_shapes)
     cutflow = Cutflow()
+    copies = FirstCopies()
+    identities = []
+    nonfinite: dict[str, int] = {}
     label = process == "zee" and (not is_mc or selection["data_label"]["label_mc"])
     with atomic_path(out_parquet) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for events, entry_start, sources in iterate(
@@ -230,10 +256,32 @@ def skim_file(
         ):
             layout.check_collections(events, path, sources, entry_start)
             plausibility.check_energies(events, path, sources)
+            if is_mc:
+                check_weights(events, path, sources, entry_start)
             windows = cell_windows(events, prefix, native_shapes, path, sources, entry_start)
             events = with_optional_fields(events, prefix)
+            counts = ak.to_numpy(ak.num(events[f"{prefix}_e"], axis=1))
+            first = copies.first(events.mcChannelNumber, events.runNumber, events.eventNumber)
+            pre = Cutflow()
+            pre.add("all", len(events), counts.sum())
+            if skim["duplicates"] == "error" and not first.all():
+                repeated = ak.to_numpy(events.eventNumber)[~first]
+                raise DuplicateEventsError(
+                    f"{path}: {np.sum(~first)} entries repeat an earlier entry's event "
+                    f"(mcChannelNumber, runNumber, eventNumber), e.g. eventNumber "
+                    f"{repeated[:5].tolist()} (skim.duplicates: error)"
+                )
+            events = events[first]
+            identities.append({name: ak.to_numpy(events[name]) for name in IDENTITY})
+            windows = {name: values[np.repeat(first, counts)] for name, values in windows.items()}
+            pre.add("first copy of each event", len(events), counts[first].sum())
             fields = ELECTRON_FIELDS if prefix == "el" else PHOTON_FIELDS
             objects = _objects(events, prefix, fields, is_mc)
+            objects, dropped = finite_objects(
+                events, objects, windows, prefix, _checked_fields(fields, is_mc)
+            )
+            for name, count in dropped.items():
+                nonfinite[name] = nonfinite.get(name, 0) + count
             if process == "zee":
                 selected, flow = select_zee(events, objects, selection, is_mc, label)
             elif process == "zmumug":
@@ -241,6 +289,11 @@ def skim_file(
                 selected, flow = select_zmumug(events, objects, muons, selection, is_mc)
             else:
                 selected, flow = select_egun(events, objects, selection, is_mc)
+            # The selection counts from the objects with finite inputs.
+            flow.steps[0]["cut"] = "finite inputs"
+            pre.steps += flow.steps
+            pre.kinematic = flow.kinematic
+            flow = pre
             cutflow += flow
             if ak.sum(ak.num(selected)) > 0:
                 writer.write_table(
@@ -259,6 +312,11 @@ def skim_file(
                     )
                 )
     warnings = cutflow.warnings()
+    if nonfinite:
+        warnings.append(
+            "objects with non-finite inputs dropped (per branch): "
+            + ", ".join(f"{name} {count}" for name, count in sorted(nonfinite.items()))
+        )
     for warning in warnings:
         log.warning("%s: %s", path, warning)
     summary = {
@@ -267,8 +325,11 @@ def skim_file(
         "kind": kind,
         "process": process,
         "steps": cutflow.steps,
+        "nonfinite": dict(sorted(nonfinite.items())),
         "warnings": warnings,
     }
+    if out_events is not None:
+        write_identities(identities, out_events)
     with atomic_path(out_cutflow) as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1))
     log.info("%s: %s", path, cutflow.steps[-1] if cutflow.steps else "no events")

@@ -6,7 +6,8 @@ plateau or cosine learning-rate schedule and early stopping; a backup of model a
 every epoch, so a killed job rerun resumes at the next epoch with the weights it saved; the model
 written is that of the epoch with the lowest validation loss (kept across resumes), an MDN
 model's sigma then calibrated on the validation split (resolution_calibration); history,
-curve and the final .keras file written atomically.
+curve and the final .keras file written atomically. A non-finite training or validation loss
+stops the job at once (FiniteLoss), naming the model, epoch and batch.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from egcalib.models import build_model, copy_weights, load_for_inference
 from egcalib.normalisation import DEFAULT_TARGET_SCALE
 from egcalib.resolution_calibration import calibrate_sigma
 from egcalib.settings import EXECUTION_KNOBS
+from egcalib.weights import TARGET_COLUMN
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,41 @@ def compile_model(
             jit_compile=True if gpu else training["jit_compile_cpu"],
         )
     return model
+
+
+class FiniteLoss(keras.callbacks.Callback):
+    """Stop at the first non-finite loss with a FloatingPointError naming the model, the epoch
+    (1-based, as the log's) and the batch (1-based within the epoch) of the training loss, or
+    the epoch of the validation loss. Keras trains on after a NaN (its TerminateOnNaN stops
+    quietly by default and names no batch), the NaN weights would be backed up and resumed,
+    and a NaN validation loss would never be the best: the model written would be some earlier
+    or the last epoch's, silently. The training loss in the logs is the epoch's running mean:
+    it turns non-finite at the first non-finite batch loss and stays so."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise FloatingPointError(
+                f"model {self.name}: non-finite training loss ({loss}) at epoch "
+                f"{self.epoch + 1}, batch {batch + 1}; a NaN or infinite input, target or "
+                "weight, or a diverging training (learning rate)"
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss")
+        if loss is not None and not math.isfinite(loss):
+            raise FloatingPointError(
+                f"model {self.name}: non-finite validation loss ({loss}) at epoch {epoch + 1}; "
+                "a NaN or infinite validation input, target or weight, or a diverged model"
+            )
 
 
 def train(
@@ -124,6 +161,8 @@ def train(
     callbacks = [
         # First: its epoch's learning rate reaches the history row.
         learning_rate_schedule(training),
+        # Before the history row and the backup: a NaN epoch is neither recorded nor resumed.
+        FiniteLoss(spec["name"]),
         # The history row of an epoch is written before its backup: a job killed in between
         # reruns that epoch and its row is replaced (duplicates are dropped below).
         csv_logger,
@@ -224,18 +263,29 @@ def check_validation_size(model_name: str, n_val_objects: int, datasets) -> None
 
 
 def training_data(
-    pipeline, files_by_kind: dict, batch_size: int, seed: int, source_weights: dict, training: bool
+    pipeline,
+    files_by_kind: dict,
+    batch_size: int,
+    seed: int,
+    source_weights: dict,
+    training: bool,
+    negative_weights: str = "abs",
 ):
     """MC files train on the truth target, data files on the Z-mass labels; with both, batches
     are drawn from the two sources with the configured weights, so the expected loss is the
-    weighted sum L(MC) + L(data) of seed 000."""
-    target = {"mc": "target", "data": "label_target"}
+    weighted sum L(MC) + L(data) of seed 000. Object weights follow the ``negative_weights``
+    policy (training.negative_weights, egcalib.weights)."""
     parts, weights = [], []
     for kind, files in sorted(files_by_kind.items()):
         if files:
             parts.append(
                 pipeline.dataset(
-                    files, batch_size, training=training, target=target[kind], seed=seed
+                    files,
+                    batch_size,
+                    training=training,
+                    target=TARGET_COLUMN[kind],
+                    seed=seed,
+                    negative_weights=negative_weights,
                 )
             )
             weights.append(float(source_weights[kind]))

@@ -49,8 +49,11 @@ def z_fits(
     Every hypothesis but the baseline gets sigma_improvement = 1 - sigma_CB / sigma_CB(baseline)
     with the error of a paired bootstrap of ``n_bootstrap`` resamples (sigma_improvement.
     paired_sigma_improvement). ``flags`` lists what makes a fit untrustworthy (a parameter at a
-    limit, an unconstrained tail); sigma_improvement_flags those of the fit and its baseline, so
-    a flagged improvement is never reported as a plain number.
+    limit, an unconstrained tail); sigma_improvement_flags those of the fit and its baseline and
+    those of the bootstrap ("unstable bootstrap", and paired_sigma_improvement's flags of
+    degenerate statistics: "zero baseline sigma", "degenerate bootstrap", "undefined error"), so
+    a flagged improvement is never reported as a plain number, and a NaN one never without a
+    word.
 
     With ``data_tail="mc"`` a data fit takes its CB tail (alpha, n) from the fit of the same
     energy hypothesis on the first MC dataset of its process (``tail_from`` names it): a few
@@ -162,6 +165,7 @@ def z_fits(
                     [f"{flag} ({hypothesis})" for flag in result.flags]
                     + [f"{flag} (baseline)" for flag in base.flags]
                     + unstable
+                    + paired["flags"]  # degenerate statistics: a NaN value or error says why
                 )
             rows.append(row)
     return pd.DataFrame(rows)
