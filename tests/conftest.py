@@ -10,6 +10,12 @@ import pytest
 import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The workflow's numerics (rules/common.smk) for the tests' own computations too; set before
+# numpy is first imported (egcalib.provenance imports no numpy).
+from egcalib.provenance import SAME_KERNELS_ON_EVERY_CPU
+
+for _name, _value in SAME_KERNELS_ON_EVERY_CPU.items():
+    os.environ.setdefault(_name, _value)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -64,9 +64,11 @@ def planned_jobs(workdir: Path, *args: str, **kwargs) -> dict[str, int]:
     return jobs
 
 
-# The outputs a refactor must leave byte for byte unchanged (same seed, same config): the skimmed
-# tables, the shards, the normalisations, the training histories, the BDT and the predictions.
-# ROOT files are not among them: ROOT writes a fresh UUID and time stamp into every file.
+# The outputs a refactor must leave byte for byte unchanged (same seed, same config) on any
+# x86-64 CPU: the skimmed tables, the shards, the normalisations, the BDT (its history, model
+# and predictions). ROOT files are not among them: ROOT writes a fresh UUID and time stamp into
+# every file. The CNNs' histories and predictions are exact on one machine only (oneDNN picks
+# kernels, and so the order of float additions, by the CPU's instruction set): cnn_values.
 DIGESTED = (
     "skim/*/*.parquet",
     "shards/*/*",
@@ -75,14 +77,52 @@ DIGESTED = (
     "models/*/model.txt",
     "predictions/*/*/*.parquet",
 )
+# Columns of a CNN's outputs that carry what the network computed; every other column is exact.
+NETWORK_COLUMNS = {"correction", "sigma_correction", "e_pred", "sigma_e_pred"}
+
+
+def cnn_models(results: Path) -> list[str]:
+    """The run's CNN models: those with a normalisation (a BDT has none)."""
+    return sorted(p.parent.name for p in results.glob("models/*/normalisation.json"))
 
 
 def output_digests(results: Path) -> dict[str, str]:
-    """{path relative to ``results``: sha256} of the DIGESTED outputs of a run."""
+    """{path relative to ``results``: sha256} of the DIGESTED outputs of a run, but the CNNs'
+    histories and predictions (``cnn_values``)."""
     import hashlib
 
+    cnn = cnn_models(results)
     return {
         str(path.relative_to(results)): hashlib.sha256(path.read_bytes()).hexdigest()
         for pattern in DIGESTED
         for path in sorted(results.glob(pattern))
+        if not (
+            path.relative_to(results).parts[0] in ("models", "predictions")
+            and path.relative_to(results).parts[1] in cnn
+            and path.name != "normalisation.json"
+        )
     }
+
+
+def cnn_values(results: Path) -> dict:
+    """What the CNNs of a run computed, to compare within a tolerance across machines:
+    {"models/<m>/history.csv": {column: [per epoch]}, "predictions/<m>/<d>/<c>.parquet":
+    {"ids": sha256 of every column but the network's, "e_pred": [...], "sigma_e_pred": [...]}}."""
+    import hashlib
+
+    import pandas as pd
+
+    values = {}
+    for model in cnn_models(results):
+        history = pd.read_csv(results / "models" / model / "history.csv")
+        values[f"models/{model}/history.csv"] = {c: history[c].tolist() for c in history}
+        for path in sorted((results / "predictions" / model).glob("*/*.parquet")):
+            frame = pd.read_parquet(path)
+            rest = frame.drop(columns=sorted(NETWORK_COLUMNS & set(frame)))
+            rows = pd.util.hash_pandas_object(rest, index=False).to_numpy().tobytes()
+            entry = {"ids": hashlib.sha256(" ".join(rest.columns).encode() + rows).hexdigest()}
+            for column in sorted(NETWORK_COLUMNS & set(frame)):
+                if frame[column].notna().any():
+                    entry[column] = frame[column].astype(float).tolist()
+            values[str(path.relative_to(results))] = entry
+    return values
