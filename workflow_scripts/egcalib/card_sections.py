@@ -18,14 +18,10 @@ from egcalib import metrics
 from egcalib.duplicates import read_reports
 from egcalib.evaluation import read_predictions
 from egcalib.inference import KEY
+from egcalib.metrics import finite
 
 # Seed 001: rIQR of unconverted and converted photon models (photons below 100 GeV).
 SEED_PHOTONS = {"unconverted": 0.294, "converted": 0.199}
-
-
-def finite(value) -> bool:
-    """Whether ``value`` is a finite number (None, NaN, inf and strings are not)."""
-    return isinstance(value, int | float | np.number) and bool(np.isfinite(value))
 
 
 def percent(value, error=None, flags="") -> str:

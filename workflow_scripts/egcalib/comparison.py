@@ -17,6 +17,7 @@ import pandas as pd
 
 from egcalib import plotting
 from egcalib.atomic import atomic_path
+from egcalib.metrics import finite
 from egcalib.zfits import BINNED
 
 INCLUSIVE_COLUMNS = (
@@ -33,14 +34,9 @@ NO_MC = "no MC objects with truth"  # the flag of a model's rIQR when it had non
 ZERO_BASELINE = "zero baseline width"  # a reference width of 0 (as metrics.riqr flags it)
 
 
-def _finite(value) -> bool:
-    """Whether ``value`` is a finite number (None, NaN, inf and strings are not)."""
-    return isinstance(value, int | float | np.number) and bool(np.isfinite(value))
-
-
 def _nan_for_none(value) -> float:
     """A number from metrics.json (NaN where it was NaN or null)."""
-    return float(value) if _finite(value) else np.nan
+    return float(value) if finite(value) else np.nan
 
 
 def _flagged(flags) -> bool:
@@ -62,11 +58,11 @@ def _fit_columns(fits, energy: str) -> dict:
     for fit in fits:
         improvement = fit.get("sigma_improvement")  # null in JSON when a fit failed or was NaN
         flags = fit.get("sigma_improvement_flags")
-        if fit["energy"] == energy and (_finite(improvement) or _flagged(flags)):
+        if fit["energy"] == energy and (finite(improvement) or _flagged(flags)):
             column = f"sigma_improvement_{fit['process']}_{fit['kind']}"
             error = fit.get("sigma_improvement_error")
-            columns[column] = improvement if _finite(improvement) else np.nan
-            columns[f"{column}_error"] = error if _finite(error) else np.nan
+            columns[column] = improvement if finite(improvement) else np.nan
+            columns[f"{column}_error"] = error if finite(error) else np.nan
             columns[f"{column}_flags"] = flags if _flagged(flags) else ""
     return columns
 
@@ -81,12 +77,12 @@ def _inverted(improvement, error, flags, zero: str) -> tuple[float, float, str]:
     1 - b / a): NaN with the flag ``zero`` added where a = 0 (1 - x is not positive), and NaN
     with ``flags`` unchanged where x is NaN; never raises."""
     flags = flags if _flagged(flags) else ""
-    if not _finite(improvement):
+    if not finite(improvement):
         return np.nan, np.nan, flags
     keep = 1.0 - improvement
     if not keep > 0:
         return np.nan, np.nan, _join_flags(flags, zero)
-    return 1.0 - 1.0 / keep, (error / keep**2 if _finite(error) else np.nan), flags
+    return 1.0 - 1.0 / keep, (error / keep**2 if finite(error) else np.nan), flags
 
 
 def binned_step(summary: dict) -> dict | None:
@@ -100,7 +96,7 @@ def binned_step(summary: dict) -> dict | None:
     for fit in summary["z_fits"]:
         improvement = fit.get("sigma_improvement")
         flags = fit.get("sigma_improvement_flags")
-        if fit["energy"] == BINNED and (_finite(improvement) or _flagged(flags)):
+        if fit["energy"] == BINNED and (finite(improvement) or _flagged(flags)):
             # 1 - baseline / binned from the stored paired 1 - binned / baseline (first order).
             step["fits"][(fit["process"], fit["kind"])] = _inverted(
                 improvement, fit.get("sigma_improvement_error"), flags, "zero binned sigma"
@@ -186,20 +182,20 @@ Z_PROCESSES = (("zee", "Z -> ee"), ("zmumug", "Z -> mumugamma"))
 
 def _percent(value) -> str:
     """100 * ``value`` with one decimal and a per cent sign; "n/a" where it is missing or NaN."""
-    return f"{100 * value:.1f} %" if _finite(value) else "n/a"
+    return f"{100 * value:.1f} %" if finite(value) else "n/a"
 
 
 def _number(value) -> str:
     """``value`` with four decimals; "n/a" where it is missing or NaN."""
-    return f"{value:.4f}" if _finite(value) else "n/a"
+    return f"{value:.4f}" if finite(value) else "n/a"
 
 
 def _value_error(value, error) -> str:
     """ "x +- e %" in per cent; "n/a" for a missing or NaN value, "x % (error n/a)" for a
     missing or NaN error."""
-    if not _finite(value):
+    if not finite(value):
         return "n/a"
-    if not _finite(error):
+    if not finite(error):
         return f"{100 * value:.1f} % (error n/a)"
     return f"{100 * value:.1f} +- {100 * error:.1f} %"
 
@@ -236,7 +232,7 @@ def _summary_lines(rows: pd.DataFrame) -> list[str]:
         for kind in ("mc", "data"):
             column = f"sigma_improvement_{process}_{kind}"
             flags = r.get(f"{column}_flags")
-            if column in r and (_finite(r[column]) or _flagged(flags)):
+            if column in r and (finite(r[column]) or _flagged(flags)):
                 lines.append(
                     f"- {name} {kind}: 1 - sigma_CB^model / sigma_CB^baseline = "
                     f"{_value_error(r[column], r.get(f'{column}_error'))} "

@@ -210,3 +210,9 @@ def differential_pulls(
         sel = (et >= lo) & (et < hi)
         rows.append({"bin": "et", "lo": lo, "hi": hi, **pull_summary(values[sel])})
     return pd.DataFrame(rows)
+
+
+def finite(value) -> bool:
+    """Whether ``value`` is a finite number (None, NaN, inf and strings are not): a number read
+    back from metrics.json or a table may be any of these."""
+    return isinstance(value, int | float | np.number) and bool(np.isfinite(value))

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from egcalib.card_sections import control_section, finite, percent, photon_section
+from egcalib.card_sections import control_section, percent, photon_section
+from egcalib.metrics import finite
 from egcalib.provenance import cpu_model
 
 # Seed 000's ablation table (relIQR75, relIQR95 against ATLAS's standard calibration, MC Z -> ee),
