@@ -8,7 +8,7 @@ rule skim:
         table="results/skim/{dataset}/{file}.parquet",
         cutflow="results/skim/{dataset}/{file}.cutflow.json",
         # The identities of the events read (first copies): the duplicates search reads them.
-        events="results/skim/{dataset}/{file}.events.parquet",
+        events="results/skim/{dataset}/events/{file}.parquet",
     log:
         "results/logs/skim/{dataset}/{file}.log",
     group:
@@ -36,7 +36,7 @@ rule skim:
 
 rule find_duplicates:
     input:
-        events=dataset_inputs("results/skim/{dataset}/{file}.events.parquet"),
+        events=dataset_inputs("results/skim/{dataset}/events/{file}.parquet"),
         skims=dataset_inputs("results/skim/{dataset}/{file}.parquet"),
     output:
         "results/skim/{dataset}.duplicates.csv",

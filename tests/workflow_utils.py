@@ -71,6 +71,7 @@ def planned_jobs(workdir: Path, *args: str, **kwargs) -> dict[str, int]:
 # kernels, and so the order of float additions, by the CPU's instruction set): cnn_values.
 DIGESTED = (
     "skim/*/*.parquet",
+    "skim/*/events/*.parquet",
     "shards/*/*",
     "models/*/normalisation.json",
     "models/*/history.csv",
