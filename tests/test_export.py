@@ -20,6 +20,14 @@ def test_onnx_output_equals_keras(default_config, tmp_path, name, loss):
     inputs = random_inputs(model, n=5)
     assert max_difference(model, path, inputs) < 1e-4
     assert model(inputs, training=False).shape[1] == (2 if loss == "mdn" else 1)
+    import onnxruntime
+
+    from egcalib import __version__
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    metadata = session.get_modelmeta().custom_metadata_map
+    assert metadata == {"egcalib_version": __version__, "model_name": model.name}
+    assert __version__ == "0.1.0"  # pyproject.toml's, through the installed package
 
 
 @pytest.fixture

@@ -5,3 +5,11 @@ inference, metrics, fitting, plotting), each importing only from its own stage o
 (docs/design.md section 13). Nothing here imports snakemake, so every piece is testable with
 pytest alone.
 """
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    # The package's version (pyproject.toml), which the results cards and ONNX models report.
+    __version__ = version("egcalib")
+except PackageNotFoundError:  # the library used from a checkout that was never installed
+    __version__ = "unknown"

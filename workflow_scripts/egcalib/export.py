@@ -20,8 +20,11 @@ from egcalib.atomic import atomic_path
 
 
 def export_onnx(model, path, opset: int = 17) -> None:
-    """Write ``model`` as ONNX to ``path`` (atomically)."""
+    """Write ``model`` as ONNX to ``path`` (atomically), with the egcalib version and the model's
+    name in its metadata (``egcalib_version``, ``model_name``)."""
     import tf2onnx
+
+    from egcalib import __version__
 
     names = list(model.input)
     signature = [
@@ -32,10 +35,12 @@ def export_onnx(model, path, opset: int = 17) -> None:
     def forward(*tensors):
         return model(dict(zip(names, tensors)), training=False)
 
+    proto, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=opset)
+    for key, value in {"egcalib_version": __version__, "model_name": model.name}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
     with atomic_path(path) as tmp:
-        tf2onnx.convert.from_function(
-            forward, input_signature=signature, opset=opset, output_path=str(tmp)
-        )
+        tmp.write_bytes(proto.SerializeToString())
 
 
 def outputs(model, onnx_path, inputs: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from egcalib import __version__
 from egcalib.card_sections import control_section, percent, photon_section
 from egcalib.metrics import finite
 from egcalib.provenance import cpu_model
@@ -225,7 +226,7 @@ def write_card(results, out, title: str, command: str) -> Path:
     lines = [
         f"# {title}",
         "",
-        f"Written by `python -m egcalib.results_card` from the outputs of "
+        f"Written by `python -m egcalib.results_card` (egcalib {__version__}) from the outputs of "
         f"`{command}`; the seed's values are those of the DeepCalo talk (seed 000) and, for "
         f"photons, seed 001. The run wrote its ntuples, skims, shards and models over "
         f"{run_span_minutes(results):.0f} minutes (first to last file). {cpu_line(results)}",
