@@ -179,7 +179,7 @@ def train_bdt(
 
     train_set = lightgbm_dataset("train", feature_name=features)
     val_set = lightgbm_dataset("val", reference=train_set)
-    record = {}
+    record: dict = {}
     booster = lgb.train(
         params,
         train_set,

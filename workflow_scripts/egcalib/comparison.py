@@ -92,7 +92,7 @@ def binned_step(summary: dict) -> dict | None:
     metrics have no binned energy. Undefined values (a zero binned sigma_CB, a zero or
     undefined width) are NaN with flags, never an exception."""
     inclusive = summary.get("inclusive", {})
-    step = {"fits": {}}
+    step: dict = {"fits": {}}
     for fit in summary["z_fits"]:
         improvement = fit.get("sigma_improvement")
         flags = fit.get("sigma_improvement_flags")
@@ -117,7 +117,7 @@ def binned_step(summary: dict) -> dict | None:
 def _binned_row(step: dict, particle: str, fits) -> dict:
     """The binned reference as a row of the ablation table, measured against the MVA baseline
     like the models (rIQR = 1 - eIQR_binned / eIQR_baseline, negative where it is worse)."""
-    row = {"model": BINNED, "particle": particle}
+    row: dict = {"model": BINNED, "particle": particle}
     if "riqr75" in step:
         for q in (75, 95):
             # 1 - binned / MVA from the stored 1 - MVA / binned (first-order error).

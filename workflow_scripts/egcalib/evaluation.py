@@ -94,7 +94,7 @@ def evaluate_model(
     particles = {PROCESS_PARTICLE[spec["process"]] for spec in datasets.values()}
     # The prediction files read (from results/ on): what the results card reads again, not
     # whatever else a directory holds (chunks of an earlier inference.files_per_job).
-    summary = {
+    summary: dict = {
         "model": model_name,
         "particle": "/".join(sorted(particles)),
         "objects": len(predictions),

@@ -20,7 +20,7 @@ from scipy.stats import chi2 as chi2_dist
 
 PARAMETERS = ("yield", "mean", "sigma", "alpha", "n")
 ALPHA_MAX = 20.0
-LIMITS = {
+LIMITS: dict[str, tuple[float, float | None]] = {
     "n_events": (0, None),
     "mean": (-10, 10),
     "sigma": (0.05, 15),
@@ -89,7 +89,7 @@ def quality_flags(
     flags = []
     for name in ("mean", "sigma", "alpha", "n"):
         lo, hi = LIMITS[name]
-        if name in fixed:
+        if name in fixed or hi is None:  # the shape parameters' ranges are closed
             continue
         if min(abs(values[name] - lo), abs(values[name] - hi)) < 1e-3 * (hi - lo):
             flags.append(f"{name} at limit")
@@ -173,7 +173,7 @@ def fit_bw_cb(
     if n_in < 50:
         raise FitError(f"Z fit: only {n_in:.0f} events in {mass_range} GeV")
     # The effective number of events, (sum w)^2 / sum w^2, decides whether a tail is measurable.
-    n_effective = n_in if weights is None else n_in**2 / max(float(variance.sum()), 1e-12)
+    n_effective = n_in if variance is None else n_in**2 / max(float(variance.sum()), 1e-12)
     model = BreitWignerCrystalBall(lo, hi, bw_mean, bw_width, grid_step or bin_width / 5)
     inside = masses[(masses > lo) & (masses < hi)]
     q25, q50, q75 = np.percentile(inside, [25, 50, 75])
@@ -190,7 +190,7 @@ def fit_bw_cb(
     # Retries: another strategy and start, then n fixed. A Gaussian-like peak (large alpha) makes
     # n irrelevant and the alpha-n valley flat; fixing n is the usual remedy and is reported.
     # When even that runs alpha to its limit, the peak is Gaussian: alpha is fixed there too.
-    attempts = (
+    attempts: tuple[tuple[int, float, tuple[str, ...]], ...] = (
         (1, guess["alpha"], ()),
         (2, 1.0, ()),
         (2, 3.0, ()),
@@ -203,10 +203,10 @@ def fit_bw_cb(
         tail = {"alpha": float(tail["alpha"]), "n": float(tail["n"])}
         guess.update(tail)
         attempts = ((1, tail["alpha"], ("n", "alpha")), (2, tail["alpha"], ("n", "alpha")))
-    for strategy, alpha, fixed in attempts:
+    for strategy, alpha, held in attempts:
         minuit = Minuit(cost, **{**guess, "alpha": alpha})
         for name, limit in LIMITS.items():
-            if name in fixed:  # a fixed parameter on its limit would flag the minimum invalid
+            if name in held:  # a fixed parameter on its limit would flag the minimum invalid
                 minuit.fixed[name] = True
             else:
                 minuit.limits[name] = limit

@@ -122,7 +122,7 @@ def summary(re_model, re_baseline, n_bootstrap=200, names=("model", "baseline"))
     flags (riqr{q}_flags: riqr's, "" when none; NaN values where a width is zero or undefined)
     of the paired relative errors ``re_model`` and ``re_baseline`` (n,); ``names`` (model,
     reference) name the two in the flags."""
-    out = {
+    out: dict = {
         "n": len(re_model),
         "median_re_baseline": float(np.median(re_baseline)) if len(re_model) else np.nan,
         "median_re_model": float(np.median(re_model)) if len(re_model) else np.nan,

@@ -229,7 +229,7 @@ def copy_weights(source: keras.Model, target: keras.Model) -> int:
         origin = by_name.get(layer.name)
         shapes = [tuple(w.shape) for w in layer.weights]
         found = None if origin is None else [tuple(w.shape) for w in origin.weights]
-        if found != shapes:
+        if origin is None or found != shapes:
             raise ValueError(
                 f"model {target.name} cannot start from model {source.name}: its layer "
                 f"{layer.name} has weights of shapes {shapes}, {source.name} "

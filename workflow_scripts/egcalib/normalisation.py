@@ -109,7 +109,7 @@ def training_statistics(skim_paths, splits_config: dict, later=None) -> dict:
         "cl_E2",
         "cl_E3",
     ]
-    parts = {"scalars": [], "tracks": [], "mask": [], "e_acc": [], "target": []}
+    parts: dict[str, list] = {"scalars": [], "tracks": [], "mask": [], "e_acc": [], "target": []}
     n_val = 0
     for path in skim_paths:
         table = pq.read_table(path, columns=columns)

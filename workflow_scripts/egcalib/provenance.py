@@ -41,7 +41,7 @@ def _module_file(name: str, library: Path) -> Path | None:
 def _imported_modules(source: Path) -> set[str]:
     """Dotted names of the package's modules that ``source`` imports, with their parent
     packages (importing ``a.b`` runs ``a/__init__.py`` too)."""
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -50,7 +50,7 @@ def _imported_modules(source: Path) -> set[str]:
             # `from package import module` imports a module; `from module import name` does not,
             # and names that are no module are dropped below.
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    modules = set()
+    modules: set[str] = set()
     for name in names:
         parts = name.split(".")
         if parts[0] == PACKAGE:

@@ -178,7 +178,7 @@ def run_span_minutes(results: Path) -> float:
 def insitu_section(results: Path, table: pd.DataFrame) -> list[str]:
     """The in-situ scale factors of Z -> ee data per energy hypothesis (from each model's Z fits;
     empty when the run did not calibrate its data)."""
-    alphas = {}
+    alphas: dict = {}
     for model in table["model"].drop_duplicates():
         path = results / f"eval/{model}/zfits.csv"
         if not path.exists():

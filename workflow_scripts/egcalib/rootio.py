@@ -28,13 +28,15 @@ def _as_branch_array(values, dtype: str):
     return np.asarray(values, dtype=dtype)
 
 
-def _group(chunk: Mapping[str, object], dtypes: Mapping[str, str]) -> dict[str, object]:
+def _group(
+    chunk: Mapping[str, object], dtypes: Mapping[str, str]
+) -> dict[str, np.ndarray | ak.Array]:
     """Zip the jagged per-object branches of each collection so they share one counter.
 
     Cell and time windows (length n_objects x cells) keep counters of their own. Grouping is by
     name, never by the data, so every chunk of a file gets the same tree layout.
     """
-    grouped: dict[str, object] = {}
+    grouped: dict[str, np.ndarray | ak.Array] = {}
     collections: dict[str, dict[str, ak.Array]] = {}
     for name, values in chunk.items():
         array = _as_branch_array(values, dtypes.get(name, "float32"))

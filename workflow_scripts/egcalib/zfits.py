@@ -68,7 +68,7 @@ def z_fits(
     and not a spread of mis-scaled regions, as in the seed's data, which carry ATLAS's in-situ
     scale factors. The alphas are held fixed in the bootstrap."""
     rows = []
-    mc_tails = {}  # (process, hypothesis) -> (MC dataset, its fitted tail)
+    mc_tails: dict = {}  # (process, hypothesis) -> (MC dataset, its fitted tail)
     # MC first, so that the data fits of a process find their MC tails.
     for dataset, spec in sorted(datasets.items(), key=lambda item: item[1]["kind"] != "mc"):
         if spec["process"] not in Z_MASSES:

@@ -134,7 +134,7 @@ def derive_baseline_calibration(sim: dict) -> dict:
     log_e_edges = np.linspace(
         np.log(lo), np.log(hi * np.cosh(sim["generator"]["eta_max"])), cal["energy_bins"] + 1
     )
-    tables = {"binned": {}, "mva": {}}
+    tables: dict = {"binned": {}, "mva": {}}
     for code, name in SHOWER_TYPE_NAMES.items():
         rng = np.random.default_rng(stream_seed(sim["seed"], "calibration", name))
         e_true, clusters = calibration_sample(

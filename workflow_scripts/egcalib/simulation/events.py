@@ -185,15 +185,13 @@ def simulate_file(
     in blocks of BLOCK_EVENTS, each with its own random stream (seed, dataset, file, block)."""
     chunk = BLOCK_EVENTS
     run_number = sim["run_number"][kind]
-    calibration = as_calibration(calibration)
+    baseline = as_calibration(calibration)
     first = file_index * sim["max_events_per_file"] + 1
 
     def chunks():
         for start in range(0, max(n_events, 1), chunk):
             rng = np.random.default_rng(stream_seed(sim["seed"], dataset, file_index, start))
             size = min(chunk, n_events - start)
-            yield simulate_chunk(
-                process, kind, size, first + start, run_number, sim, calibration, rng
-            )
+            yield simulate_chunk(process, kind, size, first + start, run_number, sim, baseline, rng)
 
     write_tree(path, tree, chunks(), branch_dtypes(kind == "mc"))

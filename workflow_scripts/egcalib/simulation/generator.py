@@ -133,7 +133,8 @@ def generate(process: str, n_events: int, gen: dict, rng: np.random.Generator) -
     of FSR photons closer than ``fsr_merge_delta_r`` (they end up in the same cluster).
     """
     if process == "egun":
-        et = np.exp(rng.uniform(*np.log(gen["egun_et_range"]), n_events))
+        log_et_min, log_et_max = np.log(gen["egun_et_range"])
+        et = np.exp(rng.uniform(log_et_min, log_et_max, n_events))
         eta = rng.uniform(-gen["eta_max"], gen["eta_max"], n_events)
         return {
             "event": np.arange(n_events),

@@ -90,7 +90,7 @@ def resolution_of(sim: dict, n_calibration: int, n_events: int, fit_config: dict
         )
         for i in (0, 1)
     ]
-    out = {
+    out: dict = {
         "electrons": int(energy.size),
         "eiqr75": float(metrics.eiqr((e_mva / energy).ravel(), 75)),
     }
