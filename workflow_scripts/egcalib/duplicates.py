@@ -158,6 +158,15 @@ def later_copy_mask(frame: pd.DataFrame, later: pd.DataFrame) -> np.ndarray:
     return np.asarray(pd.MultiIndex.from_frame(frame[keys]).isin(listed))
 
 
+def table_without_later_copies(table: pa.Table, later: pd.DataFrame) -> pa.Table:
+    """The Arrow ``table`` (with dataset, file and the identity columns) without the rows of
+    ``later`` copies of events (egcalib.duplicates report rows)."""
+    if later.empty or table.num_rows == 0:
+        return table
+    ids = table.select(["dataset", "file", *IDENTITY]).to_pandas()
+    return table.filter(pa.array(~later_copy_mask(ids, later)))
+
+
 def drop_later_copies(frame: pd.DataFrame, later: pd.DataFrame, what: str) -> pd.DataFrame:
     """``frame`` without the objects of later copies of events (logged with their count)."""
     mask = later_copy_mask(frame, later)

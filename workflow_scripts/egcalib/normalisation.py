@@ -15,12 +15,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from egcalib.atomic import atomic_path
 from egcalib.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
-from egcalib.duplicates import IDENTITY, later_copy_mask
+from egcalib.duplicates import IDENTITY, table_without_later_copies
 from egcalib.objects import fixed_size, targets
 from egcalib.splits import SPLITS, assign_splits
 
@@ -114,8 +113,7 @@ def training_statistics(skim_paths, splits_config: dict, later=None) -> dict:
     for path in skim_paths:
         table = pq.read_table(path, columns=columns)
         if later is not None:
-            ids = table.select(["dataset", "file", *IDENTITY]).to_pandas()
-            table = table.filter(pa.array(~later_copy_mask(ids, later)))
+            table = table_without_later_copies(table, later)
         if table.num_rows == 0:
             continue
         dataset = table["dataset"][0].as_py()

@@ -27,11 +27,10 @@ f = 0.3). Both trainers log it for the signed weights and for those trained on
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from egcalib.duplicates import IDENTITY, later_copy_mask
+from egcalib.duplicates import IDENTITY, table_without_later_copies
 
 # The values of training.negative_weights (config.schema.yaml); abs is the default.
 NEGATIVE_WEIGHT_POLICIES = ("abs", "drop", "unit")
@@ -116,7 +115,7 @@ def sidecar_objects(path, split: str, kind: str, columns=(), model: str | None =
         pc.and_(pc.equal(table["split"], split), pc.invert(pc.is_nan(table[target])))
     )
     if ids:
-        table = table.filter(pa.array(~later_copy_mask(table.select(ids).to_pandas(), later)))
+        table = table_without_later_copies(table, later)
     where = f"{'' if model is None else f'model {model}: '}{path} ({split} split)"
     check_finite(table[target].to_numpy(), f"target ({target})", where)
     check_finite(table["weight"].to_numpy(), "weight", where)
