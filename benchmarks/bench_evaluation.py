@@ -15,8 +15,8 @@ import time
 import numpy as np
 from numba_stats import crystalball
 
-from egcalib.fitting import BreitWignerCrystalBall, fit_bw_cb
-from egcalib.metrics import differential, eiqr
+from egcalib.stats.bw_cb import BreitWignerCrystalBall, fit_bw_cb
+from egcalib.stats.metrics import differential, eiqr
 
 
 def main() -> None:

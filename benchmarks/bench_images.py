@@ -45,7 +45,7 @@ def best_of(fns, repeat=5):
 
 def synthetic_skim(path, n, config):
     """A skim table with random but correctly shaped content."""
-    from egcalib.skimming import arrow_schema
+    from egcalib.skim.skimming import arrow_schema
 
     schema = arrow_schema(config["images"]["native_shapes"])
     rng = np.random.default_rng(0)
@@ -67,10 +67,10 @@ def synthetic_skim(path, n, config):
 
 
 def main(n: int = 16384) -> None:
-    from egcalib.normalisation import identity_statistics
-    from egcalib.pipeline import InputPipeline
-    from egcalib.records import write_shards
-    from egcalib.upsampling import Upsampler
+    from egcalib.shards.upsampling import Upsampler
+    from egcalib.shards.writing import write_shards
+    from egcalib.train.input_pipeline import InputPipeline
+    from egcalib.train.normalisation import identity_statistics
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     upsampler = Upsampler(config["images"]["native_shapes"], config["images"]["target_shape"])

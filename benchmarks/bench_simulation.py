@@ -15,8 +15,9 @@ import awkward as ak
 import numpy as np
 import yaml
 
-from egcalib.rootio import write_tree
-from egcalib.simulation import derive_baseline_calibration, simulation_config
+from egcalib.core.root_writing import write_tree
+from egcalib.simulation.baseline_calibration import derive_baseline_calibration
+from egcalib.simulation.config import simulation_config
 from egcalib.simulation.events import BLOCK_EVENTS, simulate_chunk
 from egcalib.simulation.ntuple import branch_dtypes
 

@@ -18,7 +18,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 PEAK_MEMORY = r"""
 import json, re, sys, yaml
-from egcalib.skimming import skim_file
+from egcalib.skim.skimming import skim_file
 config = yaml.safe_load(open(sys.argv[1]))
 config["skim"]["step_size"] = int(sys.argv[3])
 skim_file(sys.argv[2], sys.argv[4], sys.argv[4] + ".json", dataset="mc_zee", file_name="f",
@@ -31,9 +31,11 @@ print(json.dumps(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024))
 
 
 def main(n_events: int = 20000) -> None:
-    from egcalib.ntuple_reading import iterate
-    from egcalib.simulation import derive_baseline_calibration, simulate_file, simulation_config
-    from egcalib.skimming import needed_branches, skim_file
+    from egcalib.simulation.baseline_calibration import derive_baseline_calibration
+    from egcalib.simulation.config import simulation_config
+    from egcalib.simulation.events import simulate_file
+    from egcalib.skim.reading import iterate
+    from egcalib.skim.skimming import needed_branches, skim_file
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     sim = simulation_config(config["simulation"], config["images"])

@@ -77,7 +77,7 @@ def measure(spec, training, batch, steps):
     """(parameters, FLOPs per sample, training samples/s, inference samples/s)."""
     import tensorflow as tf
 
-    from egcalib.training import compile_model
+    from egcalib.train.training import compile_model
 
     model = compile_model(spec, training, (56, 55, 4), False)
     inputs = synthetic_inputs(batch)
@@ -98,9 +98,9 @@ def measure(spec, training, batch, steps):
 
 def pipeline_rates(config, batch: int, n: int) -> dict:
     """Training-mode input pipeline samples/s from shards of ``n`` synthetic objects, per mode."""
-    from egcalib.normalisation import identity_statistics
-    from egcalib.pipeline import InputPipeline
-    from egcalib.records import write_shards
+    from egcalib.shards.writing import write_shards
+    from egcalib.train.input_pipeline import InputPipeline
+    from egcalib.train.normalisation import identity_statistics
 
     identity = identity_statistics()
     rates = {}
@@ -146,7 +146,7 @@ def gpu_peak():
 
 
 def main(batch: int | None = None, n: int = 16384) -> None:
-    from egcalib.model_config import resolve_model
+    from egcalib.core.model_specs import resolve_model
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     batch = batch or config["training"]["batch_size"]

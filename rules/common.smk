@@ -12,9 +12,9 @@ LIBRARY = Path(workflow.basedir) / "workflow_scripts"
 # another installed copy.
 sys.path.insert(0, str(LIBRARY))
 # (Set, not required from the user: no `envvars:` directive.)
-# Jobs use the same numpy and OpenBLAS kernels on every x86-64 CPU (egcalib.provenance): what a
+# Jobs use the same numpy and OpenBLAS kernels on every x86-64 CPU (egcalib.core.provenance): what a
 # user set already is kept.
-from egcalib.provenance import SAME_KERNELS_ON_EVERY_CPU  # noqa: E402
+from egcalib.core.provenance import SAME_KERNELS_ON_EVERY_CPU  # noqa: E402
 
 for _name, _value in SAME_KERNELS_ON_EVERY_CPU.items():
     os.environ.setdefault(_name, _value)
@@ -42,11 +42,11 @@ def _select_datasets():
 _select_datasets()
 DATASETS = list(config["datasets"])
 
-from egcalib.settings import canonical, output_settings, selection_of  # noqa: E402
+from egcalib.core.rule_params import canonical, output_settings, selection_of  # noqa: E402
 
 
 def settings(section):
-    """Params from config[section]: canonical, without execution knobs (egcalib.settings)."""
+    """Params from config[section]: canonical, without execution knobs (egcalib.core.rule_params)."""
     return output_settings(config, section)
 
 
@@ -75,7 +75,7 @@ SIMULATION_IMAGES = canonical({"native_shapes": config["images"]["native_shapes"
 
 
 def _models_of_kind(kind):
-    from egcalib.model_config import models_of_kind
+    from egcalib.core.model_specs import models_of_kind
 
     return models_of_kind(config["models"], config["model_defaults"], kind)
 
@@ -140,14 +140,14 @@ _real_directory = functools.cache(os.path.realpath)
 def _ntuple_identity(dataset, file):
     if config["datasets"][dataset]["source"] == "simulate":
         return None
-    from egcalib.file_identity import file_identity
+    from egcalib.core.file_identity import file_identity
 
     return file_identity(_external_files(dataset)[file], dataset, _real_directory)
 
 
 def ntuple_identity(wildcards):
     """A param: the file behind a `source: files` path, {mtime_ns, path, size} with the real
-    path (egcalib.file_identity), so a repointed symlink or a replaced or rewritten file reruns
+    path (egcalib.core.file_identity), so a repointed symlink or a replaced or rewritten file reruns
     its skim even when older than the outputs. None for a simulated ntuple: it does not exist
     at planning, and the simulate rule's params decide its reruns."""
     return _ntuple_identity(wildcards.dataset, wildcards.file)
@@ -180,7 +180,7 @@ def dataset_selection(wildcards):
 def code_version(script):
     """Hash of the library modules ``workflow_scripts/{script}.py`` runs: a param, so changing
     them reruns the rules of that script (Snakemake's code trigger sees only the script file)."""
-    from egcalib import provenance
+    from egcalib.core import provenance
 
     return provenance.code_version(LIBRARY / f"{script}.py", LIBRARY)
 
@@ -202,7 +202,7 @@ def dataset_inputs(pattern):
 @functools.cache
 def model_spec(name):
     """A model's spec: its entry resolved over model_defaults, checked against the datasets."""
-    from egcalib.model_config import check_init_from, model_particle, resolve_model
+    from egcalib.core.model_specs import check_init_from, model_particle, resolve_model
 
     spec = resolve_model(name, config["models"][name], config["model_defaults"])
     model_particle(spec, config["datasets"])
@@ -250,7 +250,7 @@ def first_validation_shard(wildcards):
 
 
 def inference_datasets(model):
-    from egcalib.model_config import evaluation_datasets
+    from egcalib.core.model_specs import evaluation_datasets
 
     return evaluation_datasets(model_spec(model), config["datasets"])
 
@@ -260,8 +260,8 @@ FILES_PER_INFERENCE = config["inference"]["files_per_job"]
 
 @functools.cache
 def inference_chunks(dataset):
-    """{chunk: files} of a dataset, in file-name order (egcalib.chunks.file_chunks)."""
-    from egcalib.chunks import file_chunks
+    """{chunk: files} of a dataset, in file-name order (egcalib.core.chunks.file_chunks)."""
+    from egcalib.core.chunks import file_chunks
 
     return file_chunks(dataset_files(dataset), FILES_PER_INFERENCE)
 
@@ -276,7 +276,7 @@ def chunk_inputs(pattern):
 
 def duplicates_reports(datasets):
     """The `find_duplicates` reports of ``datasets``: the later copies of events that a consumer
-    gathering those datasets leaves out (egcalib/duplicates.py)."""
+    gathering those datasets leaves out (egcalib/skim/duplicates.py)."""
     return expand("results/skim/{dataset}.duplicates.csv", dataset=datasets)
 
 

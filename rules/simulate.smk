@@ -1,11 +1,11 @@
 # The embedded default input: the toy ATLAS-like calorimeter (docs/design.md section 4).
 
 
-rule calibrate_simulation:
+rule derive_baseline_calibration:
     output:
         "results/simulation/baseline_calibration.json",
     log:
-        "results/logs/calibrate_simulation.log",
+        "results/logs/derive_baseline_calibration.log",
     conda:
         "../envs/analysis.yaml"
     resources:
@@ -14,9 +14,9 @@ rule calibrate_simulation:
     params:
         simulation=simulation_settings(),
         images=SIMULATION_IMAGES,
-        code=code_version("calibrate_simulation"),
+        code=code_version("derive_baseline_calibration"),
     script:
-        "../workflow_scripts/calibrate_simulation.py"
+        "../workflow_scripts/derive_baseline_calibration.py"
 
 
 rule simulate:

@@ -5,7 +5,7 @@
 rule normalise:
     input:
         skims=training_files("results/skim/{dataset}/{file}.parquet"),
-        # The later copies of repeated events, left out (egcalib/duplicates.py).
+        # The later copies of repeated events, left out (egcalib/skim/duplicates.py).
         duplicates=training_duplicates,
     output:
         "results/models/{model}/normalisation.json",
@@ -120,7 +120,7 @@ rule train_bdt:
         spec=spec_param,
         seed=config["training"]["seed"],
         source_weights=canonical(config["training"]["source_weights"]),
-        # The policy for negative MC weights, the CNNs' too (egcalib/weights.py).
+        # The policy for negative MC weights, the CNNs' too (egcalib/train/weights.py).
         negative_weights=config["training"]["negative_weights"],
         code=code_version("train_bdt"),
     script:

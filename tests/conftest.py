@@ -11,8 +11,8 @@ import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The workflow's numerics (rules/common.smk) for the tests' own computations too; set before
-# numpy is first imported (egcalib.provenance imports no numpy).
-from egcalib.provenance import SAME_KERNELS_ON_EVERY_CPU
+# numpy is first imported (egcalib.core.provenance imports no numpy).
+from egcalib.core.provenance import SAME_KERNELS_ON_EVERY_CPU
 
 for _name, _value in SAME_KERNELS_ON_EVERY_CPU.items():
     os.environ.setdefault(_name, _value)
@@ -34,7 +34,7 @@ def default_config() -> dict:
 @pytest.fixture(scope="session")
 def sim(default_config) -> dict:
     """The default simulation with a calibration sample small enough for tests."""
-    from egcalib.simulation import simulation_config
+    from egcalib.simulation.config import simulation_config
 
     config = simulation_config(
         copy.deepcopy(default_config["simulation"]), default_config["images"]
@@ -49,7 +49,7 @@ def sim(default_config) -> dict:
 
 @pytest.fixture(scope="session")
 def calibration(sim) -> dict:
-    from egcalib.simulation import derive_baseline_calibration
+    from egcalib.simulation.baseline_calibration import derive_baseline_calibration
 
     return derive_baseline_calibration(sim)
 
@@ -57,7 +57,7 @@ def calibration(sim) -> dict:
 @pytest.fixture(scope="session")
 def ntuple_dir(tmp_path_factory, sim, calibration) -> Path:
     """One small file per (kind, process) written by the simulator."""
-    from egcalib.simulation import simulate_file
+    from egcalib.simulation.events import simulate_file
 
     out = tmp_path_factory.mktemp("ntuples")
     for dataset, kind, process, n in (

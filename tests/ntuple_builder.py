@@ -5,8 +5,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from egcalib.contract import all_branches
-from egcalib.rootio import write_tree
+from egcalib.core.contract import all_branches
+from egcalib.core.root_writing import write_tree
 
 NATIVE_SHAPES = {"lr0": [7, 5], "lr1": [56, 5], "lr2": [7, 11], "lr3": [7, 11]}
 ELECTRON = {

@@ -11,10 +11,10 @@ import pytest
 
 lgb = pytest.importorskip("lightgbm")
 
-from egcalib.bdt import split_objects, train_bdt  # noqa: E402
-from egcalib.bdt_inference import predict_files  # noqa: E402
-from egcalib.contract import SCALAR_COLUMNS  # noqa: E402
-from egcalib.inference import KEY  # noqa: E402
+from egcalib.bdt.prediction import predict_files  # noqa: E402
+from egcalib.bdt.training import split_objects, train_bdt  # noqa: E402
+from egcalib.core.contract import SCALAR_COLUMNS  # noqa: E402
+from egcalib.infer.prediction import KEY  # noqa: E402
 
 SETTINGS = {
     "num_leaves": 15,

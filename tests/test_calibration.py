@@ -7,14 +7,14 @@ import copy
 import numpy as np
 import pytest
 
-from egcalib import metrics
-from egcalib.simulation.calibration import (
+from egcalib.simulation.baseline_calibration import (
     BaselineCalibration,
     derive_baseline_calibration,
     mva_features,
 )
 from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
 from egcalib.simulation.objects import calibration_sample
+from egcalib.stats import metrics
 
 
 @pytest.mark.parametrize("shower_type", [ELECTRON, UNCONVERTED, CONVERTED])

@@ -135,7 +135,7 @@ def test_bad_config_stops_the_workflow_naming_the_key(repo, tmp_path):
 
 
 def test_models_train_on_one_particle(default_config):
-    from egcalib.model_config import evaluation_datasets, model_particle, resolve_model
+    from egcalib.core.model_specs import evaluation_datasets, model_particle, resolve_model
 
     datasets, defaults = default_config["datasets"], default_config["model_defaults"]
     photon = resolve_model(
@@ -160,7 +160,7 @@ def test_models_train_on_one_particle(default_config):
 def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
     """A BDT's resolved config (a param of its rules) holds no CNN settings and a CNN's no BDT
     settings, so changing one kind's defaults reruns nothing of the other."""
-    from egcalib.model_config import evaluation_datasets, models_of_kind, resolve_model
+    from egcalib.core.model_specs import evaluation_datasets, models_of_kind, resolve_model
 
     defaults = default_config["model_defaults"]
     bdt = resolve_model("bdt", default_config["models"]["bdt"], defaults)
@@ -183,7 +183,7 @@ def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
 
 
 def test_init_from_names_another_cnn_model_without_a_cycle(default_config):
-    from egcalib.model_config import check_init_from
+    from egcalib.core.model_specs import check_init_from
 
     models, defaults = default_config["models"], default_config["model_defaults"]
     check_init_from("recommended_photon", models, defaults)  # none set
@@ -261,7 +261,7 @@ def test_own_ntuples_alone_plan_no_simulated_dataset(repo, tmp_path):
     skimmed and evaluated, the models train on them, and nothing is simulated."""
     result = _dry_run(repo, tmp_path / "run", _own_ntuples_config(repo, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
-    for rule in ("simulate", "calibrate_simulation", "validate_simulation"):
+    for rule in ("simulate", "derive_baseline_calibration", "validate_simulation"):
         assert f"rule {rule}:" not in result.stdout, rule
     skims = [
         line

@@ -10,10 +10,10 @@ import pytest
 import vector
 from numba_stats import crystalball
 
-from egcalib.fitting import LIMITS, SEED_TAIL, FitError, fit_bw_cb, quality_flags
-from egcalib.masses import dielectron_masses, mumugamma_masses
-from egcalib.metrics import differential, eiqr, riqr
-from egcalib.sigma_improvement import bootstrap_error, paired_sigma_improvement
+from egcalib.evaluate.masses import dielectron_masses, mumugamma_masses
+from egcalib.stats.bw_cb import LIMITS, SEED_TAIL, FitError, fit_bw_cb, quality_flags
+from egcalib.stats.metrics import differential, eiqr, riqr
+from egcalib.stats.sigma_improvement import bootstrap_error, paired_sigma_improvement
 
 
 def test_eiqr_against_percentiles_and_on_gaussians():
@@ -300,8 +300,8 @@ def test_non_convergent_fits_report_failure():
 @pytest.fixture(scope="module")
 def z_skims(tmp_path_factory, sim, calibration, default_config):
     """Skimmed MC Z -> ee and Z -> mumugamma objects, large enough for Z-peak fits."""
-    from egcalib.simulation import simulate_file
-    from egcalib.skimming import skim_file
+    from egcalib.simulation.events import simulate_file
+    from egcalib.skim.skimming import skim_file
 
     out = tmp_path_factory.mktemp("zskims")
     frames = []
@@ -327,7 +327,7 @@ def z_skims(tmp_path_factory, sim, calibration, default_config):
 def test_z_fits_rebuild_each_process_with_the_model_energy(z_skims, default_config, tmp_path):
     """Z -> ee from both electrons, Z -> mumugamma from the photon: a "model" that smears the
     baseline energy by 8 % must widen both peaks, so the fits really use the model energies."""
-    from egcalib.zfits import z_fits
+    from egcalib.evaluate.z_fits import z_fits
 
     smear = np.random.default_rng(5).normal(1.0, 0.08, len(z_skims))
     predictions = z_skims.assign(e_pred=z_skims["e_baseline"] * smear)
@@ -385,7 +385,7 @@ def synthetic_zee(n_events, rng, resolution):
 
 
 def evaluate(frame, tmp_path, name, default_config):
-    from egcalib.evaluation import evaluate_model
+    from egcalib.evaluate.model_evaluation import evaluate_model
 
     path = tmp_path / f"{name}.parquet"
     frame.to_parquet(path)
@@ -409,7 +409,7 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
     """A binned reference 2.5 % wide, an MVA baseline 1.5 %, a model 1.2 %: the metrics, Z fits,
     ablation row and summary show the binned -> MVA step; without binned energies (NaN, as from
     ntuples without the branch) those entries are absent and nothing fails."""
-    from egcalib.comparison import compare
+    from egcalib.evaluate.comparison import compare
 
     frame = synthetic_zee(
         3000,
@@ -508,7 +508,7 @@ def test_data_fits_take_their_tail_from_the_same_energy_fit_in_mc(
     """A small data sample (1,500 events) cannot measure the CB tail: with data_tail "mc" each
     data fit fixes alpha and n at the MC fit of the same energy (and says so in tail_from), its
     resamples too; with "free" the data fit its own tail."""
-    from egcalib.zfits import z_fits
+    from egcalib.evaluate.z_fits import z_fits
 
     rng = np.random.default_rng(21)
     mc = synthetic_zee(20_000, rng, {"e_baseline": 0.025, "e_pred": 0.02})
@@ -547,9 +547,9 @@ def test_insitu_scale_factors_recover_a_miscalibrated_data_detector(default_conf
     """Data electrons measured 2 % high, 3 % and 5 % low in three |eta| bins: the in-situ scale
     factors recover each to a few per mille, and with them the data Z peak has the width of the
     same resolution in MC instead of the spread of three shifted peaks."""
-    from egcalib.insitu import scale_factors
-    from egcalib.masses import dielectron_masses
-    from egcalib.zfits import z_fits
+    from egcalib.evaluate.insitu_scale import scale_factors
+    from egcalib.evaluate.masses import dielectron_masses
+    from egcalib.evaluate.z_fits import z_fits
 
     edges, alpha = [0.0, 0.5, 1.0, 1.5], np.array([0.02, -0.03, -0.05])
     rng = np.random.default_rng(31)
@@ -652,7 +652,7 @@ def test_differential_bins_without_a_width_are_nan_and_flagged():
 
 
 def test_pulls_without_a_sigma_are_nan_and_too_few_pulls_are_flagged():
-    from egcalib.metrics import pull_summary, pulls
+    from egcalib.stats.metrics import pull_summary, pulls
 
     values = pulls([1.0, 2.0, 3.0], [0.0, -1.0, 0.5], [1.0, 1.0, 2.0])  # no divide warning
     assert np.isnan(values[:2]).all() and values[2] == pytest.approx(2.0)
@@ -679,7 +679,7 @@ def test_sigma_improvement_of_a_zero_baseline_sigma_is_nan_with_a_flag():
 def test_sigma_improvement_bootstrap_leaves_out_degenerate_resamples(monkeypatch):
     """Resamples whose baseline fit has sigma 0 are left out and counted; with fewer than 10
     converged resamples the error is NaN and says so."""
-    from egcalib import sigma_improvement
+    from egcalib.stats import sigma_improvement
 
     calls = iter(range(10_000))
 
@@ -766,9 +766,9 @@ def test_summary_and_card_write_degenerate_numbers_as_flagged_not_nan(tmp_path):
     """NaN rIQRs and sigma_CB ratios with their flags, and ratios whose inversion divides by a
     zero width (the binned row): compare raises nothing, and the summary and the card show
     "n/a" with each flag, never "nan"."""
-    from egcalib.card_sections import percent
-    from egcalib.comparison import compare
-    from egcalib.results_card import ablation_section, mdn_section
+    from egcalib.card.results_card import ablation_section, mdn_section
+    from egcalib.card.sections import percent
+    from egcalib.evaluate.comparison import compare
 
     path = _degenerate_metrics(tmp_path / "metrics.json", "model")
     out = {

@@ -4,9 +4,9 @@ import pytest
 
 pytest.importorskip("tf2onnx")
 
-from egcalib.export import check_onnx, export_onnx, max_difference, random_inputs
-from egcalib.model_config import resolve_model
-from egcalib.models import build_model
+from egcalib.core.model_specs import resolve_model
+from egcalib.infer.onnx_export import check_onnx, export_onnx, max_difference, random_inputs
+from egcalib.train.models import build_model
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_a_model_trained_in_mixed_precision_exports_and_infers_in_float32(
     import keras
     import numpy as np
 
-    from egcalib.models import load_for_inference
+    from egcalib.train.models import load_for_inference
 
     name = "recommended"
     model = build_model(

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from egcalib.contract import LAYERS
-from egcalib.upsampling import Upsampler, upsampling_factors
+from egcalib.core.contract import LAYERS
+from egcalib.shards.upsampling import Upsampler, upsampling_factors
 
 SHAPES = {"lr0": [7, 5], "lr1": [56, 5], "lr2": [7, 11], "lr3": [7, 11]}
 

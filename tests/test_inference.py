@@ -9,9 +9,9 @@ tf = pytest.importorskip("tensorflow")
 
 from tiny_shards import write_tiny_shard  # noqa: E402
 
-from egcalib.inference import predict_files  # noqa: E402
-from egcalib.normalisation import identity_statistics  # noqa: E402
-from egcalib.pipeline import InputPipeline  # noqa: E402
+from egcalib.infer.prediction import predict_files  # noqa: E402
+from egcalib.train.input_pipeline import InputPipeline  # noqa: E402
+from egcalib.train.normalisation import identity_statistics  # noqa: E402
 
 
 class Broken:

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from egcalib.metrics import eiqr
+from egcalib.stats.metrics import eiqr
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +28,9 @@ EPOCHS = 10
 
 def _gun_shards(out, name, file_index, n_events, sim, calibration, config, splits, shards):
     """Single electrons from the simulator, skimmed and written to shards like the workflow."""
-    from egcalib.records import write_shards
-    from egcalib.simulation import simulate_file
-    from egcalib.skimming import skim_file
+    from egcalib.shards.writing import write_shards
+    from egcalib.simulation.events import simulate_file
+    from egcalib.skim.skimming import skim_file
 
     simulate_file(
         out / f"{name}.root", "mc_egun", "egun", "mc", file_index, n_events, sim, calibration
@@ -63,11 +63,11 @@ def _gun_shards(out, name, file_index, n_events, sim, calibration, config, split
 def test_short_training_beats_a_constant_correction_and_reaches_the_binned_reference(
     tmp_path, sim, calibration, default_config
 ):
-    from egcalib.inference import predict_files
-    from egcalib.model_config import resolve_model
-    from egcalib.normalisation import training_statistics
-    from egcalib.pipeline import InputPipeline
-    from egcalib.training import train, training_data
+    from egcalib.core.model_specs import resolve_model
+    from egcalib.infer.prediction import predict_files
+    from egcalib.train.input_pipeline import InputPipeline
+    from egcalib.train.normalisation import training_statistics
+    from egcalib.train.training import train, training_data
 
     config = default_config
     shards_config = {**config["shards"], "mode": "native"}  # 25x smaller on disk, same images

@@ -11,7 +11,7 @@ def test_logging_warnings_native_writes_and_exceptions_reach_the_log(tmp_path):
     log = tmp_path / "job.log"
     script = textwrap.dedent(f"""
         import os, warnings
-        from egcalib.logs import log_to_file
+        from egcalib.core.logs import log_to_file
         log = log_to_file({str(log)!r})
         log.info("a logged message")
         os.write(2, b"a compiled library writing to descriptor 2\\n")

@@ -5,7 +5,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from egcalib.losses import GaussianNLL, LeakyGaussianKernel, get_loss  # noqa: E402
+from egcalib.train.losses import GaussianNLL, LeakyGaussianKernel, get_loss  # noqa: E402
 
 Y = np.array([[1.0], [1.2], [0.9]], np.float32)
 P = np.array([[1.1], [1.0], [0.9]], np.float32)

@@ -9,8 +9,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from egcalib.model_config import resolve_model  # noqa: E402
-from egcalib.models import build_model, conv_channels, copy_weights  # noqa: E402
+from egcalib.core.model_specs import resolve_model  # noqa: E402
+from egcalib.train.models import build_model, conv_channels, copy_weights  # noqa: E402
 
 IMAGE = (16, 15, 4)
 

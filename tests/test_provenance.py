@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from egcalib.provenance import code_version, library_files
+from egcalib.core.provenance import code_version, library_files
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow_scripts"
@@ -61,123 +64,114 @@ def test_workflow_scripts_reach_what_they_run():
     train = reached("train")
     # Reached only through other modules: the atomic checkpoint writes, the input contract.
     assert {
-        "training.py",
-        "models.py",
-        "losses.py",
-        "pipeline.py",
-        "atomic.py",
-        "contract.py",
+        "train/training.py",
+        "train/models.py",
+        "train/losses.py",
+        "train/input_pipeline.py",
+        "core/atomic.py",
+        "core/contract.py",
     } <= train
-    assert "fitting.py" not in train and "skimming.py" not in train
+    assert "stats/bw_cb.py" not in train and "skim/skimming.py" not in train
     assert "simulation/validation.py" not in reached("simulate")
     assert "simulation/validation.py" in reached("validate_simulation")
     # The Z fits and their paired bootstrap live apart from the per-model evaluation.
     assert {
-        "fitting.py",
-        "sigma_improvement.py",
-        "zfits.py",
-        "metrics.py",
-        "masses.py",
+        "stats/bw_cb.py",
+        "stats/sigma_improvement.py",
+        "evaluate/z_fits.py",
+        "stats/metrics.py",
+        "evaluate/masses.py",
     } <= reached("evaluate")
     # The BDT control runs without TensorFlow: a change in the networks' code leaves it alone.
-    assert {"bdt.py", "history.py"} <= reached("train_bdt") & reached("infer_bdt")
+    assert {"bdt/training.py", "train/history.py"} <= reached("train_bdt") & reached("infer_bdt")
     # One home for the negative-weight policy, reached by both trainers.
-    assert "weights.py" in reached("train_bdt") & train
-    assert {"bdt_inference.py", "inference.py"} <= reached("infer_bdt")
-    assert not {"training.py", "models.py", "losses.py", "pipeline.py"} & (
-        reached("train_bdt") | reached("infer_bdt")
-    )
+    assert "train/weights.py" in reached("train_bdt") & train
+    assert {"bdt/prediction.py", "infer/prediction.py"} <= reached("infer_bdt")
+    assert not {
+        "train/training.py",
+        "train/models.py",
+        "train/losses.py",
+        "train/input_pipeline.py",
+    } & (reached("train_bdt") | reached("infer_bdt"))
     # Nor does the BDT's prediction reach the networks' inference.
-    assert "bdt.py" not in reached("infer") and "bdt_inference.py" not in reached("infer")
-    assert "history.py" in train
+    assert "bdt/training.py" not in reached("infer") and "bdt/prediction.py" not in reached("infer")
+    assert "train/history.py" in train
     # The record format and the object table: written by the shards stage, read by training.
-    assert {"records.py", "objects.py", "upsampling.py"} <= reached("shards") & train
-    assert "normalisation.py" not in reached("shards")
+    assert {"shards/writing.py", "shards/skim_table.py", "shards/upsampling.py"} <= reached(
+        "shards"
+    ) & train
+    assert "train/normalisation.py" not in reached("shards")
 
 
-# The library's stages in workflow order; a module imports only from its own stage or earlier
-# ones (docs/design.md section 13). The first holds what every stage shares.
-STAGES = (
-    {
-        "atomic",
-        "chunks",
-        "contract",
-        "file_identity",
-        "fitting",
-        "kinematics",
-        "logs",
-        "metrics",
-        "model_config",
-        "provenance",
-        "settings",
-        "sigma_improvement",
-    },
-    {"rootio", "simulation"},
-    {
-        "branch_types",
-        "branches",
-        "cutflows",
-        "duplicates",
-        "finite_inputs",
-        "layout",
-        "ntuple_reading",
-        "object_features",
-        "plausibility",
-        "selection",
-        "skimming",
-    },
-    {"objects", "records", "splits", "upsampling"},
-    {
-        "bdt",
-        "checkpoints",
-        "history",
-        "losses",
-        "models",
-        "normalisation",
-        "pipeline",
-        "resolution_calibration",
-        "training",
-        "weights",
-    },
-    {"bdt_inference", "export", "inference"},
-    {
-        "card_sections",
-        "comparison",
-        "evaluation",
-        "insitu",
-        "masses",
-        "plotting",
-        "results_card",
-        "zfits",
-    },
+# The library's packages in workflow order; a module imports only from its own package or earlier
+# ones (docs/design.md#layout). `core` holds what every stage shares.
+PACKAGES = (
+    "core",
+    "stats",
+    "simulation",
+    "skim",
+    "shards",
+    "train",
+    "infer",
+    "bdt",
+    "evaluate",
+    "card",
 )
+LIBRARY = SCRIPTS / "egcalib"
 
 
-def _stage(module: str) -> int:
+def _package(module: str) -> int:
     top = module.split(".")[0]
-    stages = [i for i, names in enumerate(STAGES) if top in names]
-    assert stages, f"egcalib.{module} is in no stage of STAGES: add it to its stage"
-    return stages[0]
+    assert top in PACKAGES, f"egcalib.{module} is in no package of PACKAGES: move it into one"
+    return PACKAGES.index(top)
 
 
-def test_no_module_imports_against_the_stage_order():
+def test_the_library_is_one_package_per_stage():
+    """Every module lives in a stage's package (no module at the top beside them), and every
+    package's __init__ holds its docstring and nothing else: importing a package runs nothing."""
     import ast
 
-    library = SCRIPTS / "egcalib"
+    tops = {p.name for p in LIBRARY.iterdir() if not p.name.startswith(("_", "."))}
+    assert tops == set(PACKAGES), tops ^ set(PACKAGES)
+    for package in PACKAGES:
+        body = ast.parse((LIBRARY / package / "__init__.py").read_text()).body
+        assert len(body) == 1 and isinstance(body[0], ast.Expr), f"{package}/__init__.py"
+        assert isinstance(body[0].value, ast.Constant) and body[0].value.value.strip()
+
+
+def test_no_package_imports_a_later_one():
+    import ast
+
     against = []
-    for path in sorted(library.rglob("*.py")):
-        module = ".".join(path.relative_to(library).with_suffix("").parts)
-        if module.endswith("__init__"):
+    for path in sorted(LIBRARY.rglob("*.py")):
+        module = ".".join(path.relative_to(LIBRARY).with_suffix("").parts)
+        if module == "__init__":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module == "egcalib":
-                # Modules; the package's own attributes (__version__) belong to no stage.
+            if isinstance(node, ast.ImportFrom) and node.module == "egcalib":
+                # The package's own attributes (__version__) belong to no stage.
                 imported = [alias.name for alias in node.names if not alias.name.startswith("__")]
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("egcalib."):
                 imported = [node.module.removeprefix("egcalib.")]
+            elif isinstance(node, ast.Import):
+                imported = [
+                    a.name.removeprefix("egcalib.")
+                    for a in node.names
+                    if a.name.startswith("egcalib.")
+                ]
             else:
                 continue
             against += [
-                f"{module} imports {name}" for name in imported if _stage(name) > _stage(module)
+                f"{module} imports {name}" for name in imported if _package(name) > _package(module)
             ]
     assert not against
+
+
+def test_the_bdt_never_imports_tensorflow():
+    """The BDT control's jobs run in the CPU environment (envs/analysis.yaml): no TensorFlow."""
+    code = (
+        "import sys, egcalib.bdt.training, egcalib.bdt.prediction\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -13,10 +13,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from egcalib.branches import NtupleContentError
-from egcalib.contract import LAYERS
-from egcalib.cutflows import LATER_COPIES, merge_cutflows
-from egcalib.duplicates import (
+from egcalib.core.contract import LAYERS
+from egcalib.skim.branch_mapping import NtupleContentError
+from egcalib.skim.cutflows import LATER_COPIES, merge_cutflows
+from egcalib.skim.duplicates import (
     DuplicateEventsError,
     FirstCopies,
     drop_later_copies,
@@ -25,7 +25,7 @@ from egcalib.duplicates import (
     shard_drop_keys,
     write_report,
 )
-from egcalib.skimming import skim_file
+from egcalib.skim.skimming import skim_file
 
 DATA = Path(__file__).parent / "data" / "quiet_inputs"
 # The reference ntuple (real_ntuples/zee_bool.root) gives 448 objects of 224 events.
@@ -193,8 +193,8 @@ def test_the_input_pipeline_skips_the_later_copies_of_its_shards(default_config,
     pytest.importorskip("tensorflow")
     from tiny_shards import write_tiny_shard
 
-    from egcalib.normalisation import identity_statistics
-    from egcalib.pipeline import InputPipeline, numpy_batches
+    from egcalib.train.input_pipeline import InputPipeline, numpy_batches
+    from egcalib.train.normalisation import identity_statistics
 
     images = default_config["images"]
     first, _, shards = write_tiny_shard(tmp_path, images, np.ones(6), name="a")

@@ -14,12 +14,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from egcalib.branch_types import coerce, coerce_events, require_mask
-from egcalib.branches import InputFileError, NtupleContentError
-from egcalib.cutflows import merge_cutflows
-from egcalib.layout import cell_windows, check_collections
-from egcalib.selection import select_zee
-from egcalib.skimming import skim_file
+from egcalib.skim.branch_mapping import InputFileError, NtupleContentError
+from egcalib.skim.branch_types import coerce, coerce_events, require_mask
+from egcalib.skim.cutflows import merge_cutflows
+from egcalib.skim.layouts import cell_windows, check_collections
+from egcalib.skim.selection import select_zee
+from egcalib.skim.skimming import skim_file
 
 DATA = Path(__file__).parent / "data" / "real_ntuples"
 REFERENCE = {"objects": 448, "events": 224, "m_ee": 91.17}

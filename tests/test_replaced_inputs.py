@@ -1,6 +1,6 @@
 """`source: files` inputs: a skim reruns when the file behind a path is not the one it read, even
 when that file is older than the skim (a repointed symlink, a replaced or rewritten file), and
-nothing reruns when nothing changed. The param behind it: egcalib.file_identity."""
+nothing reruns when nothing changed. The param behind it: egcalib.core.file_identity."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import yaml
 from workflow_utils import REPO, copy_checkout, snakemake
 
-from egcalib.file_identity import file_identity
+from egcalib.core.file_identity import file_identity
 
 DATA = REPO / "tests" / "data" / "real_ntuples"
 DATASET = "my_zee_mc"

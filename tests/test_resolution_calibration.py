@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from egcalib.resolution_calibration import (
+from egcalib.train.sigma_calibration import (
     COVERAGE_68,
     calibrate_sigma,
     coverage_scale,
@@ -16,9 +16,9 @@ from egcalib.resolution_calibration import (
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from egcalib.export import export_onnx, max_difference, random_inputs  # noqa: E402
-from egcalib.model_config import resolve_model  # noqa: E402
-from egcalib.models import build_model, load_for_inference  # noqa: E402
+from egcalib.core.model_specs import resolve_model  # noqa: E402
+from egcalib.infer.onnx_export import export_onnx, max_difference, random_inputs  # noqa: E402
+from egcalib.train.models import build_model, load_for_inference  # noqa: E402
 
 IMAGE = (16, 15, 4)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import uproot
 
-from egcalib.rootio import write_tree
+from egcalib.core.root_writing import write_tree
 
 
 def test_round_trip_shares_collection_counters(tmp_path):

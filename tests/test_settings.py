@@ -1,4 +1,4 @@
-"""Rule params: canonical form and execution knobs (egcalib.settings)."""
+"""Rule params: canonical form and execution knobs (egcalib.core.rule_params)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import operator
 
 import pytest
 
-from egcalib.settings import canonical, output_settings, selection_of, with_execution_knobs
+from egcalib.core.rule_params import canonical, output_settings, selection_of, with_execution_knobs
 
 
 def test_reordered_keys_give_the_same_repr_at_every_depth():
@@ -36,7 +36,7 @@ def test_each_process_carries_its_own_cuts(default_config):
 
 
 def test_file_chunks_change_only_at_the_end_when_a_file_is_appended():
-    from egcalib.chunks import file_chunks
+    from egcalib.core.chunks import file_chunks
 
     files = [f"run{i:04d}" for i in range(120)]
     chunks = file_chunks(files, 50)

@@ -11,12 +11,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from egcalib.contract import CELL_COLUMNS, SCALAR_COLUMNS
-from egcalib.normalisation import identity_statistics, training_statistics
-from egcalib.objects import fixed_size
-from egcalib.skimming import skim_file
-from egcalib.splits import SPLITS
-from egcalib.upsampling import Upsampler
+from egcalib.core.contract import CELL_COLUMNS, SCALAR_COLUMNS
+from egcalib.shards.skim_table import fixed_size
+from egcalib.shards.splits import SPLITS
+from egcalib.shards.upsampling import Upsampler
+from egcalib.skim.skimming import skim_file
+from egcalib.train.normalisation import identity_statistics, training_statistics
 
 tf = pytest.importorskip("tensorflow")
 
@@ -43,7 +43,7 @@ def skimmed(ntuple_dir, default_config, tmp_path_factory):
 
 
 def write(skimmed, tmp_path, config, dataset="mc_zee", mode="upsampled", image_dtype="float32"):
-    from egcalib.records import write_shards
+    from egcalib.shards.writing import write_shards
 
     shards = {**config["shards"], "mode": mode, "image_dtype": image_dtype}
     paths = {s: tmp_path / f"{dataset}.{mode}.{image_dtype}.{s}.tfrecord" for s in SPLITS}
@@ -64,8 +64,8 @@ IDENTITY = identity_statistics()
 def test_round_trip_pipeline_equals_parquet_rows(
     skimmed, tmp_path, default_config, mode, time_images
 ):
-    from egcalib.contract import TIME_COLUMNS
-    from egcalib.pipeline import InputPipeline, numpy_batches
+    from egcalib.core.contract import TIME_COLUMNS
+    from egcalib.train.input_pipeline import InputPipeline, numpy_batches
 
     config = copy.deepcopy(default_config)
     config["images"]["time_images"] = time_images
@@ -129,8 +129,8 @@ def test_examples_hold_exactly_the_record_format(
 ):
     """The writer writes what records.record_format says and the reader parses (one
     definition): every feature, of its kind and number of values, and nothing else."""
-    from egcalib.pipeline import InputPipeline
-    from egcalib.records import record_format
+    from egcalib.shards.writing import record_format
+    from egcalib.train.input_pipeline import InputPipeline
 
     config = copy.deepcopy(default_config)
     config["images"]["time_images"] = time_images
@@ -169,7 +169,7 @@ def test_shards_are_byte_identical_across_runs(skimmed, tmp_path, default_config
 
 
 def test_training_pipeline_masks_missing_targets(skimmed, tmp_path, default_config):
-    from egcalib.pipeline import InputPipeline
+    from egcalib.train.input_pipeline import InputPipeline
 
     paths, _, _, shards = write(skimmed, tmp_path, default_config, dataset="data_zee")
     stats = training_statistics([skimmed / "data_zee.parquet"], default_config["splits"])
@@ -196,7 +196,7 @@ def test_training_pipeline_masks_missing_targets(skimmed, tmp_path, default_conf
 def test_files_read_in_parallel_give_the_same_batches(skimmed, tmp_path, default_config):
     """training.parallel_reads is an execution knob: one reader thread per file or one reader
     for all, the shuffled training batches are the same."""
-    from egcalib.pipeline import InputPipeline
+    from egcalib.train.input_pipeline import InputPipeline
 
     files = [
         write(skimmed, tmp_path, default_config, dataset=d, mode="native")[0]["train"]
@@ -222,7 +222,7 @@ def test_float16_images_are_the_float32_ones_rounded(skimmed, tmp_path, default_
     """shards.image_dtype float16: each stored image value is the float32 one rounded to the
     nearest float16 (relative error <= 2^-11 above 6e-5), everything else identical, in half
     the bytes for upsampled images."""
-    from egcalib.pipeline import InputPipeline
+    from egcalib.train.input_pipeline import InputPipeline
 
     batches, size, files = {}, {}, {}
     for dtype in ("float32", "float16"):
@@ -319,9 +319,9 @@ def test_normalisation_uses_training_objects_only(skimmed, tmp_path, default_con
 
 
 def test_empty_skim_gives_empty_valid_shards(tmp_path, default_config):
-    from egcalib.pipeline import InputPipeline
-    from egcalib.records import write_shards
-    from egcalib.skimming import arrow_schema
+    from egcalib.shards.writing import write_shards
+    from egcalib.skim.skimming import arrow_schema
+    from egcalib.train.input_pipeline import InputPipeline
 
     empty = tmp_path / "empty.parquet"
     pq.write_table(arrow_schema(default_config["images"]["native_shapes"]).empty_table(), empty)
@@ -345,7 +345,7 @@ def test_an_energy_scaled_copy_of_an_object_gives_the_network_the_same_image():
     (the same shower at k times the energy) gives the same image input, to float precision;
     only log_e_acc moves, by ln k / IQR. So the network sees shapes and ratios alike at 5 GeV
     and 1 TeV, and the energy scale only where it uses it."""
-    from egcalib.normalisation import normalise
+    from egcalib.train.normalisation import normalise
 
     rng = np.random.default_rng(3)
     stats = {**IDENTITY, "log_e_acc_median": 3.5, "log_e_acc_iqr": 0.8}

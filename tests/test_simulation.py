@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import uproot
 
-from egcalib.contract import all_branches, cell_branches, truth_branches
-from egcalib.simulation.calibration import BaselineCalibration
+from egcalib.core.contract import all_branches, cell_branches, truth_branches
+from egcalib.simulation.baseline_calibration import BaselineCalibration
 from egcalib.simulation.calorimeter import simulate_showers
 from egcalib.simulation.detector import ELECTRON, UNCONVERTED
 from egcalib.simulation.events import simulate_chunk
@@ -197,7 +197,7 @@ def test_data_detector_differs_from_mc(ntuple_dir):
 
 
 def test_same_seed_gives_identical_arrays(sim, calibration, tmp_path):
-    from egcalib.simulation import simulate_file
+    from egcalib.simulation.events import simulate_file
 
     for name in ("a", "b"):
         simulate_file(tmp_path / f"{name}.root", "mc_zee", "zee", "mc", 3, 300, sim, calibration)

@@ -11,10 +11,10 @@ import pytest
 import uproot
 from ntuple_builder import NATIVE_SHAPES, TRACK, electron, photon, write_events
 
-from egcalib.branches import InputFileError
-from egcalib.cutflows import merge_cutflows
-from egcalib.selection import z_mass_label
-from egcalib.skimming import arrow_schema, skim_file
+from egcalib.skim.branch_mapping import InputFileError
+from egcalib.skim.cutflows import merge_cutflows
+from egcalib.skim.selection import z_mass_label
+from egcalib.skim.skimming import arrow_schema, skim_file
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from egcalib.splits import assign_splits, event_uniform
+from egcalib.shards.splits import assign_splits, event_uniform
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 

@@ -12,9 +12,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from egcalib.model_config import resolve_model  # noqa: E402
-from egcalib.models import load_for_inference  # noqa: E402
-from egcalib.training import train  # noqa: E402
+from egcalib.core.model_specs import resolve_model  # noqa: E402
+from egcalib.train.models import load_for_inference  # noqa: E402
+from egcalib.train.training import train  # noqa: E402
 
 IMAGE = (8, 5, 4)
 
@@ -82,7 +82,7 @@ def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, capl
     assert not out["out_model"].exists(), "no final model from a killed job"
     saved = sorted((out["work_dir"] / "backup").rglob("*.weights.h5"))
     assert saved, "a checkpoint was written every epoch"
-    from egcalib.training import compile_model
+    from egcalib.train.training import compile_model
 
     reference = compile_model(model, training, IMAGE, False)
     reference.optimizer.build(reference.trainable_variables)
@@ -166,13 +166,13 @@ def test_the_model_kept_is_the_best_validation_epoch_even_across_a_resume(setup,
 
 def test_an_mdn_model_is_saved_with_its_sigma_calibrated_on_validation(setup, caplog):
     """The saved model's sigma covers 68 % of the validation objects, whatever the NLL left."""
-    from egcalib.models import load_for_inference
-    from egcalib.resolution_calibration import COVERAGE_68, validation_pulls
+    from egcalib.train.models import load_for_inference
+    from egcalib.train.sigma_calibration import COVERAGE_68, validation_pulls
 
     model, training, out = setup
     model = {**model, "loss": {"name": "mdn", "truncation": 3.0}}
     validation = synthetic(256, 2)
-    with caplog.at_level("INFO", logger="egcalib.resolution_calibration"):
+    with caplog.at_level("INFO", logger="egcalib.train.sigma_calibration"):
         train(model, {**training, "epochs": 2}, synthetic(512, 1), validation, IMAGE, **out)
     saved = load_for_inference(out["out_model"])
     scale = float(saved.get_layer("sigma").scale.numpy())
@@ -182,7 +182,7 @@ def test_an_mdn_model_is_saved_with_its_sigma_calibrated_on_validation(setup, ca
 
 
 def test_fewer_objects_than_a_batch_is_a_clear_error():
-    from egcalib.training import check_training_size
+    from egcalib.train.training import check_training_size
 
     check_training_size("basic", 64, 64)
     with pytest.raises(ValueError, match="model basic: 10 training objects, fewer than one batch"):
@@ -190,7 +190,7 @@ def test_fewer_objects_than_a_batch_is_a_clear_error():
 
 
 def test_no_validation_objects_is_a_clear_error():
-    from egcalib.training import check_validation_size
+    from egcalib.train.training import check_validation_size
 
     check_validation_size("basic", 1, ["mc_zee"])
     with pytest.raises(
@@ -243,7 +243,7 @@ def test_a_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(setup, 
 def test_cosine_schedule_runs_to_its_end_across_a_resume(setup):
     """Each epoch trains at its cosine rate, also after a killed job resumes, and the history
     records the rate: a schedule that restarted at the full rate would undo the settling."""
-    from egcalib.training import cosine_learning_rate
+    from egcalib.train.training import cosine_learning_rate
 
     model, training, out = setup
     training = {**training, "lr_schedule": "cosine", "learning_rate": 0.004}

@@ -1,5 +1,5 @@
 """Negative and zero MC event weights: one policy (training.negative_weights) for every trainer,
-its effective sample sizes, and non-finite weights stopping training (egcalib.weights)."""
+its effective sample sizes, and non-finite weights stopping training (egcalib.train.weights)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from egcalib.settings import output_settings
-from egcalib.weights import (
+from egcalib.core.rule_params import output_settings
+from egcalib.train.weights import (
     NEGATIVE_WEIGHT_POLICIES,
     describe_split_weights,
     effective_sample_size,
@@ -150,8 +150,8 @@ def test_the_cnn_input_pipeline_applies_the_policy(default_config, tmp_path, pol
     pytest.importorskip("tensorflow")
     from tiny_shards import write_tiny_shard
 
-    from egcalib.normalisation import identity_statistics
-    from egcalib.pipeline import InputPipeline, numpy_batches
+    from egcalib.train.input_pipeline import InputPipeline, numpy_batches
+    from egcalib.train.normalisation import identity_statistics
 
     target = np.r_[np.full(7, 1.02), np.nan]
     weight = np.r_[SIGNED[:7], -3.0]

@@ -109,7 +109,7 @@ RECORD = os.environ.get("EGCALIB_RECORD_DIGESTS") == "1"
 
 def test_outputs_are_those_of_the_recorded_run(workflow_run):
     """The tiny run's skims, shards, normalisations and BDT are byte for byte those recorded in
-    tests/data/tiny_run_digests.json, on any x86-64 CPU (egcalib.provenance pins numpy's and
+    tests/data/tiny_run_digests.json, on any x86-64 CPU (egcalib.core.provenance pins numpy's and
     OpenBLAS's kernels): a refactor changes none of them. A change meant to change outputs
     records them anew (and the CNNs' values), and the diff shows which moved:
     EGCALIB_RECORD_DIGESTS=1 .venv/bin/python -m pytest tests/test_workflow.py -k recorded"""
@@ -194,7 +194,7 @@ def test_validation_says_where_the_toy_detector_stands(workflow_run):
 
 
 def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
-    from egcalib.results_card import write_card
+    from egcalib.card.results_card import write_card
 
     card = write_card(workflow_run / "results", tmp_path / "card.md", "Tiny run", "tiny")
     text = card.read_text()
@@ -206,7 +206,7 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     assert "sampling term only" in text and "MC Z -> ee sigma_CB" in text
     assert "## In-situ scale of Z -> ee data" in text and "| baseline | " in text
     assert (tmp_path / "card" / "ablation.png").exists()
-    from egcalib.provenance import cpu_model
+    from egcalib.core.provenance import cpu_model
 
     assert f"The networks trained on: {cpu_model()}." in text  # from the training logs
     # The tiny run trains basic and recommended_mc_data beside the BDT control: both are
@@ -291,7 +291,7 @@ def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     jobs = planned_jobs(
         workflow_run, configfiles=("config.yaml", "tests/configs/tiny.yaml", str(changed))
     )
-    assert "simulate" not in jobs and "calibrate_simulation" not in jobs
+    assert "simulate" not in jobs and "derive_baseline_calibration" not in jobs
     # The electron files only (mc_zee 2, data_zee 1, mc_egun 1): Z -> mumugamma skims carry
     # their own process's cuts, so the photon model is left alone.
     assert jobs["skim"] == 4 and jobs["merge_cutflows"] == 3 and jobs["find_duplicates"] == 3
@@ -385,20 +385,20 @@ DOWNSTREAM_OF_TRAINING = {"train", "export_onnx", "infer", "evaluate", "compare"
     "module, first, planned",
     [
         # A physics change in the detector: everything from the calibration on.
-        ("simulation/calorimeter.py", "calibrate_simulation", None),
+        ("simulation/calorimeter.py", "derive_baseline_calibration", None),
         # The simulation's validation is not part of the simulation.
         ("simulation/validation.py", "validate_simulation", {"validate_simulation", "all"}),
         # The Z fit serves the evaluation and the simulation's validation (sigma_CB per effect).
-        ("fitting.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
-        ("losses.py", "train", DOWNSTREAM_OF_TRAINING),
+        ("stats/bw_cb.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
+        ("train/losses.py", "train", DOWNSTREAM_OF_TRAINING),
         # The BDT control: its training and what follows, no network.
-        ("bdt.py", "train_bdt", {"train_bdt", "infer_bdt", "evaluate", "compare", "all"}),
+        ("bdt/training.py", "train_bdt", {"train_bdt", "infer_bdt", "evaluate", "compare", "all"}),
         # Its predictions: no retraining, and the networks' inference is left alone.
-        ("bdt_inference.py", "infer_bdt", {"infer_bdt", "evaluate", "compare", "all"}),
+        ("bdt/prediction.py", "infer_bdt", {"infer_bdt", "evaluate", "compare", "all"}),
         # The object table read back: the shards and all after them, the normalisation included.
-        ("objects.py", "shards", None),
+        ("shards/skim_table.py", "shards", None),
         # Reached by training only through other modules (checkpoints are written atomically).
-        ("atomic.py", "train", None),
+        ("core/atomic.py", "train", None),
     ],
 )
 def test_library_change_reruns_its_stage(workflow_run, tmp_path, module, first, planned):

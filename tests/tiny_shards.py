@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from egcalib.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
+from egcalib.core.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
 
 NATIVE = {"mode": "native", "compression": "none", "compression_level": 1, "image_dtype": "float32"}
 
@@ -17,7 +17,7 @@ def write_tiny_shard(directory, images: dict, weight, target=None, split="train"
     mode) and ``{name}.parquet`` (its sidecar: ids, scalars, split, targets, e_acc, weight);
     ``target`` (default 1.05) is the MC target E_true / E_acc, label_target is NaN. Returns
     (shard path, sidecar path, shards config)."""
-    from egcalib.records import record_format, serialize_example
+    from egcalib.shards.writing import record_format, serialize_example
 
     weight = np.asarray(weight, np.float32)
     n = len(weight)

@@ -1,10 +1,10 @@
 """Snakemake script: the ablation table over all models and the recommended-model summary."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.comparison import compare
+from egcalib.evaluate.comparison import compare
 
 compare(
     list(snakemake.input),

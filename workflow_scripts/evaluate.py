@@ -1,11 +1,11 @@
 """Snakemake script: metrics, tables and figures of one model."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.duplicates import read_reports
-from egcalib.evaluation import evaluate_model
+from egcalib.evaluate.model_evaluation import evaluate_model
+from egcalib.skim.duplicates import read_reports
 
 out = {name: snakemake.output[name] for name in snakemake.output.keys()}  # noqa: SIM118 (a Namedlist)
 summary = evaluate_model(

@@ -1,10 +1,10 @@
 """Snakemake script: list the later copies of events repeated across the files of a dataset."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.duplicates import write_report
+from egcalib.skim.duplicates import write_report
 
 write_report(
     list(snakemake.input.events),

@@ -1,17 +1,19 @@
 """Snakemake script: predictions of one model for the test split of a chunk of shard files."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.inference import predict_files
-from egcalib.models import load_for_inference
-from egcalib.normalisation import load
-from egcalib.pipeline import InputPipeline
+from egcalib.infer.prediction import predict_files
+from egcalib.train.input_pipeline import InputPipeline
+from egcalib.train.models import load_for_inference
+from egcalib.train.normalisation import load_statistics
 
 params = snakemake.params
 model = load_for_inference(snakemake.input.model)
-pipeline = InputPipeline(params.images, params.shards, load(snakemake.input.normalisation))
+pipeline = InputPipeline(
+    params.images, params.shards, load_statistics(snakemake.input.normalisation)
+)
 n = predict_files(
     model,
     pipeline,

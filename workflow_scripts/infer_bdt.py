@@ -1,11 +1,11 @@
 """Snakemake script: predictions of one BDT control model for the test split of a chunk of shard
 files."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.bdt_inference import predict_files
+from egcalib.bdt.prediction import predict_files
 
 n = predict_files(
     snakemake.input.model,

@@ -1,10 +1,10 @@
 """Snakemake script: upsample one skim file's images and write its shards and sidecar."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.records import write_shards
+from egcalib.shards.writing import write_shards
 
 output = snakemake.output
 counts = write_shards(

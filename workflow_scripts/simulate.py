@@ -1,12 +1,13 @@
 """Snakemake script: simulate one file of a dataset with the embedded toy calorimeter."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 import json
 
-from egcalib.simulation import simulate_file, simulation_config
+from egcalib.simulation.config import simulation_config
+from egcalib.simulation.events import simulate_file
 
 params = snakemake.params
 sim = simulation_config(params.simulation, params.images)

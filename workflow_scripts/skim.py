@@ -1,10 +1,10 @@
 """Snakemake script: skim one input ntuple into the per-object table and its cutflow."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.skimming import skim_file
+from egcalib.skim.skimming import skim_file
 
 params = snakemake.params
 skim_file(

@@ -1,29 +1,29 @@
 """Snakemake script: train one model on its datasets' shards."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 import logging
 
-from egcalib.duplicates import read_reports, shard_drop_keys
-from egcalib.normalisation import load
-from egcalib.pipeline import InputPipeline
-from egcalib.provenance import cpu_model
-from egcalib.settings import with_execution_knobs
-from egcalib.training import check_training_size, check_validation_size, train, training_data
-from egcalib.weights import describe_split_weights
+from egcalib.core.provenance import cpu_model
+from egcalib.core.rule_params import with_execution_knobs
+from egcalib.skim.duplicates import read_reports, shard_drop_keys
+from egcalib.train.input_pipeline import InputPipeline
+from egcalib.train.normalisation import load_statistics
+from egcalib.train.training import check_training_size, check_validation_size, train, training_data
+from egcalib.train.weights import describe_split_weights
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 # The network's bytes depend on the CPU's kernels (README, "Reproducibility"): the results card
 # names it from this line.
 log.info("CPU: %s", cpu_model())
 params = snakemake.params
-stats = load(snakemake.input.normalisation)
+stats = load_statistics(snakemake.input.normalisation)
 check_training_size(params.spec["name"], stats["n_objects"], params.training["batch_size"])
 check_validation_size(params.spec["name"], stats["n_val_objects"], params.spec["train_on"])
 training = with_execution_knobs(params.training, snakemake.config, "training")
-# The later copies of repeated events: their records are skipped (egcalib/duplicates.py).
+# The later copies of repeated events: their records are skipped (egcalib/skim/duplicates.py).
 later = read_reports(snakemake.input.duplicates)
 skip = shard_drop_keys(
     later,

@@ -1,11 +1,11 @@
 """Snakemake script: train one BDT control model on its datasets' shard sidecars."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.bdt import train_bdt
-from egcalib.duplicates import read_reports
+from egcalib.bdt.training import train_bdt
+from egcalib.skim.duplicates import read_reports
 
 params = snakemake.params
 train_bdt(

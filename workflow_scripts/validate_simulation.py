@@ -1,10 +1,10 @@
 """Snakemake script: validate the toy calorimeter (resolution anchors, layers, data vs MC)."""
 
-from egcalib.logs import log_to_file
+from egcalib.core.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
-from egcalib.simulation import simulation_config
+from egcalib.simulation.config import simulation_config
 from egcalib.simulation.validation import validate
 
 sim = simulation_config(snakemake.params.simulation, snakemake.params.images)

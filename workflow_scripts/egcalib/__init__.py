@@ -1,9 +1,9 @@
 """egcalib: the importable library behind the egcalib Snakemake workflow.
 
-One module per concept (simulation, skimming, selection, upsampling, records, models, training,
-inference, metrics, fitting, plotting), each importing only from its own stage or earlier ones
-(docs/design.md section 13). Nothing here imports snakemake, so every piece is testable with
-pytest alone.
+One package per stage, in the order the workflow runs them: ``core`` (shared infrastructure),
+``stats``, ``simulation``, ``skim``, ``shards``, ``train``, ``infer``, ``bdt``, ``evaluate``,
+``card``. A package imports only from itself and earlier ones; one module per concept. Nothing
+here imports snakemake, so every piece is testable with pytest alone.
 """
 
 from importlib.metadata import PackageNotFoundError, version

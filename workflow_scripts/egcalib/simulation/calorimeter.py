@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from egcalib.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
+from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
 from egcalib.simulation.detector import effect_on
 from egcalib.simulation.inner_detector import bremsstrahlung, conversion_radius
 from egcalib.simulation.lateral import gauss_cell_fractions, lateral_width_scales, window_edges

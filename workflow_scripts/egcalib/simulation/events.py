@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from egcalib.kinematics import wrap_phi
-from egcalib.rootio import write_tree
-from egcalib.simulation.calibration import as_calibration
+from egcalib.core.kinematics import wrap_phi
+from egcalib.core.root_writing import write_tree
+from egcalib.simulation.baseline_calibration import as_calibration
 from egcalib.simulation.calorimeter import Showers, simulate_showers
 from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
 from egcalib.simulation.generator import ELECTRON_PDG, PHOTON_PDG, generate

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import vector
 
-from egcalib.kinematics import ELECTRON_MASS, MUON_MASS, wrap_phi
+from egcalib.core.kinematics import ELECTRON_MASS, MUON_MASS, wrap_phi
 
 ELECTRON_PDG, MUON_PDG, PHOTON_PDG = 11, 13, 22
 LEPTON_MASS = {ELECTRON_PDG: ELECTRON_MASS, MUON_PDG: MUON_MASS}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from egcalib.contract import LAYERS, all_branches
+from egcalib.core.contract import LAYERS, all_branches
 from egcalib.simulation.generator import MUON_PDG
 
 MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000}

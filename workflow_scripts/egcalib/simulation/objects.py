@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from egcalib.kinematics import wrap_phi
-from egcalib.simulation.calibration import as_calibration
+from egcalib.core.kinematics import wrap_phi
+from egcalib.simulation.baseline_calibration import as_calibration
 from egcalib.simulation.calorimeter import Showers, simulate_showers
 from egcalib.simulation.detector import CONVERTED, ELECTRON
 from egcalib.simulation.pileup import sample_mu

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from egcalib.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
+from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
 from egcalib.simulation.detector import effect_on
 from egcalib.simulation.lateral import gauss_cell_fractions, window_edges
 

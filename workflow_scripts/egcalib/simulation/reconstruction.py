@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from egcalib.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
-from egcalib.kinematics import wrap_phi
+from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
+from egcalib.core.kinematics import wrap_phi
 from egcalib.simulation.generator import ELECTRON_PDG, PHOTON_PDG
 
 # Cluster quantities written per object (el_/ph_ prefixed).

@@ -14,14 +14,14 @@ import logging
 import numpy as np
 import vector
 
-from egcalib import metrics
-from egcalib.fitting import FitError, fit_bw_cb
-from egcalib.simulation.calibration import mva_features, train_mva
+from egcalib.simulation.baseline_calibration import mva_features, train_mva
 from egcalib.simulation.detector import EFFECTS, ELECTRON
 from egcalib.simulation.events import stream_seed
 from egcalib.simulation.generator import ELECTRON_PDG, generate
 from egcalib.simulation.objects import calibration_sample, simulate_objects
 from egcalib.simulation.pileup import sample_mu
+from egcalib.stats import metrics
+from egcalib.stats.bw_cb import FitError, fit_bw_cb
 
 log = logging.getLogger(__name__)
 ALL_ON = "all effects"

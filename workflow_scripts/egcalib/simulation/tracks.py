@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from egcalib.kinematics import wrap_phi
+from egcalib.core.kinematics import wrap_phi
 from egcalib.simulation.generator import MUON_PDG
 from egcalib.simulation.inner_detector import track_pt_resolution
 

@@ -19,11 +19,11 @@ import mplhep
 import numpy as np
 import uproot
 
-from egcalib.atomic import atomic_path, save_figure
-from egcalib.contract import LAYERS
-from egcalib.fitting import FitError, fit_bw_cb
+from egcalib.core.atomic import atomic_path, save_figure
+from egcalib.core.contract import LAYERS
 from egcalib.simulation.resolution_fit import fit_resolution, resolution_model
 from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs
+from egcalib.stats.bw_cb import FitError, fit_bw_cb
 
 # docs/design.md section 4: ATLAS design resolution anchors for central electrons, and the Z -> ee
 # sigma_CB of the MVA baseline (the seed's ATLAS MC: 2.393 GeV).

@@ -1,0 +1,102 @@
+"""Model entries of the config, resolved without importing TensorFlow (Snakemake uses this while
+it builds the DAG)."""
+
+from __future__ import annotations
+
+from egcalib.core.contract import PROCESS_PARTICLE
+
+# Names that label the baselines beside the models in the Z-fit and ablation tables.
+RESERVED_NAMES = ("baseline", "baseline_binned")
+# What each kind of entry may set; the rest of model_defaults belongs to the other kind.
+KIND_KEYS = {
+    "cnn": ("film", "top", "train_on", "loss", "architecture", "init_from"),
+    "bdt": ("train_on", "bdt"),
+}
+
+
+def model_kind(entry: dict, defaults: dict) -> str:
+    """ "cnn" (the network of docs/design.md section 8) or "bdt" (the gradient-boosted-trees control
+    on the 16 scalars); entries that do not say are of model_defaults' kind."""
+    return entry.get("kind", defaults.get("kind", "cnn"))
+
+
+def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
+    """The model's spec: its entry merged over ``model_defaults`` (architecture, loss and bdt
+    merged one level deep), holding only the keys of its kind: a CNN's spec (a param of its
+    rules) does not change with the BDT defaults, nor a BDT's with the CNN architecture.
+
+    Raises ValueError naming the model for a reserved name, keys of the other kind, or unknown
+    film/top inputs.
+    """
+    if name in RESERVED_NAMES:
+        raise ValueError(f"model {name}: the name labels a baseline; choose another")
+    kind = model_kind(entry, defaults)
+    foreign = set(entry) - set(KIND_KEYS[kind]) - {"kind"}
+    if foreign:
+        raise ValueError(f"model {name}: a {kind} model takes no {sorted(foreign)}")
+    spec = {key: defaults[key] for key in KIND_KEYS[kind] if key in defaults}
+    spec.update(entry)
+    spec.update(name=name, kind=kind)
+    if kind == "bdt":
+        spec["bdt"] = {**defaults.get("bdt", {}), **entry.get("bdt", {})}
+        return spec
+    spec["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
+    spec["loss"] = {**defaults["loss"], **entry.get("loss", {})}
+    for place in ("film", "top"):
+        if place not in spec:
+            raise ValueError(f"model {name}: a cnn model needs `{place}` (a list of inputs)")
+        unknown = set(spec[place]) - {"scalars", "tracks"}
+        if unknown:
+            raise ValueError(f"model {name}: unknown {place} inputs {sorted(unknown)}")
+    return spec
+
+
+def check_init_from(name: str, models: dict, defaults: dict) -> None:
+    """A CNN model's ``init_from`` (the model whose trained weights it starts from) must name
+    another CNN model of ``models`` with the same film and top inputs and architecture (weights
+    of the same shapes can mean other inputs: the top-only scalars in place of the tracks),
+    without a cycle. Raises ValueError naming the model."""
+    chain = [name]
+    mine = resolve_model(name, models[name], defaults)
+    while (source := mine.get("init_from")) is not None:
+        if source not in models or model_kind(models[source], defaults) != "cnn":
+            raise ValueError(f"model {chain[-1]}: init_from names no cnn model: {source!r}")
+        if source in chain:
+            raise ValueError(
+                f"model {name}: init_from forms a cycle {' -> '.join(chain + [source])}"
+            )
+        theirs = resolve_model(source, models[source], defaults)
+        for key in ("film", "top", "architecture"):
+            if mine[key] != theirs[key]:
+                raise ValueError(
+                    f"model {chain[-1]}: init_from {source} has another {key} "
+                    f"({theirs[key]} against {mine[key]}): its weights would mean other inputs"
+                )
+        chain.append(source)
+        mine = theirs
+
+
+def models_of_kind(models: dict, defaults: dict, kind: str) -> list[str]:
+    """Names of the ``models`` entries of one kind, in config order."""
+    return [name for name, entry in models.items() if model_kind(entry, defaults) == kind]
+
+
+def model_particle(spec: dict, datasets: dict) -> str:
+    """ "electron" or "photon": the one particle of the datasets the model trains on."""
+    unknown = [d for d in spec["train_on"] if d not in datasets]
+    if unknown:
+        raise ValueError(f"model {spec['name']}: train_on names unknown datasets {unknown}")
+    particles = {PROCESS_PARTICLE[datasets[d]["process"]] for d in spec["train_on"]}
+    if len(particles) != 1:
+        raise ValueError(
+            f"model {spec['name']}: train_on mixes electron and photon datasets "
+            f"{spec['train_on']}; train one model per particle"
+        )
+    return particles.pop()
+
+
+def evaluation_datasets(spec: dict, datasets: dict) -> list[str]:
+    """Every dataset of the model's particle (electrons: Z -> ee and the gun; photons:
+    Z -> mumugamma), in config order."""
+    particle = model_particle(spec, datasets)
+    return [d for d, spec in datasets.items() if PROCESS_PARTICLE[spec["process"]] == particle]

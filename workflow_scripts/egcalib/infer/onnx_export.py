@@ -1,0 +1,108 @@
+"""ONNX export of a trained model, checked against Keras with onnxruntime
+(docs/design.md section 8).
+
+tf2onnx converts a traced tf.function with a fixed input signature (the Keras 3 model object
+itself is not a tf.keras model). The inputs keep the model's names. Export the float32 copy
+(models.load_for_inference): ONNX computes in float32, so it agrees with that copy to float32
+rounding (1e-4 is the rule's tolerance), whatever precision the model was trained in. A NaN or
+infinite output of either fails the check (check_onnx): NaN > tolerance is False, so the plain
+comparison passed a model that gives NaN everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from egcalib.core.atomic import atomic_path
+
+
+def export_onnx(model, path, opset: int = 17) -> None:
+    """Write ``model`` as ONNX to ``path`` (atomically), with the egcalib version and the model's
+    name in its metadata (``egcalib_version``, ``model_name``)."""
+    import tf2onnx
+
+    from egcalib import __version__
+
+    names = list(model.input)
+    signature = [
+        tf.TensorSpec((None, *model.input[name].shape[1:]), tf.float32, name=name) for name in names
+    ]
+
+    @tf.function(input_signature=signature)
+    def forward(*tensors):
+        return model(dict(zip(names, tensors)), training=False)
+
+    proto, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=opset)
+    for key, value in {"egcalib_version": __version__, "model_name": model.name}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+
+
+def outputs(model, onnx_path, inputs: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(Keras, ONNX) outputs of ``model`` and its export ``onnx_path`` on ``inputs`` (a dict of
+    numpy arrays)."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(None, {i.name: inputs[i.name] for i in session.get_inputs()})[0]
+    return np.asarray(model(inputs, training=False)), np.asarray(onnx_out)
+
+
+def max_difference(model, onnx_path, inputs: dict) -> float:
+    """Largest |ONNX - Keras| output difference on ``inputs`` (a dict of numpy arrays); inf
+    when an output of either is not finite, so no tolerance passes it (NaN > tolerance, the
+    naive check, is False)."""
+    keras_out, onnx_out = outputs(model, onnx_path, inputs)
+    if not (np.isfinite(keras_out).all() and np.isfinite(onnx_out).all()):
+        return math.inf
+    return float(np.max(np.abs(onnx_out - keras_out), initial=0.0))
+
+
+def check_onnx(model, onnx_path, inputs: dict, tolerance: float, what: str) -> float:
+    """Compare ONNX and Keras on ``inputs`` (``what``: their description for the message) and
+    return the largest difference. Raises RuntimeError when an output of either is NaN or
+    infinite (counted, a model must give a finite correction for every object) or when they
+    differ by more than ``tolerance`` anywhere (a NaN difference fails too)."""
+    keras_out, onnx_out = outputs(model, onnx_path, inputs)
+    bad = {
+        name: int(np.sum(~np.isfinite(out)))
+        for name, out in (("Keras", keras_out), ("ONNX", onnx_out))
+    }
+    if any(bad.values()):
+        raise RuntimeError(
+            f"model {model.name}: non-finite outputs on {what} (of {keras_out.size}: "
+            + ", ".join(f"{n} from {name}" for name, n in bad.items())
+            + ")"
+        )
+    difference = np.abs(onnx_out - keras_out)
+    largest = float(np.max(difference, initial=0.0))
+    if not np.all(difference <= tolerance):
+        raise RuntimeError(
+            f"model {model.name}: ONNX output differs from Keras by {largest:.2e} on {what} "
+            f"(tolerance {tolerance:g})"
+        )
+    return largest
+
+
+def random_inputs(model, n: int = 8, seed: int = 0) -> dict:
+    """Inputs of the model's shapes, with a realistic 0/1 track mask."""
+    rng = np.random.default_rng(seed)
+    inputs = {
+        name: rng.normal(size=(n, *tensor.shape[1:])).astype(np.float32)
+        for name, tensor in model.input.items()
+    }
+    inputs["image"] = np.abs(inputs["image"])
+    inputs["track_mask"] = (inputs["track_mask"] > 0).astype(np.float32)
+    return inputs
+
+
+def shard_inputs(pipeline, shard_path, n: int = 256) -> dict | None:
+    """Up to ``n`` real objects of a shard file as model inputs (numpy); None if it has none."""
+    for inputs, _ in pipeline.dataset([shard_path], n, training=False, with_ids=True).take(1):
+        return {name: value.numpy() for name, value in inputs.items()}
+    return None

@@ -1,0 +1,4 @@
+"""Statistics shared by the simulation's validation and the evaluation: the Breit-Wigner (x)
+Crystal-Ball Z-peak model and its fit, the resolution metrics (eIQR, rIQR, bootstrap errors) and
+the paired-bootstrap comparison of two fitted widths (sigma_CB improvement).
+"""
