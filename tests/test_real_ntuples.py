@@ -17,7 +17,7 @@ import pytest
 from egcalib.skim.branch_mapping import InputFileError, NtupleContentError
 from egcalib.skim.branch_types import coerce, coerce_events, require_mask
 from egcalib.skim.cutflows import merge_cutflows
-from egcalib.skim.layouts import cell_windows, check_collections
+from egcalib.skim.layouts import cell_windows, check_collections, first_difference
 from egcalib.skim.selection import select_zee
 from egcalib.skim.skimming import skim_file
 
@@ -376,3 +376,43 @@ def test_dotted_xaod_style_names_and_functions_map(config, tmp_path):
     table = pq.read_table(out)
     assert table["runNumber"].to_pylist() == [7, 7]
     np.testing.assert_allclose(table["e_baseline"].to_numpy(), [first["e"], second["e"]], rtol=1e-6)
+
+
+def test_first_difference_names_the_first_index_and_how_many_differ():
+    assert first_difference(np.array([1, 2, 3]), np.array([1, 2, 3])) is None
+    assert first_difference(np.array([1, 5, 3, 0]), np.array([1, 2, 3, 4])) == (1, 2)
+    assert first_difference(np.array([6, 6, 5]), 6) == (2, 1)
+    assert first_difference(np.array([], int), np.array([], int)) is None
+    row, count = first_difference(np.array([0, 7]), np.array([0, 8]))
+    assert isinstance(row, int) and isinstance(count, int)
+
+
+def test_differing_row_errors_word_for_word():
+    """The whole message of each size check, from entry_start on: the first differing entry
+    with its eventNumber, the sizes, and (collections) how many events differ."""
+    events = events_with(
+        el_e=ak.Array([[1.0], [2.0, 3.0], []]), el_truth_e=ak.Array([[1.0], [2.0], [4.0]])
+    )
+    with pytest.raises(NtupleContentError) as error:
+        check_collections(events, "f.root", {"el_truth_e": "el_truthE"}, entry_start=40)
+    assert str(error.value) == (
+        "f.root: collections do not line up: el_truthE has 1 entries but el_e has 2 in entry 41 "
+        "(eventNumber 11) (2 of 3 events differ in this step): el_truth_e must come from the "
+        "el_* collection, one entry per object (a truth or other collection of another size "
+        "cannot be joined by position)"
+    )
+    flat = events_with(el_time_lr2=ak.Array([[0.0] * 12, [0.0] * 5, []]))
+    with pytest.raises(NtupleContentError) as error:
+        cell_windows(flat, "el_time_lr2", np.array([2, 1, 0]), (2, 3), "f.root", {}, 7)
+    assert str(error.value) == (
+        "f.root: el_time_lr2: flat cell windows: entry 8 (eventNumber 11) has 5 values for 1 "
+        "objects, expected 6 cells per object (2x3, eta-major) (6 in all)"
+    )
+    good = [[0.0] * 6]
+    nested = events_with(el_cells_lr0=ak.Array([good * 2, good, good]))
+    with pytest.raises(NtupleContentError) as error:
+        cell_windows(nested, "el_cells_lr0", np.array([2, 2, 1]), (2, 3), "f.root", {})
+    assert str(error.value) == (
+        "f.root: el_cells_lr0: entry 1 (eventNumber 11) has 1 cell windows for 2 objects: one "
+        "inner list per object expected"
+    )

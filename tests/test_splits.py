@@ -1,9 +1,16 @@
 """Deterministic splits: stable, event-level, independent of other files, right fractions."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from egcalib.shards.splits import assign_splits, event_uniform
+from egcalib.shards.splits import (
+    SPLITS,
+    assign_splits,
+    event_uniform,
+    table_dataset,
+    table_splits,
+)
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 
@@ -38,3 +45,35 @@ def test_fractions_within_statistical_tolerance():
 def test_bad_fractions_are_rejected():
     with pytest.raises(ValueError, match="sum to 1"):
         assign_splits([1], [1], "d", {"train": 0.5, "val": 0.2, "test": 0.2}, "s")
+
+
+def test_table_splits_are_those_of_the_table_s_ids_and_dataset():
+    """The one assignment the shards and the normalisation share: the skim table's runNumber,
+    eventNumber and (first row's) dataset under the splits config."""
+    n = 500
+    run = np.full(n, 284500, np.int64)
+    event = np.arange(10, 10 + n, dtype=np.int64)
+    table = pa.table({"runNumber": run, "eventNumber": event, "dataset": pa.array(["mc_zee"] * n)})
+    config = {"fractions": FRACTIONS, "salt": "egcalib"}
+    split = table_splits(table, config)
+    assert split.dtype == np.int8 and split.shape == (n,)
+    np.testing.assert_array_equal(split, assign_splits(run, event, "mc_zee", FRACTIONS, "egcalib"))
+    assert set(np.unique(split)) == set(range(len(SPLITS)))
+    # several record batches (a filtered or concatenated table) give the same
+    chunked = pa.concat_tables([table.slice(0, 123), table.slice(123)])
+    np.testing.assert_array_equal(table_splits(chunked, config), split)
+    assert table_dataset(table) == "mc_zee"
+
+
+def test_table_splits_of_an_empty_table_and_bad_fractions():
+    empty = pa.table(
+        {
+            "runNumber": pa.array([], pa.int64()),
+            "eventNumber": pa.array([], pa.int64()),
+            "dataset": pa.array([], pa.string()),
+        }
+    )
+    assert table_dataset(empty) == ""
+    assert table_splits(empty, {"fractions": FRACTIONS, "salt": "s"}).shape == (0,)
+    with pytest.raises(ValueError, match="sum to 1"):
+        table_splits(empty, {"fractions": {"train": 1.0, "val": 0.5, "test": 0.0}, "salt": "s"})

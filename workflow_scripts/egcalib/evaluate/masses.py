@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 import vector
 
-
-def _momenta(energy, eta, phi, mass=0.0):
-    energy = np.asarray(energy, float)
-    return vector.array(
-        {
-            "pt": np.sqrt(np.maximum(energy**2 - mass**2, 0.0)) / np.cosh(eta),
-            "eta": np.asarray(eta, float),
-            "phi": np.asarray(phi, float),
-            "M": np.full(len(energy), mass),
-        }
-    )
+from egcalib.core.kinematics import massless_momenta
 
 
-def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
-    """m_ee per event with both electrons present, for each energy column, and the electrons'
-    eta (eta1, eta2).
+def _momenta(energy: pd.Series, eta: pd.Series, phi: pd.Series) -> vector.MomentumNumpy4D:
+    """Massless four-vectors (n,) in float64 from energies [GeV] (their magnitude: a negative
+    predicted energy counts as |E|), eta and phi [rad] (n,); cosh(eta) in eta's own type."""
+    return massless_momenta(np.abs(np.asarray(energy, float)), eta, phi, dtype=float)
 
-    ``frame`` has one row per electron with runNumber, eventNumber, eta, phi and the energies
-    (and, if present, the event weight ``weight``, carried over per event).
+
+def dielectron_masses(frame: pd.DataFrame, energy_columns: Iterable[str]) -> pd.DataFrame:
+    """m_ee [GeV] per event with both electrons present, for each energy column, and the
+    electrons' eta (eta1, eta2).
+
+    ``frame`` has one row per electron with runNumber, eventNumber, object_index, eta, phi
+    [rad] and the energies [GeV] (and, if present, the event weight ``weight``, carried over per
+    event). Returns one row per such event: runNumber, eventNumber, eta1, eta2, (weight) and one
+    column of m_ee per energy column, named as it is.
     """
     frame = frame.sort_values(["runNumber", "eventNumber", "object_index"], kind="stable")
     key = frame["runNumber"].to_numpy() * (1 << 40) + frame["eventNumber"].to_numpy()
@@ -48,9 +48,14 @@ def dielectron_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
     return out
 
 
-def mumugamma_masses(frame: pd.DataFrame, energy_columns) -> pd.DataFrame:
-    """m_mumugamma per photon row, from the stored dimuon system and each photon energy (and
-    the event weight ``weight`` where the frame has it)."""
+def mumugamma_masses(frame: pd.DataFrame, energy_columns: Iterable[str]) -> pd.DataFrame:
+    """m_mumugamma [GeV] per photon row, from the stored dimuon system and each photon energy
+    (and the event weight ``weight`` where the frame has it).
+
+    ``frame`` has one row per photon with runNumber, eventNumber, eta, phi [rad], the energies
+    [GeV] and the dimuon system mumu_pt [GeV], mumu_eta, mumu_phi [rad], mumu_m [GeV]. Returns
+    one row per photon: runNumber, eventNumber, (weight) and one column of m_mumugamma per energy
+    column, named as it is."""
     mumu = vector.array(
         {
             "pt": frame["mumu_pt"].to_numpy(float),

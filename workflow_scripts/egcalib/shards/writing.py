@@ -1,4 +1,4 @@
-"""Shards: per skim file, one TFRecord per split plus a Parquet sidecar (docs/design.md section 7).
+"""Shards: per skim file, one TFRecord per split plus a Parquet sidecar (docs/design.md#shards).
 
 Each TFRecord example holds one object; ``record_format`` defines its features once, for the
 writer here and the reader (egcalib.train.input_pipeline): the image (upsampled 56x55x4, or the
@@ -11,6 +11,7 @@ arrays, plus the split and the targets, so anything evaluated later joins back b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -28,7 +29,7 @@ from egcalib.core.contract import (
     TRACK_FEATURES,
 )
 from egcalib.shards.skim_table import fixed_size, targets
-from egcalib.shards.splits import SPLITS, assign_splits, dataset_key
+from egcalib.shards.splits import SPLITS, dataset_key, table_dataset, table_splits
 from egcalib.shards.upsampling import Upsampler
 
 # Ids of an object: the skim table's columns, then the key of its dataset's name.
@@ -87,7 +88,7 @@ def record_format(images: dict, shards: dict) -> dict[str, Feature]:
 
 def compression_type(shards: dict) -> str:
     """TFRecord compression from config ('none' -> ''; GZIP at level 1 writes ~20x faster than
-    at the default level, docs/design.md section 12)."""
+    at the default level, docs/design.md#known-pitfalls)."""
     return "" if shards["compression"] == "none" else shards["compression"]
 
 
@@ -127,22 +128,24 @@ def serialize_example(features: dict[str, Feature], values: dict) -> bytes:
 
 
 def write_shards(
-    skim_path, shard_paths: dict, sidecar_path, images: dict, splits: dict, shards: dict
+    skim_path: str | Path,
+    shard_paths: dict[str, str | Path],
+    sidecar_path: str | Path,
+    images: dict,
+    splits: dict,
+    shards: dict,
 ) -> dict[str, int]:
-    """Write the TFRecord shards (one per split, examples of ``record_format``) and the sidecar;
-    return objects per split."""
+    """Write the TFRecord shards of one skim file (``shard_paths``: split name -> path; examples
+    of ``record_format``) and the Parquet sidecar; return objects per split.
+
+    ``images``, ``splits`` (fractions, salt) and ``shards`` are those blocks of the config.
+    Raises ValueError where the float16 images would overflow (cells beyond 65504 GeV) or a
+    column does not hold its feature's shape (``as_format``)."""
     import tensorflow as tf
 
     table = pq.read_table(skim_path)
     n = table.num_rows
-    dataset = table["dataset"][0].as_py() if n else ""
-    split = assign_splits(
-        table["runNumber"].to_numpy(),
-        table["eventNumber"].to_numpy(),
-        dataset,
-        splits["fractions"],
-        splits["salt"],
-    )
+    split = table_splits(table, splits)
     features = record_format(images, shards)
     upsampler = Upsampler(images["native_shapes"], images["target_shape"])
     # The native windows of each image feature, upsampled per block below unless native mode.
@@ -164,7 +167,7 @@ def write_shards(
                     f"float16's range ({FLOAT16_MAX:.0f}); set shards.image_dtype: float32"
                 )
     values = targets(table)
-    key = int(dataset_key(dataset, splits["salt"]).astype(np.int64))
+    key = int(dataset_key(table_dataset(table), splits["salt"]).astype(np.int64))
     columns = as_format(
         features,
         {

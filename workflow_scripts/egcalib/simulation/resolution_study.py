@@ -12,8 +12,8 @@ import copy
 import logging
 
 import numpy as np
-import vector
 
+from egcalib.core.kinematics import massless_momenta
 from egcalib.simulation.baseline_calibration import mva_features, train_mva
 from egcalib.simulation.detector import EFFECTS, ELECTRON
 from egcalib.simulation.events import stream_seed
@@ -41,7 +41,9 @@ def effect_variants(sim: dict) -> dict[str, dict]:
     }
 
 
-def zee_electron_pairs(sim: dict, n_events: int, rng):
+def zee_electron_pairs(
+    sim: dict, n_events: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Generator Z -> ee events with both electrons in |eta| < eta_max and ET > 9.5 GeV:
     (energy, eta, phi, charge), each (n_pairs, 2)."""
     particles = generate("zee", n_events, sim["generator"], rng)
@@ -79,17 +81,7 @@ def resolution_of(sim: dict, n_calibration: int, n_events: int, fit_config: dict
     )
     e_mva = reco["cl_Eacc"] * booster.predict(mva_features(reco, ELECTRON), num_threads=1)
     e_mva = e_mva.reshape(-1, 2)
-    p = [
-        vector.array(
-            {
-                "pt": e_mva[:, i] / np.cosh(eta[:, i]),
-                "eta": eta[:, i],
-                "phi": phi[:, i],
-                "M": np.zeros(len(eta)),
-            }
-        )
-        for i in (0, 1)
-    ]
+    p = [massless_momenta(e_mva[:, i], eta[:, i], phi[:, i]) for i in (0, 1)]
     out: dict = {
         "electrons": int(energy.size),
         "eiqr75": float(metrics.eiqr((e_mva / energy).ravel(), 75)),

@@ -6,6 +6,7 @@ each detector effect costs, as a JSON summary and plots.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import awkward as ak
@@ -21,19 +22,20 @@ import uproot
 
 from egcalib.core.atomic import atomic_path, save_figure
 from egcalib.core.contract import LAYERS
+from egcalib.core.kinematics import massless_momenta
 from egcalib.simulation.resolution_fit import fit_resolution, resolution_model
 from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs
 from egcalib.stats.bw_cb import FitError, fit_bw_cb
 
-# docs/design.md section 4: ATLAS design resolution anchors for central electrons, and the Z -> ee
-# sigma_CB of the MVA baseline (the seed's ATLAS MC: 2.393 GeV).
+# docs/design.md#the-embedded-default: ATLAS design resolution anchors for central electrons, and
+# the Z -> ee sigma_CB of the MVA baseline (the seed's ATLAS MC: 2.393 GeV).
 SAMPLING_ANCHOR = (0.09, 0.15)
 CONSTANT_ANCHOR = (0.005, 0.012)
 SIGMA_CB_ANCHOR = (2.0, 2.8)
 SEED_SIGMA_CB = 2.393
 
 
-def read_electrons(paths, tree: str, fields) -> ak.Array:
+def read_electrons(paths: Iterable[str | Path], tree: str, fields: Sequence[str]) -> ak.Array:
     """Flattened electron fields of several files (one record per electron)."""
     branches = [f"el_{name}" for name in fields]
     arrays = [uproot.open(path)[tree].arrays(branches) for path in paths]
@@ -41,7 +43,9 @@ def read_electrons(paths, tree: str, fields) -> ak.Array:
     return ak.zip({name: ak.flatten(joined[f"el_{name}"]) for name in fields})
 
 
-def layer_fractions(energy, layers, energy_edges):
+def layer_fractions(
+    energy: np.ndarray, layers: np.ndarray, energy_edges: Iterable[float]
+) -> list[dict]:
     """Mean raw-energy fraction per layer in bins of true energy."""
     total = layers.sum(axis=1)
     rows = []
@@ -62,7 +66,9 @@ def layer_fractions(energy, layers, energy_edges):
     return rows
 
 
-def zee_peak(paths, tree: str, energies=("e", "binned_e")) -> dict:
+def zee_peak(
+    paths: Iterable[str | Path], tree: str, energies: Iterable[str] = ("e", "binned_e")
+) -> dict:
     """BW (x) CB fits of m_ee in simulated Z -> ee files for each electron energy branch
     (el_{name}): events with exactly two truth-matched electrons with pT > 9.5 GeV."""
     fields = ["eta", "phi", "pt", "truth_matched", *energies]
@@ -76,19 +82,7 @@ def zee_peak(paths, tree: str, energies=("e", "binned_e")) -> dict:
         e, eta, phi = (
             ak.to_numpy(pairs[f"el_{f}"][good]).reshape(-1, 2) for f in (name, "eta", "phi")
         )
-        import vector
-
-        p = [
-            vector.array(
-                {
-                    "pt": e[:, i] / np.cosh(eta[:, i]),
-                    "eta": eta[:, i],
-                    "phi": phi[:, i],
-                    "M": np.zeros(len(e)),
-                }
-            )
-            for i in (0, 1)
-        ]
+        p = [massless_momenta(e[:, i], eta[:, i], phi[:, i]) for i in (0, 1)]
         try:
             fit = fit_bw_cb((p[0] + p[1]).mass)
         except FitError as error:
@@ -105,16 +99,16 @@ def zee_peak(paths, tree: str, energies=("e", "binned_e")) -> dict:
 
 
 def validate(
-    egun_paths,
-    mc_zee_paths,
-    data_zee_paths,
-    native_shapes,
-    tree,
-    out_json,
-    plot_dir,
-    central_eta=0.8,
-    sim=None,
-):
+    egun_paths: Sequence[str | Path],
+    mc_zee_paths: Sequence[str | Path],
+    data_zee_paths: Sequence[str | Path],
+    native_shapes: dict,
+    tree: str,
+    out_json: str | Path,
+    plot_dir: str | Path,
+    central_eta: float = 0.8,
+    sim: dict | None = None,
+) -> dict:
     """Write the validation summary JSON and plots; return the summary. With ``sim`` (the
     simulation config), also the per-effect resolution study (resolution_study)."""
     plot_dir = Path(plot_dir)
@@ -127,16 +121,16 @@ def validate(
             tree,
             ["e", "eta", "gen_e", "truth_e", "truth_matched", "cl_E0", "cl_E1", "cl_E2", "cl_E3"],
         )
-        cells = {layer: [] for layer in LAYERS}
+        parts: dict[str, list[np.ndarray]] = {layer: [] for layer in LAYERS}
         for path in egun_paths:
             arrays = uproot.open(path)[tree].arrays([f"el_cells_{layer}" for layer in LAYERS])
             for layer in LAYERS:
-                cells[layer].append(
+                parts[layer].append(
                     ak.to_numpy(ak.flatten(arrays[f"el_cells_{layer}"])).reshape(
                         -1, *native_shapes[layer]
                     )
                 )
-        cells = {layer: np.concatenate(v) for layer, v in cells.items()}
+        cells = {layer: np.concatenate(v) for layer, v in parts.items()}
         gen_e, eta = ak.to_numpy(gun.gen_e), ak.to_numpy(gun.eta)
         central = np.abs(eta) < central_eta
         response = ak.to_numpy(gun.e) / gen_e

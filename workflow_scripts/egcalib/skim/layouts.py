@@ -14,7 +14,7 @@ Both become one (n_objects, cells) float32 matrix per chunk, objects in event or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import awkward as ak
 import numpy as np
@@ -38,7 +38,15 @@ def _source(sources: Mapping, name: str) -> str:
     return str(sources[name]) if name in sources else name
 
 
-def collection_reference(fields, prefix: str) -> str | None:
+def first_difference(found: np.ndarray, expected: np.ndarray | int) -> tuple[int, int] | None:
+    """Where sizes disagree, for the error that names the first place: ``found`` (n,) against
+    ``expected`` (n,, or one size for all), as (the first index where they differ, how many
+    differ); None where all agree."""
+    differ = np.flatnonzero(found != expected)
+    return (int(differ[0]), len(differ)) if len(differ) else None
+
+
+def collection_reference(fields: Collection[str], prefix: str) -> str | None:
     """The logical name whose per-event length defines collection ``prefix``."""
     for field in REFERENCE_FIELDS:
         if f"{prefix}_{field}" in fields:
@@ -46,13 +54,14 @@ def collection_reference(fields, prefix: str) -> str | None:
     return None
 
 
-def check_collections(events: ak.Array, path: str, sources: Mapping, entry_start: int = 0):
+def check_collections(events: ak.Array, path: str, sources: Mapping, entry_start: int = 0) -> None:
     """Raise NtupleContentError if a per-object field of a collection has another length in some
     event than the collection's reference field (``el_e`` for ``el_*``, ...).
 
     ``events``: one record per event, per-object fields jagged (n_events, var). The message names
     the file, both logical names with their branches, their sizes and the first entry (and
-    eventNumber) where they differ, and how many events differ.
+    eventNumber) where they differ, and how many events differ. ``sources``: logical name ->
+    branch (or alias) read, for the message; ``entry_start``: the chunk's first entry.
     """
     fields = [
         f for f in events.fields if contract.is_per_object(f) and not contract.is_cell_window(f)
@@ -66,13 +75,13 @@ def check_collections(events: ak.Array, path: str, sources: Mapping, entry_start
             if not name.startswith(prefix + "_") or name == reference:
                 continue
             other = ak.to_numpy(ak.num(events[name], axis=1))
-            differ = np.flatnonzero(other != counts)
-            if len(differ):
-                row = differ[0]
+            differ = first_difference(other, counts)
+            if differ is not None:
+                row, n_differ = differ
                 raise NtupleContentError(
                     f"{path}: collections do not line up: {_source(sources, name)} has "
                     f"{other[row]} entries but {_source(sources, reference)} has {counts[row]} "
-                    f"in {_where(events, row, entry_start)} ({len(differ)} of {len(counts)} "
+                    f"in {_where(events, row, entry_start)} ({n_differ} of {len(counts)} "
                     f"events differ in this step): {name} must come from the {prefix}_* "
                     "collection, one entry per object (a truth or other collection of another "
                     "size cannot be joined by position)"
@@ -83,7 +92,7 @@ def cell_windows(
     events: ak.Array,
     name: str,
     counts: np.ndarray,
-    shape,
+    shape: Sequence[int],
     path: str,
     sources: Mapping,
     entry_start: int = 0,
@@ -101,8 +110,8 @@ def cell_windows(
     expected = f"expected {size} cells per object ({shape[0]}x{shape[1]}, eta-major)"
     if values.ndim == 2:  # flat: n_objects x size values per event
         found = ak.to_numpy(ak.num(values, axis=1))
-        differ = np.flatnonzero(found != counts * size)
-        if len(differ):
+        differ = first_difference(found, counts * size)
+        if differ is not None:
             row = differ[0]
             raise NtupleContentError(
                 f"{what}: flat cell windows: {_where(events, row, entry_start)} has "
@@ -112,8 +121,8 @@ def cell_windows(
         flat = ak.to_numpy(ak.flatten(values, axis=1))
     elif values.ndim == 3:  # nested: one inner list per object
         windows = ak.to_numpy(ak.num(values, axis=1))
-        differ = np.flatnonzero(windows != counts)
-        if len(differ):
+        differ = first_difference(windows, counts)
+        if differ is not None:
             row = differ[0]
             raise NtupleContentError(
                 f"{what}: {_where(events, row, entry_start)} has {windows[row]} cell windows "
@@ -121,8 +130,8 @@ def cell_windows(
             )
         per_object = ak.flatten(values, axis=1)
         found = ak.to_numpy(ak.num(per_object, axis=1))
-        wrong = np.flatnonzero(found != size)
-        if len(wrong):
+        wrong = first_difference(found, size)
+        if wrong is not None:
             first = wrong[0]
             row = int(np.searchsorted(np.cumsum(counts), first, side="right"))
             index = first - (int(np.sum(counts[:row])))

@@ -1,4 +1,5 @@
-"""Event and object selections (docs/design.md section 6), truth matching, data labels, cutflows.
+"""Event and object selections (docs/design.md#selections-and-labels), truth matching, data labels,
+cutflows.
 
 Columnar: every function works on awkward arrays of whole chunks of events. A selection returns
 the selected objects as a jagged array (per event) of records, plus an ordered cutflow of
@@ -7,13 +8,15 @@ the selected objects as a jagged array (per event) of records, plus an ordered c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import awkward as ak
 import numpy as np
 import vector
 
-from egcalib.core.kinematics import MUON_MASS
+from egcalib.core.kinematics import MUON_MASS, massless_momenta
 from egcalib.skim.branch_types import require_mask
 
 vector.register_awkward()
@@ -30,6 +33,8 @@ class Cutflow:
     kinematic: list[str] = field(default_factory=list)
 
     def add(self, cut: str, events: int, objects: int, kinematic: bool = False) -> None:
+        """Append step ``cut`` with its counts of events and objects; ``kinematic``: a cut on
+        the objects' kinematics (see ``warnings``)."""
         self.steps.append({"cut": cut, "events": int(events), "objects": int(objects)})
         if kinematic and cut not in self.kinematic:
             self.kinematic.append(cut)
@@ -53,6 +58,8 @@ class Cutflow:
         self.add(cut, ak.sum(ak.num(objects) > 0), ak.sum(ak.num(objects)), kinematic)
 
     def __iadd__(self, other: Cutflow) -> Cutflow:
+        """Add ``other``'s counts step by step (another chunk or file of the same selection);
+        raises ValueError if its cuts differ."""
         self.kinematic += [cut for cut in other.kinematic if cut not in self.kinematic]
         if not self.steps:
             self.steps = [dict(step) for step in other.steps]
@@ -65,8 +72,9 @@ class Cutflow:
         return self
 
 
-def collection(events: ak.Array, prefix: str, names) -> ak.Array:
-    """Zip the ``prefix_*`` fields of ``events`` into one jagged record array."""
+def collection(events: ak.Array, prefix: str, names: Iterable[str]) -> ak.Array:
+    """Zip the ``prefix_*`` fields of ``events`` (per object, jagged (n_events, var)) into one
+    jagged record array (n_events, var) with fields ``names``."""
     return ak.zip({name: events[f"{prefix}_{name}"] for name in names}, depth_limit=2)
 
 
@@ -74,36 +82,30 @@ def _et(objects):
     return objects.e / np.cosh(objects.eta)
 
 
-def valid_energy(objects, is_mc: bool):
-    """NaN or negative energies are dropped (and counted) before any physics cut."""
+def valid_energy(objects: ak.Array, is_mc: bool) -> ak.Array:
+    """Mask (n_events, var) of the objects (n_events, var; fields e [GeV], eta, and truth_e
+    [GeV] for MC) with a finite positive energy, a finite eta and (MC) a finite truth energy:
+    NaN or negative energies are dropped (and counted) before any physics cut."""
     ok = np.isfinite(objects.e) & (objects.e > 0) & np.isfinite(objects.eta)
     if is_mc:
         ok = ok & np.isfinite(objects.truth_e)
     return ok
 
 
-def truth_matched(objects, k: float):
-    """|E_reco / E_truth - 1| < k, E_reco being the baseline energy (k = 0.6 in the seed)."""
+def truth_matched(objects: ak.Array, k: float) -> ak.Array:
+    """Mask (n_events, var) of |E_reco / E_truth - 1| < k, E_reco being the baseline energy
+    ``e`` and E_truth ``truth_e`` [GeV] of the objects (n_events, var) (k = 0.6 in the seed);
+    False where E_truth <= 0."""
     ratio = objects.e / ak.where(objects.truth_e > 0, objects.truth_e, np.nan)
     return ak.fill_none(np.abs(ratio - 1.0) < k, False) & (objects.truth_e > 0)
 
 
-def massless(objects, energy=None):
-    """Four-vectors of massless objects from (energy, eta, phi)."""
-    energy = objects.e if energy is None else energy
-    return ak.zip(
-        {
-            "pt": energy / np.cosh(objects.eta),
-            "eta": objects.eta,
-            "phi": objects.phi,
-            "mass": ak.zeros_like(energy),
-        },
-        with_name="Momentum4D",
-    )
+def z_mass_label(probe_eta: Any, tag_et: Any, tag_eta: Any, d_phi: Any, z_mass: float) -> Any:
+    """E_label = M_Z^2 cosh(eta_probe) / (2 E_T,tag (cosh(d_eta) - cos(d_phi))) [GeV] (seed 000).
 
-
-def z_mass_label(probe_eta, tag_et, tag_eta, d_phi, z_mass):
-    """E_label = M_Z^2 cosh(eta_probe) / (2 E_T,tag (cosh(d_eta) - cos(d_phi))) (seed 000)."""
+    Arguments of one shape (numbers, numpy or awkward arrays, e.g. jagged (n_events, 2)): the
+    probe's eta, the tag's E_T [GeV] and eta, d_phi = phi_probe - phi_tag [rad]; ``z_mass``
+    [GeV]. The result has their shape."""
     return (
         z_mass**2
         * np.cosh(probe_eta)
@@ -129,8 +131,16 @@ def _electron_cuts(el, sel, cutflow, is_mc):
     return _object_cuts(el, "electron", cuts["et_min"], cuts["eta_max"], cuts["id"], cutflow, is_mc)
 
 
-def select_zee(events, el, sel: dict, is_mc: bool, label: bool):
-    """Z -> ee: exactly one opposite-charge pair of good electrons (events with more dropped)."""
+def select_zee(
+    events: ak.Array, el: ak.Array, sel: dict, is_mc: bool, label: bool
+) -> tuple[ak.Array, Cutflow]:
+    """Z -> ee: exactly one opposite-charge pair of good electrons (events with more dropped).
+
+    ``events`` (n_events,) with the trigger flags, ``el`` their electrons (n_events, var;
+    ``collection``: e [GeV], eta, phi [rad], charge, the ID flags, truth_e [GeV] for MC);
+    ``sel``: ``config["selection"]``. Returns the selected electrons (n_events, var) with
+    m_candidate = m_ee [GeV] of their pair and e_label [GeV] (with ``label``: the Z-mass label
+    of each probe in the mass window, else NaN), and the cutflow."""
     cutflow = Cutflow()
     cutflow.add("all", len(events), ak.sum(ak.num(el)))
     cuts = sel["zee"]
@@ -142,7 +152,7 @@ def select_zee(events, el, sel: dict, is_mc: bool, label: bool):
     cutflow.add_objects("exactly two electrons", el)
     el = el[ak.fill_none(ak.sum(el.charge, axis=1) == 0, False)]
     cutflow.add_objects("opposite charge", el)
-    pair = massless(el)
+    pair = massless_momenta(el.e, el.eta, el.phi)
     mass = (pair[:, 0] + pair[:, 1]).mass
     el = ak.with_field(el, ak.broadcast_arrays(mass, el.e)[0], "m_candidate")
     el = ak.with_field(el, ak.full_like(el.e, np.nan), "e_label")
@@ -165,8 +175,16 @@ def _add_z_labels(el, cuts, cutflow):
     return el
 
 
-def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
-    """Z -> mumu gamma: two opposite-charge muons, exactly one photon, 20 < m_mumu < 82 GeV."""
+def select_zmumug(
+    events: ak.Array, ph: ak.Array, mu: ak.Array, sel: dict, is_mc: bool
+) -> tuple[ak.Array, Cutflow]:
+    """Z -> mumu gamma: two opposite-charge muons, exactly one photon, 20 < m_mumu < 82 GeV.
+
+    ``events`` (n_events,) with the trigger flags; ``ph`` the photons and ``mu`` the muons
+    (n_events, var; e or pt [GeV], eta, phi [rad], charge, ID flags); ``sel``:
+    ``config["selection"]``. Returns the selected photons (n_events, var) with m_candidate =
+    m_mumugamma [GeV], the dimuon system mumu_pt [GeV], mumu_eta, mumu_phi [rad], mumu_m [GeV],
+    e_label NaN, and the cutflow."""
     cuts = sel["zmumug"]
     cutflow = Cutflow()
     cutflow.add("all", len(events), ak.sum(ak.num(ph)))
@@ -198,7 +216,7 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
         {"pt": mu.pt, "eta": mu.eta, "phi": mu.phi, "mass": ak.full_like(mu.pt, MUON_MASS)},
         with_name="Momentum4D",
     )
-    photons = massless(ph)
+    photons = massless_momenta(ph.e, ph.eta, ph.phi)
     d_r = ak.min(photons[:, :, None].deltaR(muons[:, None, :]), axis=2)
     ph = ph[ak.fill_none(d_r > cuts["min_delta_r_mu_gamma"], False)]
     cutflow.add_objects(f"photon: dR(mu, gamma) > {cuts['min_delta_r_mu_gamma']}", ph)
@@ -219,7 +237,7 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
         },
         with_name="Momentum4D",
     )
-    ph = ak.with_field(ph, (massless(ph) + system).mass, "m_candidate")
+    ph = ak.with_field(ph, (massless_momenta(ph.e, ph.eta, ph.phi) + system).mass, "m_candidate")
     for name in ("pt", "eta", "phi", "mass"):
         ph = ak.with_field(ph, system[name], f"mumu_{'m' if name == 'mass' else name}")
     ph = ak.with_field(ph, ak.full_like(ph.e, np.nan), "e_label")
@@ -229,8 +247,12 @@ def select_zmumug(events, ph, mu, sel: dict, is_mc: bool):
     return ph, cutflow
 
 
-def select_egun(events, el, sel: dict, is_mc: bool):
-    """Single electrons: the electron cuts and truth matching, no event-level requirement."""
+def select_egun(events: ak.Array, el: ak.Array, sel: dict, is_mc: bool) -> tuple[ak.Array, Cutflow]:
+    """Single electrons: the electron cuts and truth matching, no event-level requirement.
+
+    ``events`` (n_events,), ``el`` their electrons (n_events, var) as for ``select_zee``.
+    Returns the selected electrons (n_events, var) with m_candidate and e_label NaN, and the
+    cutflow."""
     cutflow = Cutflow()
     cutflow.add("all", len(events), ak.sum(ak.num(el)))
     el = _electron_cuts(el, sel, cutflow, is_mc)

@@ -1,4 +1,4 @@
-"""Robust input normalisation from the training split only (docs/design.md section 7).
+"""Robust input normalisation from the training split only (docs/design.md#shards).
 
 Targets: their median and IQR set the network's output scale (models.TargetScale).
 Scalars and track features: (x - median) / IQR, track statistics over real tracks only, padding
@@ -12,7 +12,9 @@ JSON beside each model and applied by the same functions in training and inferen
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -20,8 +22,11 @@ import pyarrow.parquet as pq
 from egcalib.core.atomic import atomic_path
 from egcalib.core.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
 from egcalib.shards.skim_table import fixed_size, targets
-from egcalib.shards.splits import SPLITS, assign_splits
+from egcalib.shards.splits import SPLITS, table_splits
 from egcalib.skim.duplicates import IDENTITY, table_without_later_copies
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The output scale (target median, IQR) where training targets give none: a correction near 1.
 DEFAULT_TARGET_SCALE = (1.0, 0.05)
@@ -31,7 +36,8 @@ E_ACC_FLOOR = 0.1
 
 def identity_statistics() -> dict:
     """Statistics under which ``normalise`` leaves the scalars, track features and log E_acc as
-    they are (median 0, IQR 1): for benchmarks and tests of the input pipeline."""
+    they are (median 0, IQR 1; lists of 16 and 11 values): for benchmarks and tests of the input
+    pipeline."""
     return {
         "scalar_median": [0.0] * len(SCALAR_COLUMNS),
         "scalar_iqr": [1.0] * len(SCALAR_COLUMNS),
@@ -59,7 +65,11 @@ def compute_statistics(
     target: np.ndarray,
 ) -> dict:
     """Statistics from training objects: scalars (n, 16), tracks (n, 10, 11), mask (n, 10),
-    cluster energies E_acc (n,) [GeV] and regression targets (n,; NaN where an object has none)."""
+    cluster energies E_acc (n,) [GeV] and regression targets (n,; NaN where an object has none).
+
+    Returns a JSON-ready dict: n_objects, the scalar names with their median and IQR (16 each),
+    the track feature names with median and IQR (11 each, over real tracks only), the median and
+    IQR of log(E_acc / GeV) and the target scale (target_median, target_iqr)."""
     scalar_median, scalar_iqr = _median_iqr(np.asarray(scalars, np.float64))
     real = np.asarray(tracks, np.float64)[np.asarray(track_mask) > 0]
     track_median, track_iqr = _median_iqr(real.reshape(-1, len(TRACK_FEATURES)))
@@ -92,10 +102,14 @@ def _target_scale(target: np.ndarray) -> dict:
     }
 
 
-def training_statistics(skim_paths, splits_config: dict, later=None) -> dict:
-    """Statistics over the training-split objects of skim tables, and the number of validation
-    objects with a target (``n_val_objects``); nothing else of the other splits is read.
-    ``later``: later copies of events (egcalib.skim.duplicates report rows), left out."""
+def training_statistics(
+    skim_paths: Iterable[str | Path], splits_config: dict, later: pd.DataFrame | None = None
+) -> dict:
+    """Statistics over the training-split objects of skim tables (``compute_statistics``), and
+    the number of validation objects with a target (``n_val_objects``); nothing else of the
+    other splits is read. ``splits_config``: the ``splits`` config (fractions, salt). ``later``:
+    later copies of events (egcalib.skim.duplicates report rows), left out. Raises ValueError
+    where no training object is left."""
     columns = list(SCALAR_COLUMNS) + [
         "tracks",
         "tracks_mask",
@@ -116,14 +130,7 @@ def training_statistics(skim_paths, splits_config: dict, later=None) -> dict:
             table = table_without_later_copies(table, later)
         if table.num_rows == 0:
             continue
-        dataset = table["dataset"][0].as_py()
-        split = assign_splits(
-            table["runNumber"].to_numpy(),
-            table["eventNumber"].to_numpy(),
-            dataset,
-            splits_config["fractions"],
-            splits_config["salt"],
-        )
+        split = table_splits(table, splits_config)
         val = targets(table.take(np.nonzero(split == SPLITS.index("val"))[0]))
         n_val += int(np.sum(np.isfinite(val["target"]) | np.isfinite(val["label_target"])))
         train = np.nonzero(split == SPLITS.index("train"))[0]
@@ -154,17 +161,19 @@ def training_statistics(skim_paths, splits_config: dict, later=None) -> dict:
     return {**stats, "n_val_objects": n_val}
 
 
-def save_statistics(stats: dict, path) -> None:
+def save_statistics(stats: dict, path: str | Path) -> None:
+    """Write ``stats`` (``training_statistics``) as JSON to ``path``, atomically."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(json.dumps(stats, indent=1))
 
 
-def load_statistics(path) -> dict:
+def load_statistics(path: str | Path) -> dict:
+    """The statistics ``save_statistics`` wrote to ``path``."""
     with open(path) as handle:
         return json.load(handle)
 
 
-def image_factor(e_acc, pixels: int):
+def image_factor(e_acc: Any, pixels: int) -> Any:
     """Per-object image scale (n,): pixels / E_acc [1/GeV] (E_acc floored at E_ACC_FLOOR GeV),
     which puts cells in units of E_acc spread evenly over the image's ``pixels``. numpy or
     TensorFlow, as ``e_acc`` (n,) [GeV] is."""
@@ -180,12 +189,13 @@ def _floored(e_acc):
     )
 
 
-def normalise(inputs: dict, stats: dict, scale_image: bool = True):
+def normalise(inputs: dict, stats: dict, scale_image: bool = True) -> dict:
     """Apply the statistics to an inputs dict (numpy arrays or TensorFlow tensors) holding
-    image (n, 56, 55, 4) [GeV], e_acc (n,) [GeV], scalars, tracks and track_mask: the image is
-    multiplied by image_factor (unless ``scale_image`` is False: the caller already did, e.g. the
-    input pipeline on the native cells before upsampling), e_acc becomes log_e_acc (n, 1),
-    standardised."""
+    image (n, 56, 55, 4) [GeV], e_acc (n,) [GeV], scalars (n, 16), tracks (n, 10, 11) and
+    track_mask (n, 10): the image is multiplied by image_factor (unless ``scale_image`` is False:
+    the caller already did, e.g. the input pipeline on the native cells before upsampling),
+    scalars and tracks are standardised ((x - median) / IQR, padding tracks kept at zero), e_acc
+    becomes log_e_acc (n, 1), standardised. Returns a new dict; other entries pass through."""
     out = dict(inputs)
     e_acc = out.pop("e_acc")
     scale = _floored(e_acc)
