@@ -15,7 +15,7 @@ from egcalib.train.training import check_training_size, check_validation_size, t
 from egcalib.train.weights import describe_split_weights
 
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
-# The network's bytes depend on the CPU's kernels (README, "Reproducibility"): the results card
+# The network's bytes depend on the CPU's kernels (docs/reproducibility.md): the results card
 # names it from this line.
 log.info("CPU: %s", cpu_model())
 params = snakemake.params

@@ -1,7 +1,10 @@
-"""Inference of the BDT control model (docs/design.md section 8): its predictions for a chunk of
+"""Inference of the BDT control model (docs/design.md#models): its predictions for a chunk of
 shard sidecars, in the CNN's format (egcalib.infer.prediction), without TensorFlow."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -16,7 +19,12 @@ from egcalib.infer.prediction import (
 )
 
 
-def predict_files(model_path, sidecar_paths, out_path, name=None) -> int:
+def predict_files(
+    model_path: str | Path,
+    sidecar_paths: Iterable[str | Path],
+    out_path: str | Path,
+    name: str | None = None,
+) -> int:
     """Predict the correction E_pred / E_acc of the test-split objects of each sidecar with the
     LightGBM text model ``model_path``; write them all like a CNN's predictions
     (inference.join_predictions: ids, e_acc, correction, sigma_correction = NaN, e_pred,

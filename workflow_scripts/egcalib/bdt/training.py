@@ -1,4 +1,4 @@
-"""The BDT control model (docs/design.md section 8): gradient-boosted trees on the seed's
+"""The BDT control model (docs/design.md#models): gradient-boosted trees on the seed's
 16 scalars.
 
 The first question a reviewer asks of a CNN result is what a BDT on the same inputs gets. This
@@ -24,6 +24,8 @@ for byte for the same inputs.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +33,10 @@ from egcalib.core.atomic import atomic_path
 from egcalib.core.contract import SCALAR_COLUMNS, SCALARS
 from egcalib.train.history import plot_history
 from egcalib.train.weights import TARGET_COLUMN, describe_weights, sidecar_objects, trained_weights
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +49,8 @@ def split_objects(
     source_weights: dict,
     negative_weights: str = "abs",
     model: str = "bdt",
-    later=None,
-):
+    later: pd.DataFrame | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The objects of one split with a target, from shard sidecars, without the ``later``
     copies of repeated events (egcalib.skim.duplicates report rows), if given.
 
@@ -94,7 +100,8 @@ def split_objects(
     n = sum(len(part[1]) for part in parts.values())
     for kind, (_, _, weight) in parts.items():
         weight *= source_weights[kind] / total * n / len(weight)
-    return tuple(np.concatenate([part[i] for part in parts.values()]) for i in range(3))
+    merged = [np.concatenate([part[i] for part in parts.values()]) for i in range(3)]
+    return merged[0], merged[1], merged[2]
 
 
 def lightgbm_params(bdt: dict, seed: int) -> dict:
@@ -124,12 +131,12 @@ def train_bdt(
     files_by_kind: dict,
     seed: int,
     source_weights: dict,
-    out_model,
-    out_history,
-    out_plot,
+    out_model: str | Path,
+    out_history: str | Path,
+    out_plot: str | Path,
     negative_weights: str = "abs",
-    later=None,
-):
+    later: pd.DataFrame | None = None,
+) -> lgb.Booster:
     """Train the BDT of ``spec`` (a resolved model entry: name, train_on, bdt settings) on the
     train split of the sidecars in ``files_by_kind`` ("mc" / "data" -> paths; without the
     ``later`` copies of repeated events, egcalib.skim.duplicates), early stopping

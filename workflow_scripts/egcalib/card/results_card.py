@@ -206,7 +206,7 @@ def insitu_section(results: Path, table: pd.DataFrame) -> list[str]:
 def cpu_line(results: Path) -> str:
     """Which CPU the networks trained on, from the training logs (``CPU: ...``); the CPU of the
     machine writing the card, said so, where the logs name none. The CNNs' numbers are the same
-    on one machine type only (README, "Reproducibility")."""
+    on one machine type only (docs/reproducibility.md)."""
     names = set()
     for log in sorted((results / "logs" / "train").glob("*.log")):
         names.update(re.findall(r"CPU: (.+)$", log.read_text(errors="replace"), re.M))
@@ -217,7 +217,7 @@ def cpu_line(results: Path) -> str:
     )
 
 
-def write_card(results, out, title: str, command: str) -> Path:
+def write_card(results: str | Path, out: str | Path, title: str, command: str) -> Path:
     """Write the card to ``out`` and its figures to ``out``'s stem folder; returns ``out``."""
     results, out = Path(results), Path(out)
     table = pd.read_csv(results / "eval/ablation.csv")
@@ -250,7 +250,7 @@ def write_card(results, out, title: str, command: str) -> Path:
     return out
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results")
     parser.add_argument("--out", default="docs/reference-results.md")

@@ -24,15 +24,16 @@ from egcalib.stats.metrics import finite
 SEED_PHOTONS = {"unconverted": 0.294, "converted": 0.199}
 
 
-def percent(value, error=None, flags="") -> str:
+def percent(value: object, error: object = None, flags: object = "") -> str:
     """A fraction as a signed percentage, with its error and (in bold) its flags: "+12.3 +- 0.4
     % **FLAGGED: ...**". "n/a" when the value is missing or not finite, with the flags that say
     why (e.g. "n/a **FLAGGED: zero baseline width**"); never "nan". ``flags`` that are not a
     non-empty string (NaN from an empty CSV cell, None) are none."""
     note = f" **FLAGGED: {flags}**" if isinstance(flags, str) and flags else ""
-    if not finite(value):
-        return "n/a" + note
-    return f"{100 * value:+.1f}" + (f" +- {100 * error:.1f}" if finite(error) else "") + " %" + note
+    if finite(value):
+        error_text = f" +- {100 * error:.1f}" if finite(error) else ""
+        return f"{100 * value:+.1f}" + error_text + " %" + note
+    return "n/a" + note
 
 
 def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 
-def file_chunks(files, files_per_job: int) -> dict[str, list[str]]:
+
+def file_chunks(files: Iterable[str], files_per_job: int) -> dict[str, list[str]]:
     """``files`` (their names, in a stable order) cut into consecutive chunks of
     ``files_per_job``, named c000, c001, ... A file appended to ``files`` changes the last chunk
     only (or starts a new one), so adding a new run reruns one inference job per model. Raises

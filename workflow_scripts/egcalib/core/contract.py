@@ -4,10 +4,13 @@ Logical names are what the code uses. Real ntuples map each logical name to a br
 uproot alias expression through ``config["ntuple"]["branches"]``; nothing else hard-codes a name.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable
 
 # Per-layer native cell windows (eta x phi) around the hottest middle cell
-# (docs/design.md section 5).
+# (docs/design.md#images).
 LAYERS = ("lr0", "lr1", "lr2", "lr3")
 
 # The middle layer's cell size, the unit of cl_etaIndex and of the windows' positions: ATLAS
@@ -77,7 +80,8 @@ PHOTON_BRANCHES = {
     "ph_Etilegap": "float32",
 }
 # MC only. truth_e is what the generator record says the matched particle had; a small fraction
-# is deliberately mismatched (docs/design.md section 4) so that the k-cut removes real outliers.
+# is deliberately mismatched (docs/design.md#the-embedded-default) so that the k-cut removes real
+# outliers.
 TRUTH_FIELDS = {
     "truth_e": "float32",
     "truth_pt": "float32",
@@ -156,7 +160,7 @@ def is_cell_window(name: str) -> bool:
     )
 
 
-def logical_dtypes(names) -> dict[str, str]:
+def logical_dtypes(names: Iterable[str]) -> dict[str, str]:
     """The contract's numpy dtype of each of ``names`` that the contract defines.
 
     Flags (triggers, IDs, truth_matched) are ``bool``; cell windows ``float32``."""

@@ -15,7 +15,7 @@ KIND_KEYS = {
 
 
 def model_kind(entry: dict, defaults: dict) -> str:
-    """ "cnn" (the network of docs/design.md section 8) or "bdt" (the gradient-boosted-trees control
+    """ "cnn" (the network of docs/design.md#models) or "bdt" (the gradient-boosted-trees control
     on the 16 scalars); entries that do not say are of model_defaults' kind."""
     return entry.get("kind", defaults.get("kind", "cnn"))
 

@@ -4,14 +4,16 @@ kernels pinned so that outputs do not depend on the CPU.
 Snakemake's code trigger sees only a rule's ``script:`` file, not the library it imports, where
 the physics and ML live. Each rule carries the code version of its script as a param instead: a
 hash of every ``egcalib`` module the script reaches through imports, found statically (imports
-inside functions included). Changing a module reruns exactly the rules whose scripts reach it,
-and a hand-kept list of modules per stage cannot drift from what the code really imports.
+inside functions included; those under ``if TYPE_CHECKING:``, for annotations only, not: they
+never run). Changing a module reruns exactly the rules whose scripts reach it, and a hand-kept
+list of modules per stage cannot drift from what the code really imports.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = "egcalib"
@@ -22,7 +24,7 @@ PACKAGE = "egcalib"
 # last bits between x86-64 CPUs with and without AVX-512. Every job runs with the AVX2 (x86-64-v3)
 # kernels, which every x86-64 CPU of the last decade has; a user may set these variables
 # (even empty) to override. TensorFlow's oneDNN kernels are not pinned: the CNNs' outputs are
-# the same on one machine type only (README, "Reproducibility").
+# the same on one machine type only (docs/reproducibility.md).
 SAME_KERNELS_ON_EVERY_CPU = {
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     "OPENBLAS_CORETYPE": "Haswell",
@@ -38,11 +40,32 @@ def _module_file(name: str, library: Path) -> Path | None:
     return None
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    """Whether an ``if`` tests ``TYPE_CHECKING`` (or ``typing.TYPE_CHECKING``)."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` but the bodies of ``if TYPE_CHECKING:`` blocks: their imports are
+    for annotations only and never run, so the modules they name are not part of the code."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+        else:
+            pending.extend(ast.iter_child_nodes(node))
+
+
 def _imported_modules(source: Path) -> set[str]:
     """Dotted names of the package's modules that ``source`` imports, with their parent
-    packages (importing ``a.b`` runs ``a/__init__.py`` too)."""
+    packages (importing ``a.b`` runs ``a/__init__.py`` too); imports under ``if
+    TYPE_CHECKING:`` are left out (they never run)."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+    for node in _run_nodes(ast.parse(source.read_text(), filename=str(source))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

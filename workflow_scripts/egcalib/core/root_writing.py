@@ -2,10 +2,9 @@
 
 uproot 5.7 writes an RNTuple for ``file[name] = {...}``, and does not round-trip jagged arrays of
 fixed-size arrays, so trees are made with ``mktree``/``extend`` and cell windows are stored as one
-flat jagged branch per event (docs/design.md section 3). Jagged branches of one collection
-(``el_*``, ``ph_*``, ...) that share the object count share one counter branch (``nel``,
-``nph``, ...).
-"""
+flat jagged branch per event (docs/design.md#input-ntuple-contract). Jagged branches of one
+collection (``el_*``, ``ph_*``, ...) that share the object count share one counter branch (``nel``,
+``nph``, ...)."""
 
 from __future__ import annotations
 

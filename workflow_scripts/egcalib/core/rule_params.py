@@ -10,6 +10,7 @@ scripts read them from the workflow config (with_execution_knobs).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 # Per config section: the keys that are execution knobs.
 EXECUTION_KNOBS = {
@@ -27,7 +28,7 @@ PROCESS_SELECTION = {
 }
 
 
-def canonical(value):
+def canonical(value: Any) -> Any:
     """``value`` with every dict's keys sorted (recursively): equal meaning, equal repr."""
     if isinstance(value, Mapping):
         return {key: canonical(value[key]) for key in sorted(value)}

@@ -1,4 +1,4 @@
-"""The comparison of all models (docs/design.md section 9): the seed's ablation table (with a row
+"""The comparison of all models (docs/design.md#evaluation): the seed's ablation table (with a row
 of the binned reference per particle where the ntuples carry it) and the recommended model's
 summary, from each model's metrics.json.
 
@@ -10,6 +10,7 @@ summary writes it as "n/a (FLAGGED: ...)", never as "nan %".
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def _fit_columns(fits, energy: str) -> dict:
     """sigma_improvement_{process}_{kind} (its paired-bootstrap error and its flags) of one
     energy hypothesis's fits: where it is finite, or NaN with flags saying why (a zero baseline
     sigma_CB); a failed fit has neither and no columns."""
-    columns = {}
+    columns: dict = {}
     for fit in fits:
         improvement = fit.get("sigma_improvement")  # null in JSON when a fit failed or was NaN
         flags = fit.get("sigma_improvement_flags")
@@ -129,7 +130,7 @@ def _binned_row(step: dict, particle: str, fits) -> dict:
     return {**row, **_fit_columns(fits, BINNED)}
 
 
-def compare(metric_paths, recommended: str, out: dict) -> pd.DataFrame:
+def compare(metric_paths: Iterable[str | Path], recommended: str, out: dict) -> pd.DataFrame:
     """The seed's ablation table over all models (plus, where the ntuples carry it, a row of the
     binned reference per particle), and the recommended model's summary."""
     rows, binned_rows, steps = [], [], {}

@@ -12,8 +12,10 @@ m_ee in (eta_i, eta_j) categories), with category medians in place of its linesh
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,11 @@ def _medians(mass, category, n_categories, window):
 
 
 def scale_factors(
-    data: pd.DataFrame, mc: pd.DataFrame, column: str, edges, window=(80.0, 100.0)
+    data: pd.DataFrame,
+    mc: pd.DataFrame,
+    column: str,
+    edges: npt.ArrayLike,
+    window: tuple[float, float] = (80.0, 100.0),
 ) -> np.ndarray:
     """alpha per |eta| bin (len(edges) - 1,) of the data energies in ``column``.
 
@@ -96,7 +102,12 @@ def scale_factors(
     return np.expm1(beta)
 
 
-def corrected_masses(masses: pd.DataFrame, column: str, alpha, edges) -> np.ndarray:
+def corrected_masses(
+    masses: pd.DataFrame,
+    column: str,
+    alpha: np.ndarray | Sequence[float],
+    edges: npt.ArrayLike,
+) -> np.ndarray:
     """m_ee [GeV] of ``column`` with each electron's energy divided by 1 + alpha of its |eta|
     bin (electrons outside the edges are left as they are): m / sqrt((1 + a_1)(1 + a_2))."""
     edges = np.asarray(edges, float)

@@ -1,4 +1,4 @@
-"""Per-model evaluation (docs/design.md section 9): the resolution metrics of one model's
+"""Per-model evaluation (docs/design.md#evaluation): the resolution metrics of one model's
 predictions (eIQR, rIQR, against the binned reference too), the pulls of a predicted resolution,
 the Z-peak fits (egcalib.evaluate.z_fits), their tables and figures. The comparison of all models is
 egcalib.evaluate.comparison.
@@ -7,6 +7,7 @@ egcalib.evaluate.comparison.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,9 @@ from egcalib.skim.duplicates import drop_later_copies
 from egcalib.stats import metrics
 
 
-def read_predictions(paths, later=None) -> pd.DataFrame:
+def read_predictions(
+    paths: Iterable[str | Path], later: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The prediction files ``paths`` as one frame, without the objects of ``later`` copies of
     repeated events (egcalib.skim.duplicates report rows), if given."""
     frames = [pq.read_table(p).to_pandas() for p in paths]
@@ -63,7 +66,9 @@ def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int
     return out
 
 
-def resolution_pulls(mc: pd.DataFrame, et_true: np.ndarray, plot_path, model_name) -> pd.DataFrame:
+def resolution_pulls(
+    mc: pd.DataFrame, et_true: np.ndarray, plot_path: str | Path, model_name: str
+) -> pd.DataFrame:
     """Pulls of a per-object resolution (MDN models predict sigma_e_pred): their width and 68 /
     95 % coverage, inclusive and in |eta| and ET bins, with the figure; an empty table (and a
     placeholder figure) for models without one."""
@@ -78,8 +83,13 @@ def resolution_pulls(mc: pd.DataFrame, et_true: np.ndarray, plot_path, model_nam
 
 
 def evaluate_model(
-    model_name: str, prediction_paths, datasets: dict, evaluation: dict, out: dict, later=None
-):
+    model_name: str,
+    prediction_paths: Sequence[str | Path],
+    datasets: dict,
+    evaluation: dict,
+    out: dict,
+    later: pd.DataFrame | None = None,
+) -> dict:
     """Metrics, tables and figures of one model; ``out`` maps output names to paths. Degenerate
     statistics (a bin or a bootstrap resample without a width, too few objects, a zero
     baseline sigma_CB) give NaN values with flags beside them (``riqr{q}_flags`` in metrics.json

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import mplhep
 import numpy as np
+import numpy.typing as npt
 from hist.intervals import poisson_interval
 from matplotlib.colors import LogNorm
 
 from egcalib.core.atomic import save_figure
 from egcalib.stats.metrics import eiqr
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from egcalib.stats.bw_cb import FitResult
+
 plt.style.use(mplhep.style.ATLAS)
 
 
-def relative_error_histograms(re_baseline, re_model, path, label="model", re_binned=None):
+def relative_error_histograms(
+    re_baseline: npt.ArrayLike,
+    re_model: npt.ArrayLike,
+    path: str | Path,
+    label: str = "model",
+    re_binned: npt.ArrayLike | None = None,
+) -> None:
     """E / E_true of the baseline and the model, and of the binned reference where it is
     finite (dashed; ``re_binned`` None or all NaN: not drawn)."""
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
@@ -26,7 +41,8 @@ def relative_error_histograms(re_baseline, re_model, path, label="model", re_bin
         re_binned = np.asarray(re_binned)[np.isfinite(re_binned)]
         ax.hist(
             np.clip(re_binned, bins[0], bins[-1]),
-            bins=bins,
+            # Axes.hist takes an array of edges; matplotlib's stubs say Sequence[float].
+            bins=bins,  # type: ignore[arg-type]
             histtype="step",
             linewidth=1.5,
             linestyle="--",
@@ -37,7 +53,8 @@ def relative_error_histograms(re_baseline, re_model, path, label="model", re_bin
     for name, values in (("baseline", re_baseline), (label, re_model)):
         ax.hist(
             np.clip(values, bins[0], bins[-1]),
-            bins=bins,
+            # Axes.hist takes an array of edges; matplotlib's stubs say Sequence[float].
+            bins=bins,  # type: ignore[arg-type]
             histtype="step",
             linewidth=2,
             label=f"{name}: eIQR75 {eiqr(values, 75):.4f}, eIQR95 {eiqr(values, 95):.4f}",
@@ -47,7 +64,13 @@ def relative_error_histograms(re_baseline, re_model, path, label="model", re_bin
     save_figure(fig, path)
 
 
-def et_2d(et_true, et_baseline, et_model, path, label="model"):
+def et_2d(
+    et_true: np.ndarray,
+    et_baseline: np.ndarray,
+    et_model: np.ndarray,
+    path: str | Path,
+    label: str = "model",
+) -> None:
     """ET_pred against ET_true for the baseline and the model, objects per bin on one
     logarithmic colour scale (as the seed's figures)."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 6), layout="constrained")
@@ -65,7 +88,7 @@ def et_2d(et_true, et_baseline, et_model, path, label="model"):
     save_figure(fig, path)
 
 
-def eiqr_vs_eta(table, path, label="model"):
+def eiqr_vs_eta(table: pd.DataFrame, path: str | Path, label: str = "model") -> None:
     """eIQR75 against |eta| per ET bin for baseline and model, and the relative improvement."""
     fig, axes = plt.subplots(1, 3, figsize=(19, 6), layout="constrained")
     for (et_lo, et_hi), rows in table.groupby(["et_lo", "et_hi"]):
@@ -84,7 +107,7 @@ def eiqr_vs_eta(table, path, label="model"):
     save_figure(fig, path)
 
 
-def z_fit(result, path, title):
+def z_fit(result: FitResult, path: str | Path, title: str) -> None:
     """Data points, fitted curve, parameter box and pull panel."""
     fig, (ax, pull_ax) = plt.subplots(
         2,
@@ -142,7 +165,7 @@ def z_fit(result, path, title):
     save_figure(fig, path)
 
 
-def ablation(table, path):
+def ablation(table: pd.DataFrame, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(table) + 2), layout="constrained")
     y = np.arange(len(table))
     ax.barh(y - 0.2, table["riqr75"], 0.4, xerr=table["riqr75_error"], label="rIQR75")
@@ -154,7 +177,7 @@ def ablation(table, path):
     save_figure(fig, path)
 
 
-def pulls(values, table, path, label="model"):
+def pulls(values: np.ndarray, table: pd.DataFrame, path: str | Path, label: str = "model") -> None:
     """Pull distribution against the unit Gaussian, and the 68 % / 95 % coverage per |eta| bin."""
     from scipy.stats import norm
 
@@ -188,7 +211,7 @@ def pulls(values, table, path, label="model"):
     save_figure(fig, path)
 
 
-def placeholder(path, message):
+def placeholder(path: str | Path, message: str) -> None:
     """A figure saying why there is nothing to show (a tiny or data-only configuration)."""
     fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
     ax.text(0.5, 0.5, message, ha="center", va="center")

@@ -1,4 +1,4 @@
-"""The Z-peak fits of one model's predictions, per Z dataset (docs/design.md section 9).
+"""The Z-peak fits of one model's predictions, per Z dataset (docs/design.md#evaluation).
 
 m_ee (m_mumugamma for photon models) is rebuilt with each energy hypothesis (the MVA baseline,
 the binned reference where the ntuples carry it, the model) and fitted with BW (x) CB
@@ -11,6 +11,7 @@ the MC (egcalib.evaluate.insitu_scale: the Z-based calibration of ATLAS, Eur. Ph
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +38,11 @@ def z_fits(
     datasets: dict,
     fit_config: dict,
     plot_dir: Path,
-    model_name,
+    model_name: str,
     n_bootstrap: int = 50,
     data_tail: str = "mc",
-    insitu_eta_edges=(),
-):
+    insitu_eta_edges: Sequence[float] = (),
+) -> pd.DataFrame:
     """BW (x) CB fits of the Z peak (m_ee, or m_mumugamma with the photon energy) with the
     baseline, the binned reference (where finite) and the model energies, per Z dataset;
     ``datasets`` maps names to config entries. MC events enter with their weights.

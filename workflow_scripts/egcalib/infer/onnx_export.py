@@ -1,5 +1,5 @@
 """ONNX export of a trained model, checked against Keras with onnxruntime
-(docs/design.md section 8).
+(docs/design.md#models).
 
 tf2onnx converts a traced tf.function with a fixed input signature (the Keras 3 model object
 itself is not a tf.keras model). The inputs keep the model's names. Export the float32 copy
@@ -12,14 +12,21 @@ comparison passed a model that gives NaN everywhere.
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
 from egcalib.core.atomic import atomic_path
 
+if TYPE_CHECKING:
+    import keras
 
-def export_onnx(model, path, opset: int = 17) -> None:
+    from egcalib.train.input_pipeline import InputPipeline
+
+
+def export_onnx(model: keras.Model, path: str | Path, opset: int = 17) -> None:
     """Write ``model`` as ONNX to ``path`` (atomically), with the egcalib version and the model's
     name in its metadata (``egcalib_version``, ``model_name``)."""
     import tf2onnx
@@ -43,7 +50,9 @@ def export_onnx(model, path, opset: int = 17) -> None:
         tmp.write_bytes(proto.SerializeToString())
 
 
-def outputs(model, onnx_path, inputs: dict) -> tuple[np.ndarray, np.ndarray]:
+def outputs(
+    model: keras.Model, onnx_path: str | Path, inputs: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """(Keras, ONNX) outputs of ``model`` and its export ``onnx_path`` on ``inputs`` (a dict of
     numpy arrays)."""
     import onnxruntime
@@ -53,7 +62,7 @@ def outputs(model, onnx_path, inputs: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(model(inputs, training=False)), np.asarray(onnx_out)
 
 
-def max_difference(model, onnx_path, inputs: dict) -> float:
+def max_difference(model: keras.Model, onnx_path: str | Path, inputs: dict) -> float:
     """Largest |ONNX - Keras| output difference on ``inputs`` (a dict of numpy arrays); inf
     when an output of either is not finite, so no tolerance passes it (NaN > tolerance, the
     naive check, is False)."""
@@ -63,7 +72,9 @@ def max_difference(model, onnx_path, inputs: dict) -> float:
     return float(np.max(np.abs(onnx_out - keras_out), initial=0.0))
 
 
-def check_onnx(model, onnx_path, inputs: dict, tolerance: float, what: str) -> float:
+def check_onnx(
+    model: keras.Model, onnx_path: str | Path, inputs: dict, tolerance: float, what: str
+) -> float:
     """Compare ONNX and Keras on ``inputs`` (``what``: their description for the message) and
     return the largest difference. Raises RuntimeError when an output of either is NaN or
     infinite (counted, a model must give a finite correction for every object) or when they
@@ -89,7 +100,7 @@ def check_onnx(model, onnx_path, inputs: dict, tolerance: float, what: str) -> f
     return largest
 
 
-def random_inputs(model, n: int = 8, seed: int = 0) -> dict:
+def random_inputs(model: keras.Model, n: int = 8, seed: int = 0) -> dict:
     """Inputs of the model's shapes, with a realistic 0/1 track mask."""
     rng = np.random.default_rng(seed)
     inputs = {
@@ -101,7 +112,7 @@ def random_inputs(model, n: int = 8, seed: int = 0) -> dict:
     return inputs
 
 
-def shard_inputs(pipeline, shard_path, n: int = 256) -> dict | None:
+def shard_inputs(pipeline: InputPipeline, shard_path: str | Path, n: int = 256) -> dict | None:
     """Up to ``n`` real objects of a shard file as model inputs (numpy); None if it has none."""
     for inputs, _ in pipeline.dataset([shard_path], n, training=False, with_ids=True).take(1):
         return {name: value.numpy() for name, value in inputs.items()}

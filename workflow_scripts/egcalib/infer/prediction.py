@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from egcalib.core.atomic import atomic_path
 
+if TYPE_CHECKING:
+    import keras
+    import pandas as pd
+
+    from egcalib.train.input_pipeline import InputPipeline
+
 KEY = ["runNumber", "eventNumber", "object_index"]
 
 
-def predict_files(model, pipeline, shard_paths, sidecar_paths, out_path, batch_size: int) -> int:
+def predict_files(
+    model: keras.Model,
+    pipeline: InputPipeline,
+    shard_paths: Iterable[str | Path],
+    sidecar_paths: Iterable[str | Path],
+    out_path: str | Path,
+    batch_size: int,
+) -> int:
     """Predict every object of each shard file (its sidecar beside it, same order) and write
     them all to ``out_path``: ids, E_pred (and sigma), baseline, truth, label and the per-object
     columns evaluation needs (write_predictions). One job predicts a chunk of files: the model
@@ -29,7 +47,9 @@ def predict_files(model, pipeline, shard_paths, sidecar_paths, out_path, batch_s
     )
 
 
-def check_finite_predictions(model: str, output, where: str, chunk=None) -> None:
+def check_finite_predictions(
+    model: str, output: npt.ArrayLike, where: str | Path, chunk: str | Path | None = None
+) -> None:
     """Raise ValueError naming ``model``, the objects' file ``where``, the predictions'
     ``chunk`` (output file) and the number of objects when an output (n,) or (n, k) of a model
     (the correction, and sigma of an MDN model) is NaN or infinite: evaluation would drop them,
@@ -46,7 +66,13 @@ def check_finite_predictions(model: str, output, where: str, chunk=None) -> None
         )
 
 
-def predict_shard(model, pipeline, shard_path, batch_size: int, chunk=None):
+def predict_shard(
+    model: keras.Model,
+    pipeline: InputPipeline,
+    shard_path: str | Path,
+    batch_size: int,
+    chunk: str | Path | None = None,
+) -> pd.DataFrame:
     """Predictions for the objects of one shard file, in shard order: a pandas frame of ids
     ``KEY`` (int64), ``e_acc`` (GeV), ``correction`` = E_pred / E_acc and ``sigma_correction``
     (NaN for models without a per-object resolution), float32. Raises ValueError naming the
@@ -76,7 +102,7 @@ def predict_shard(model, pipeline, shard_path, batch_size: int, chunk=None):
     return frame
 
 
-def join_predictions(frame, sidecar):
+def join_predictions(frame: pd.DataFrame, sidecar: pd.DataFrame) -> pd.DataFrame:
     """Predictions joined to their shard's sidecar object rows. Every model kind predicts
     through here, so evaluation reads one format.
 
@@ -93,7 +119,7 @@ def join_predictions(frame, sidecar):
     return frame
 
 
-def write_predictions(frames, out_path) -> int:
+def write_predictions(frames: Sequence[pd.DataFrame], out_path: str | Path) -> int:
     """Write the joined predictions of one or more files (join_predictions) as one Parquet
     table, atomically; return the number of objects."""
     import pandas as pd

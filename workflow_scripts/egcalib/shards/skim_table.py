@@ -1,4 +1,4 @@
-"""The skimmed object table read back as arrays (docs/design.md section 6).
+"""The skimmed object table read back as arrays (docs/design.md#selections-and-labels).
 
 The skim writes one row per object (egcalib.skim.skimming); the shards stage and the normalisation
 both read it back: fixed-size list columns (cells, tracks) as 2D numpy arrays, and the cluster
@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 
-def fixed_size(column) -> np.ndarray:
+def fixed_size(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A fixed-size-list Arrow column (or chunked column) of n rows and list size k as an (n, k)
     numpy array of its value type (pandas would make Python objects)."""
     array = column.combine_chunks() if hasattr(column, "combine_chunks") else column

@@ -1,21 +1,29 @@
 """Calorimeter images: every layer window upsampled to the common (56, 55) grid.
 
 Each layer is upsampled by nearest-neighbour integer factors and divided by the factor product,
-so every layer's energy sum is conserved exactly (docs/design.md section 5); cell times are
+so every layer's energy sum is conserved exactly (docs/design.md#images); cell times are
 intensive and are replicated, not divided. The numpy path is one ``np.take`` with a precomputed
-index into a reused buffer (the fastest form measured, docs/design.md section 12); the
+index into a reused buffer (the fastest form measured, docs/design.md#known-pitfalls); the
 TensorFlow path applies the same index inside the input pipeline or as a model's first layer
 (``native`` shard mode).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from egcalib.core.contract import LAYERS
 
+if TYPE_CHECKING:
+    import tensorflow as tf
 
-def upsampling_factors(native_shapes: dict, target_shape) -> dict[str, tuple[int, int]]:
+
+def upsampling_factors(
+    native_shapes: dict, target_shape: Sequence[int]
+) -> dict[str, tuple[int, int]]:
     """Integer (eta, phi) factors per layer; a shape that does not divide is an error."""
     factors = {}
     for layer in LAYERS:
@@ -94,7 +102,9 @@ class Upsampler:
             out *= self.scale
         return out.reshape(n, *self.target_shape, len(LAYERS))
 
-    def tf_upsample(self, native, intensive: bool = False, factor=None):
+    def tf_upsample(
+        self, native: tf.Tensor, intensive: bool = False, factor: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """The same mapping as a TensorFlow op on a (batch, n_native) tensor; ``factor`` (batch,)
         optionally multiplies each object (e.g. normalisation.image_factor).
 

@@ -16,6 +16,7 @@ response correction C per (|eta|, E) bin, derived from the same sample.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
 
@@ -112,7 +113,7 @@ class BaselineCalibration:
         return e_mva, e_binned
 
 
-def as_calibration(calibration) -> BaselineCalibration | None:
+def as_calibration(calibration: dict | BaselineCalibration | None) -> BaselineCalibration | None:
     """A BaselineCalibration from its JSON tables (or itself, or None)."""
     if calibration is None or isinstance(calibration, BaselineCalibration):
         return calibration
@@ -156,12 +157,19 @@ def derive_baseline_calibration(sim: dict) -> dict:
     return tables
 
 
-def raw_energy(cl_eacc, cl_e0, presampler_weight):
+def raw_energy(cl_eacc: np.ndarray, cl_e0: np.ndarray, presampler_weight: np.ndarray) -> np.ndarray:
     """E_raw = E_acc + w0 * E0 [GeV]: the accordion energy plus the weighted presampler."""
     return cl_eacc + presampler_weight * cl_e0
 
 
-def derive_binned_calibration(abs_eta, e_true, cl_eacc, cl_e0, eta_edges, log_e_edges) -> dict:
+def derive_binned_calibration(
+    abs_eta: np.ndarray,
+    e_true: np.ndarray,
+    cl_eacc: np.ndarray,
+    cl_e0: np.ndarray,
+    eta_edges: npt.ArrayLike,
+    log_e_edges: npt.ArrayLike,
+) -> dict:
     """Fit the presampler weight per |eta| bin and the response correction per (|eta|, E) bin.
 
     Returns a JSON-serialisable table: eta_edges, weights (per eta bin), log_e_centres and
@@ -214,7 +222,9 @@ def derive_binned_calibration(abs_eta, e_true, cl_eacc, cl_e0, eta_edges, log_e_
     }
 
 
-def apply_binned_calibration(table: dict, abs_eta, cl_eacc, cl_e0):
+def apply_binned_calibration(
+    table: dict, abs_eta: np.ndarray, cl_eacc: np.ndarray, cl_e0: np.ndarray
+) -> np.ndarray:
     """Binned baseline energy [GeV] (n,) from a table of derive_binned_calibration."""
     eta_edges = np.asarray(table["eta_edges"])
     weights = np.asarray(table["presampler_weights"])

@@ -62,7 +62,15 @@ class Showers:
 
 
 def simulate_showers(
-    energy, eta, phi, charge, shower_type, mu, sim: dict, detector: dict, rng: np.random.Generator
+    energy: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    charge: np.ndarray,
+    shower_type: np.ndarray,
+    mu: np.ndarray,
+    sim: dict,
+    detector: dict,
+    rng: np.random.Generator,
 ) -> Showers:
     """Simulate the calorimeter response to n objects (arrays of length n).
 

@@ -1,4 +1,4 @@
-"""Simulate events into the ntuple contract (docs/design.md section 3) and write them.
+"""Simulate events into the ntuple contract (docs/design.md#input-ntuple-contract) and write them.
 
 A file is simulated in chunks of events so memory stays bounded; every chunk draws from its own
 generator seeded by (simulation seed, dataset, file, chunk), so files are independent and the
@@ -20,7 +20,7 @@ import numpy as np
 
 from egcalib.core.kinematics import wrap_phi
 from egcalib.core.root_writing import write_tree
-from egcalib.simulation.baseline_calibration import as_calibration
+from egcalib.simulation.baseline_calibration import BaselineCalibration, as_calibration
 from egcalib.simulation.calorimeter import Showers, simulate_showers
 from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
 from egcalib.simulation.generator import ELECTRON_PDG, PHOTON_PDG, generate
@@ -32,7 +32,7 @@ from egcalib.simulation.reconstruction import reconstruct_candidates, truth_reco
 from egcalib.simulation.tracks import reconstruct_tracks, track_match
 
 
-def stream_seed(*parts) -> np.random.SeedSequence:
+def stream_seed(*parts: object) -> np.random.SeedSequence:
     """A seed sequence from any hashable description (stable across Python runs)."""
     digest = hashlib.sha256(repr(parts).encode()).digest()
     return np.random.SeedSequence(int.from_bytes(digest[:16], "little"))
@@ -136,7 +136,16 @@ def _reconstruct(cand, particles, event, showers, clusters, sim, rng) -> dict[st
     return {"objects": objects, "tracks": tracks, "el_track": el_track, "truth": truth}
 
 
-def simulate_chunk(process, kind, n_events, first_event, run_number, sim, calibration, rng):
+def simulate_chunk(
+    process: str,
+    kind: str,
+    n_events: int,
+    first_event: int,
+    run_number: int,
+    sim: dict,
+    calibration: dict | BaselineCalibration | None,
+    rng: np.random.Generator,
+) -> dict:
     """One chunk of events as a dict of branch arrays (numpy for event-level, awkward jagged).
 
     Steps: generate (particles, pile-up, candidates), shower, reconstruct the clusters, calibrate

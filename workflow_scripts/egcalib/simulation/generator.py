@@ -15,7 +15,7 @@ ELECTRON_PDG, MUON_PDG, PHOTON_PDG = 11, 13, 22
 LEPTON_MASS = {ELECTRON_PDG: ELECTRON_MASS, MUON_PDG: MUON_MASS}
 
 
-def sample_dilepton_mass(n, gen: dict, rng):
+def sample_dilepton_mass(n: int, gen: dict, rng: np.random.Generator) -> np.ndarray:
     """Relativistic Breit-Wigner Z line shape plus a small 1/m^2 Drell-Yan continuum."""
     m_z, g_z = gen["z_mass"], gen["z_width"]
     lo, hi = gen["mass_range"]
@@ -66,7 +66,9 @@ def _lab(momenta, energy, z):
     return {"e": lab.E, "eta": lab.eta, "phi": lab.phi}
 
 
-def z_decays(n, lepton_pdg, gen: dict, rng, radiative=False):
+def z_decays(
+    n: int, lepton_pdg: int, gen: dict, rng: np.random.Generator, radiative: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
     """Z decays boosted to the lab: dict of (n, 2) lepton arrays, plus the FSR photon when
     ``radiative`` (an exact massless three-body decay, so m(ll gamma) keeps the line shape).
 
@@ -149,6 +151,7 @@ def generate(process: str, n_events: int, gen: dict, rng: np.random.Generator) -
     events2 = np.repeat(np.arange(n_events), 2).reshape(n_events, 2)
     if process == "zmumug":
         # A dedicated Z -> mumu gamma sample: every event has one hard FSR photon.
+        assert photon is not None  # z_decays(radiative=True) gives it
         photon_event = np.arange(n_events)
     else:
         emits = rng.uniform(size=(n_events, 2)) < gen["fsr_probability"]

@@ -11,7 +11,14 @@ import numpy as np
 from egcalib.simulation.detector import CONVERTED, effect_on, upstream_material
 
 
-def bremsstrahlung(energy, pt, charge, x_tracker, sim, rng):
+def bremsstrahlung(
+    energy: np.ndarray,
+    pt: np.ndarray,
+    charge: np.ndarray,
+    x_tracker: np.ndarray,
+    sim: dict,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Bremsstrahlung of electrons in the inner-detector material, in ``steps`` slices of radius.
 
     Bethe-Heitler: the fraction y of its energy an electron keeps after X radiation lengths has
@@ -64,7 +71,9 @@ def bremsstrahlung(energy, pt, charge, x_tracker, sim, rng):
     return electron, offsets, fractions, kept, kept_in_silicon
 
 
-def conversion_radius(t0, x_tracker, shower_type, sim) -> np.ndarray:
+def conversion_radius(
+    t0: np.ndarray, x_tracker: np.ndarray, shower_type: np.ndarray, sim: dict
+) -> np.ndarray:
     """Radius [mm] of the conversion point of converted photons (0 for other objects): the
     tracker material is spread uniformly in radius over ``tracker_radius_mm``."""
     r_in, r_out = sim["lateral"]["tracker_radius_mm"]
@@ -72,13 +81,15 @@ def conversion_radius(t0, x_tracker, shower_type, sim) -> np.ndarray:
     return np.where(shower_type == CONVERTED, r_in + depth * (r_out - r_in), 0.0)
 
 
-def photon_converts(abs_eta, sim, detector, rng):
+def photon_converts(
+    abs_eta: np.ndarray, sim: dict, detector: dict, rng: np.random.Generator
+) -> np.ndarray:
     """Photon conversions in the tracker: P = 1 - exp(-7/9 X_tracker) (PDG pair production)."""
     x_tracker = sim["longitudinal"]["tracker_fraction"] * upstream_material(abs_eta, detector)
     return rng.uniform(size=len(abs_eta)) < 1.0 - np.exp(-7.0 / 9.0 * x_tracker)
 
 
-def track_pt_resolution(pt):
+def track_pt_resolution(pt: np.ndarray) -> np.ndarray:
     """Relative track pT resolution, 0.05 % pT (GeV) (+) 1 %: the ATLAS inner-detector design
     (JINST 3 (2008) S08003, table 1.1)."""
     return np.hypot(0.01, 0.0005 * pt)

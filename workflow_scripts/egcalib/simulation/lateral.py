@@ -17,18 +17,22 @@ _SQRT2 = np.sqrt(2.0)
 _REFERENCE_ENERGY = 45.0
 
 
-def window_edges(n, origin, cell_size, count):
+def window_edges(n: int, origin: np.ndarray, cell_size: float, count: int) -> np.ndarray:
     """(n, count+1) cell edges starting at ``origin`` (n,)."""
     return origin[:, None] + cell_size * np.arange(count + 1)[None, :]
 
 
-def gauss_cell_fractions(edges, centre, sigma):
+def gauss_cell_fractions(
+    edges: np.ndarray, centre: np.ndarray, sigma: np.ndarray | float
+) -> np.ndarray:
     """Fraction of a 1D Gaussian (centre, sigma: (n,) or (n, 1)) in each cell: (n, cells)."""
     z = (edges - np.reshape(centre, (len(edges), -1))) / (_SQRT2 * np.reshape(sigma, (-1, 1)))
     return 0.5 * np.diff(erf(z), axis=1)
 
 
-def gflash_radii(tau, energy, z_eff: float):
+def gflash_radii(
+    tau: np.ndarray, energy: np.ndarray, z_eff: float
+) -> tuple[np.ndarray, np.ndarray]:
     """GFLASH median core and tail radii [Moliere radii] at shower age tau (Grindhammer and
     Peters, hep-ex/0001020, radial profiles): R_C = z1 + z2 tau,
     R_T = k1 (exp(k3 (tau - k2)) + exp(k4 (tau - k2))), with z1 = 0.0251 + 0.00319 ln E,
@@ -42,7 +46,9 @@ def gflash_radii(tau, energy, z_eff: float):
     return core, tail
 
 
-def lateral_width_scales(energy, depth, sim) -> tuple[np.ndarray, np.ndarray]:
+def lateral_width_scales(
+    energy: np.ndarray, depth: dict, sim: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """Per object and layer (n, 4): core and tail widths relative to the configured ones, which
     are those of a 45 GeV electron at eta = 0 (GFLASH radii at each shower's own age in each
     layer over those at the reference's). Ones when the lateral_depth effect is off."""

@@ -21,7 +21,13 @@ from egcalib.simulation.detector import (
 )
 
 
-def shower_parameters(energy, shower_type, sim: dict, rng, fluctuate: bool):
+def shower_parameters(
+    energy: np.ndarray,
+    shower_type: np.ndarray,
+    sim: dict,
+    rng: np.random.Generator | None,
+    fluctuate: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     """Gamma-profile parameters per object: shape alpha (n,) and slope b (n,) [1/X0].
 
     The mean shower maximum is T = ln(E/E_c) + C (C = -0.5 electrons, +0.5 photons; PDG
@@ -44,14 +50,22 @@ def shower_parameters(energy, shower_type, sim: dict, rng, fluctuate: bool):
         sigma_t = 1.0 / (-2.506 + 1.245 * log_y)
         sigma_a = 1.0 / (-0.08442 + 0.7904 * log_y)
         rho = np.clip(0.7858 - 0.0232 * log_y, -1.0, 1.0)
-        z_t, z_free = rng.standard_normal((2, len(energy)))
+        # rng is None only without fluctuations (the reference shower of lateral.py).
+        z_t, z_free = rng.standard_normal((2, len(energy)))  # type: ignore[union-attr]
         t_max = t_max * np.exp(sigma_t * z_t)
         alpha = alpha * np.exp(sigma_a * (rho * z_t + np.sqrt(1.0 - rho**2) * z_free))
     alpha = np.maximum(alpha, 1.5)
     return alpha, (alpha - 1.0) / t_max
 
 
-def longitudinal_fractions(energy, abs_eta, shower_type, sim, detector, rng):
+def longitudinal_fractions(
+    energy: np.ndarray,
+    abs_eta: np.ndarray,
+    shower_type: np.ndarray,
+    sim: dict,
+    detector: dict,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Energy fractions (dead, presampler, strips, middle, back, leakage), shape (n, 6), the
     tracker material X_tracker (n,) [X0] and the depth structure the lateral profile needs.
 
@@ -82,7 +96,7 @@ def longitudinal_fractions(energy, abs_eta, shower_type, sim, detector, rng):
     return fractions, x_tracker, depth
 
 
-def layer_boundaries(abs_eta, x_up, sim) -> list[np.ndarray]:
+def layer_boundaries(abs_eta: np.ndarray, x_up: np.ndarray, sim: dict) -> list[np.ndarray]:
     """Depths [X0] from the interaction point of the presampler's front and of the back of the
     presampler, strips, middle and back layers: 5 arrays (n,). The presampler is the last
     ``presampler_x0`` of the upstream material ``x_up`` (none beyond its |eta|); the layers

@@ -1,6 +1,6 @@
 """The simulated ntuple's branches: per-object arrays of a chunk of events assembled into the
-contract's event-level and jagged branches (docs/design.md section 3), the muon identification
-and the triggers, and the dtype of every branch a simulated file holds.
+contract's event-level and jagged branches (docs/design.md#input-ntuple-contract), the muon
+identification and the triggers, and the dtype of every branch a simulated file holds.
 
 Event-level branches are numpy arrays (n_events,); per-object branches awkward arrays jagged per
 event. Energies and momenta in GeV, angles in radians.
@@ -8,11 +8,16 @@ event. Energies and momenta in GeV, angles in radians.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import awkward as ak
 import numpy as np
 
 from egcalib.core.contract import LAYERS, all_branches
 from egcalib.simulation.generator import MUON_PDG
+
+if TYPE_CHECKING:
+    from egcalib.simulation.calorimeter import Showers
 
 MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000}
 
@@ -33,14 +38,18 @@ def branch_dtypes(is_mc: bool) -> dict[str, str]:
     return {**all_branches(is_mc), **EXTRA_BRANCHES, **(MC_EXTRA_BRANCHES if is_mc else {})}
 
 
-def counts_to_jagged(values: dict, event, n_events, prefix):
+def counts_to_jagged(
+    values: dict, event: np.ndarray, n_events: int, prefix: str
+) -> dict[str, ak.Array]:
     """``{prefix}_{name}`` branches jagged per event from flat arrays (n,) sorted by ``event``
     (n,), the event index of each entry."""
     counts = np.bincount(event, minlength=n_events)
     return {f"{prefix}_{name}": ak.unflatten(np.asarray(v), counts) for name, v in values.items()}
 
 
-def windows_to_jagged(showers, event, n_events, prefix, selection):
+def windows_to_jagged(
+    showers: Showers, event: np.ndarray, n_events: int, prefix: str, selection: np.ndarray
+) -> dict[str, ak.Array]:
     """The cell and time windows of the objects in ``selection`` (boolean (n,)), each
     (n_sel, n_eta, n_phi) per layer, flattened per event: ``{prefix}_{cells,time}_{layer}``."""
     counts = np.bincount(event, minlength=n_events)
@@ -112,19 +121,19 @@ def _trigger_branches(el_pt, mu_pt, n_events, gen, rng):
 
 
 def assemble_branches(
-    process,
-    is_mc,
-    n_events,
-    first_event,
-    run_number,
-    event,
-    particles,
-    cand,
-    showers,
-    clusters,
-    reco,
-    gen,
-    rng,
+    process: str,
+    is_mc: bool,
+    n_events: int,
+    first_event: int,
+    run_number: int,
+    event: dict,
+    particles: dict,
+    cand: dict,
+    showers: Showers,
+    clusters: dict,
+    reco: dict,
+    gen: dict,
+    rng: np.random.Generator,
 ) -> dict:
     """One chunk's branches: event-level (n_events,) numpy arrays, then the jagged el_, ph_, mu_
     and trk_ branches, then the triggers. ``event`` holds the per-event ``mu`` and ``n_vtx``;

@@ -10,14 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from egcalib.core.kinematics import wrap_phi
-from egcalib.simulation.baseline_calibration import as_calibration
+from egcalib.simulation.baseline_calibration import BaselineCalibration, as_calibration
 from egcalib.simulation.calorimeter import Showers, simulate_showers
 from egcalib.simulation.detector import CONVERTED, ELECTRON
 from egcalib.simulation.pileup import sample_mu
 from egcalib.simulation.reconstruction import reconstruct_clusters
 
 
-def cluster_objects(showers: Showers, shower_type, sim: dict, rng) -> dict[str, np.ndarray]:
+def cluster_objects(
+    showers: Showers, shower_type: np.ndarray, sim: dict, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Reconstruct the clusters of n showered objects (reconstruction.reconstruct_clusters) and
     give converted photons 1 or 2 tracks (``two_track_conversion_fraction``) sharing the
     photon's pT.
@@ -37,7 +39,9 @@ def cluster_objects(showers: Showers, shower_type, sim: dict, rng) -> dict[str, 
     return clusters
 
 
-def calibrate_objects(clusters: dict, shower_type, calibration) -> dict[str, np.ndarray]:
+def calibrate_objects(
+    clusters: dict, shower_type: np.ndarray, calibration: dict | BaselineCalibration | None
+) -> dict[str, np.ndarray]:
     """Baseline calibration of n clusters: with a calibration (tables or BaselineCalibration),
     add ``e`` (MVA) and ``e_binned`` [GeV] (n,) to ``clusters`` in place; without, leave them
     as they are. Returns ``clusters``. Draws no random numbers."""
@@ -47,7 +51,18 @@ def calibrate_objects(clusters: dict, shower_type, calibration) -> dict[str, np.
     return clusters
 
 
-def simulate_objects(e, eta, phi, charge, shower_type, mu, sim, detector, rng, calibration=None):
+def simulate_objects(
+    e: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    charge: np.ndarray,
+    shower_type: np.ndarray,
+    mu: np.ndarray,
+    sim: dict,
+    detector: dict,
+    rng: np.random.Generator,
+    calibration: dict | BaselineCalibration | None = None,
+) -> tuple[Showers, dict[str, np.ndarray]]:
     """Shower + cluster + (optionally) baseline energies for n objects at the vertex (eta, phi).
 
     Charged particles bend in the solenoid field (inner_detector.bremsstrahlung). Converted
@@ -61,11 +76,14 @@ def simulate_objects(e, eta, phi, charge, shower_type, mu, sim, detector, rng, c
     return showers, calibrate_objects(clusters, shower_type, calibration)
 
 
-def calibration_sample(n, shower_type, sim, detector, rng):
+def calibration_sample(
+    n: int, shower_type: int, sim: dict, detector: dict, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Single particles of one shower type, flat in |eta| and log ET, with the MC pile-up:
     true energies (n,) [GeV] and their clusters (simulate_objects, uncalibrated)."""
     cal = sim["calibration"]
-    et = np.exp(rng.uniform(*np.log(cal["et_range"]), n))
+    log_et_lo, log_et_hi = np.log(cal["et_range"])
+    et = np.exp(rng.uniform(log_et_lo, log_et_hi, n))
     eta = rng.uniform(-sim["generator"]["eta_max"], sim["generator"]["eta_max"], n)
     e = et * np.cosh(eta)
     charge = np.where(shower_type == ELECTRON, np.where(rng.uniform(size=n) < 0.5, 1, -1), 0)

@@ -13,14 +13,26 @@ from egcalib.simulation.detector import effect_on
 from egcalib.simulation.lateral import gauss_cell_fractions, window_edges
 
 
-def sample_mu(n, detector, rng):
+def sample_mu(n: int, detector: dict, rng: np.random.Generator) -> np.ndarray:
     """Average interactions per crossing from the detector's (run period's) mu profile."""
     lo, hi = detector["mu_range"]
     mu = detector["mu_mean"] + detector["mu_sigma"] * rng.standard_normal(n)
     return np.clip(mu, lo, hi)
 
 
-def pileup_particles(eta, phi, eta0, phi0, mu, shapes, sim, detector, rng, window_eta, window_phi):
+def pileup_particles(
+    eta: np.ndarray,
+    phi: np.ndarray,
+    eta0: np.ndarray,
+    phi0: np.ndarray,
+    mu: np.ndarray,
+    shapes: dict,
+    sim: dict,
+    detector: dict,
+    rng: np.random.Generator,
+    window_eta: float,
+    window_phi: float,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Discrete pile-up particles in a cone around each object.
 
     In-time charged particles leave tracks (returned) and deposits; out-of-time particles leave

@@ -9,11 +9,17 @@ simulation.tracks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
 from egcalib.core.kinematics import wrap_phi
 from egcalib.simulation.generator import ELECTRON_PDG, PHOTON_PDG
+
+if TYPE_CHECKING:
+    from egcalib.simulation.calorimeter import Showers
 
 # Cluster quantities written per object (el_/ph_ prefixed).
 CLUSTER_BRANCHES = (
@@ -30,7 +36,7 @@ CLUSTER_BRANCHES = (
 )
 
 
-def cluster_masks(native_shapes: dict, cluster_size) -> dict[str, np.ndarray]:
+def cluster_masks(native_shapes: dict, cluster_size: Sequence[float]) -> dict[str, np.ndarray]:
     """Per layer, a boolean (n_eta, n_phi) mask of the cells inside the cluster."""
     mid_eta, mid_phi = native_shapes["lr2"]
     half_eta, half_phi = cluster_size[0] / 2.0, cluster_size[1] / 2.0
@@ -45,7 +51,9 @@ def cluster_masks(native_shapes: dict, cluster_size) -> dict[str, np.ndarray]:
     return masks
 
 
-def reconstruct_clusters(showers, native_shapes: dict, cluster_size) -> dict[str, np.ndarray]:
+def reconstruct_clusters(
+    showers: Showers, native_shapes: dict, cluster_size: Sequence[float]
+) -> dict[str, np.ndarray]:
     """Cluster layer energies, barycentre and in-cell positions from the cell windows."""
     masks = cluster_masks(native_shapes, cluster_size)
     out = {
@@ -70,7 +78,9 @@ def reconstruct_clusters(showers, native_shapes: dict, cluster_size) -> dict[str
     return out
 
 
-def reconstruct_candidates(cand: dict, showers, clusters: dict, gen: dict, rng) -> dict:
+def reconstruct_candidates(
+    cand: dict, showers: Showers, clusters: dict, gen: dict, rng: np.random.Generator
+) -> dict:
     """Reconstructed quantities of n candidates (arrays (n,), names without the el_/ph_ prefix):
     direction smeared by 0.0005 in eta and phi [rad], ``e`` the calibrated baseline energy and
     ``pt`` = e / cosh(eta) [GeV], the loose / tight identification decisions, the cluster
@@ -97,7 +107,7 @@ def reconstruct_candidates(cand: dict, showers, clusters: dict, gen: dict, rng) 
     }
 
 
-def truth_record(cand: dict, gen: dict, rng) -> dict:
+def truth_record(cand: dict, gen: dict, rng: np.random.Generator) -> dict:
     """Truth record of n candidates (arrays (n,)): the dressed generator energy [GeV], a
     ``truth_mismatch_fraction`` of it matched to the wrong particle (energy scaled by a
     log-uniform factor in [1/4, 4]); zero energies and pdgId 0 for fakes. ``gen_e`` is the

@@ -9,14 +9,19 @@ the generator's flat particle table (generator.generate).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from egcalib.core.kinematics import wrap_phi
 from egcalib.simulation.generator import MUON_PDG
 from egcalib.simulation.inner_detector import track_pt_resolution
 
+if TYPE_CHECKING:
+    from egcalib.simulation.calorimeter import Showers
 
-def electron_track_pt(cand: dict, showers, rng) -> np.ndarray:
+
+def electron_track_pt(cand: dict, showers: Showers, rng: np.random.Generator) -> np.ndarray:
     """Track pT [GeV] (n_cand,) of every candidate (used for the electrons): the track momentum
     is measured from the curvature in the silicon, after the brem there, with the inner
     detector's resolution."""
@@ -29,7 +34,7 @@ def electron_track_pt(cand: dict, showers, rng) -> np.ndarray:
     )
 
 
-def muon_pt(particles: dict, rng) -> np.ndarray:
+def muon_pt(particles: dict, rng: np.random.Generator) -> np.ndarray:
     """Reconstructed pT [GeV] (n_muons,) of the generator's muons, 2 % resolution."""
     muons = particles["pdg"] == MUON_PDG
     mu_pt_true = particles["e"][muons] / np.cosh(particles["eta"][muons])
@@ -136,7 +141,14 @@ def _measure_tracks(tracks, from_pileup, from_conversion, n_vtx, pv_z, rng):
     return track_vars, tracks["event"][torder]
 
 
-def reconstruct_tracks(cand: dict, particles: dict, showers, clusters: dict, event: dict, rng):
+def reconstruct_tracks(
+    cand: dict,
+    particles: dict,
+    showers: Showers,
+    clusters: dict,
+    event: dict,
+    rng: np.random.Generator,
+) -> dict:
     """All tracks of the chunk. Returns a dict: ``electron_pt`` (n_cand,) and ``muon_pt``
     (n_muons,) [GeV] (electron_track_pt, muon_pt), ``branches`` (the track branches, flat,
     sorted by event) and ``event`` (their event index). ``event`` holds the per-event ``n_vtx``
@@ -157,7 +169,14 @@ def reconstruct_tracks(cand: dict, particles: dict, showers, clusters: dict, eve
     }
 
 
-def track_match(cand: dict, showers, clusters: dict, trk_el_pt, sim: dict, rng) -> dict:
+def track_match(
+    cand: dict,
+    showers: Showers,
+    clusters: dict,
+    trk_el_pt: np.ndarray,
+    sim: dict,
+    rng: np.random.Generator,
+) -> dict:
     """Electron track-match quantities (n_cand,): the cluster-energy-rescaled track extrapolated
     to the calorimeter, compared with the cluster (trk_deta, trk_dphiRescaled [rad]); the GSF
     fit's momentum loss from perigee to the last measurement (trk_dpp); the number of tracks

@@ -1,4 +1,5 @@
-"""Logical branch names and where they come from in an ntuple (docs/design.md section 3).
+"""Logical branch names and where they come from in an ntuple
+(docs/design.md#input-ntuple-contract).
 
 ``config["ntuple"]["branches"]`` maps a logical name to a branch name or an uproot alias
 expression; unmapped names are read under their own name. Everything downstream sees logical
@@ -67,7 +68,7 @@ class Source:
         return f"{self.logical} [branch {stored}]"
 
 
-def is_rntuple(tree) -> bool:
+def is_rntuple(tree: uproot.TTree | uproot.behaviors.RNTuple.RNTuple) -> bool:
     return isinstance(tree, uproot.behaviors.RNTuple.RNTuple)
 
 
@@ -85,7 +86,9 @@ def _keys(tree) -> set[str]:
     return keys
 
 
-def branches_of(tree, path: str, expr: str) -> list[str]:
+def branches_of(
+    tree: uproot.TTree | uproot.behaviors.RNTuple.RNTuple, path: str, expr: str
+) -> list[str]:
     """The stored branches ``expr`` reads, found by uproot's own expression parser.
 
     Raises KeyError naming the first unknown name, SyntaxError for an invalid expression."""
@@ -140,7 +143,11 @@ def _friend_hint(tree, missing_branches: set[str]) -> str:
 
 
 def resolve(
-    tree, path: str, logical_names: Sequence[str], mapping: Mapping[str, str], required: bool = True
+    tree: uproot.TTree | uproot.behaviors.RNTuple.RNTuple,
+    path: str,
+    logical_names: Sequence[str],
+    mapping: Mapping[str, str],
+    required: bool = True,
 ) -> tuple[dict[str, Source], list[str]]:
     """Resolve logical names to their sources in ``tree``.
 
@@ -196,13 +203,21 @@ def resolve(
     return sources, missing
 
 
-def check_branches(tree, path: str, logical_names: Sequence[str], mapping: Mapping[str, str]):
+def check_branches(
+    tree: uproot.TTree | uproot.behaviors.RNTuple.RNTuple,
+    path: str,
+    logical_names: Sequence[str],
+    mapping: Mapping[str, str],
+) -> None:
     """Raise InputFileError naming the file, the missing logical names and their mapping."""
     resolve(tree, path, logical_names, mapping)
 
 
 def present_optional(
-    tree, path: str, optional: Sequence[str], mapping: Mapping[str, str]
+    tree: uproot.TTree | uproot.behaviors.RNTuple.RNTuple,
+    path: str,
+    optional: Sequence[str],
+    mapping: Mapping[str, str],
 ) -> list[str]:
     """The optional logical names ``tree`` carries. An unmapped one the file lacks is skipped;
     a mapped one whose branches are missing raises InputFileError like a required name (the

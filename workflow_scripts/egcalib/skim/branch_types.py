@@ -49,7 +49,7 @@ def _innermost(array):
     return layout
 
 
-def primitive_dtype(array) -> np.dtype | None:
+def primitive_dtype(array: np.ndarray | ak.Array) -> np.dtype | None:
     """The numpy dtype of the values of a (possibly jagged) array; None for strings, records or
     other non-numeric content, and for an array whose type is unknown (empty)."""
     layout = _innermost(array)
@@ -74,7 +74,7 @@ def _flat_values(array) -> np.ndarray:
     return ak.to_numpy(ak.flatten(array, axis=None)) if array.ndim > 1 else ak.to_numpy(array)
 
 
-def coerce(array, dtype: str, what: str):
+def coerce(array: np.ndarray | ak.Array, dtype: str, what: str) -> np.ndarray | ak.Array:
     """``array`` (numpy or awkward, any list depth) converted to the contract ``dtype``.
 
     ``what`` describes the source for errors (file, logical name, branch and its type). Raises
@@ -153,7 +153,7 @@ def coerce_events(
     return ak.zip(converted, depth_limit=1)
 
 
-def require_mask(values, what: str):
+def require_mask(values: np.ndarray | ak.Array, what: str) -> np.ndarray | ak.Array:
     """``values`` if it is boolean; TypeError otherwise (an integer array would index events
     instead of selecting them)."""
     dtype = primitive_dtype(values)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,7 +15,12 @@ from egcalib.skim.selection import Cutflow
 LATER_COPIES = "not in an earlier file"
 
 
-def merge_cutflows(paths, out_csv, out_markdown, duplicates=()) -> pd.DataFrame:
+def merge_cutflows(
+    paths: Iterable[str | Path],
+    out_csv: str | Path,
+    out_markdown: str | Path,
+    duplicates: Sequence[str | Path] = (),
+) -> pd.DataFrame:
     """Sum cutflow JSONs (same cuts in the same order); add the efficiency of each step.
 
     ``duplicates``: the dataset's ``duplicates`` report (egcalib.skim.duplicates); its later copies

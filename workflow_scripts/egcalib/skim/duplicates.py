@@ -1,4 +1,4 @@
-"""Duplicated events: one event identity, one copy (docs/design.md section 6).
+"""Duplicated events: one event identity, one copy (docs/design.md#selections-and-labels).
 
 An event's identity is (mcChannelNumber, runNumber, eventNumber); mcChannelNumber is 0 in data
 and where a file has no such branch. A production that registers a retried job's output twice,
@@ -18,8 +18,11 @@ training input pipeline by ``shard_drop_keys``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -44,7 +47,7 @@ class FirstCopies:
     def __init__(self):
         self._seen = None
 
-    def first(self, channel, run, event) -> np.ndarray:
+    def first(self, channel: npt.ArrayLike, run: npt.ArrayLike, event: npt.ArrayLike) -> np.ndarray:
         """(n,) bool: True for each entry whose identity has not been seen before, in this step
         or an earlier one. Arguments: (n,) integer arrays."""
         keys = pd.MultiIndex.from_arrays(
@@ -58,7 +61,7 @@ class FirstCopies:
         return np.asarray(first)
 
 
-def write_identities(parts, out_path) -> None:
+def write_identities(parts: Sequence[Mapping[str, np.ndarray]], out_path: str | Path) -> None:
     """Write the identities of a file's events (a list of {IDENTITY column: (n,) array}, in
     entry order) as Parquet, atomically."""
     columns = {
@@ -70,7 +73,12 @@ def write_identities(parts, out_path) -> None:
         pq.write_table(table, tmp)
 
 
-def find_later_copies(event_paths, skim_paths, files, dataset: str) -> pd.DataFrame:
+def find_later_copies(
+    event_paths: Iterable[str | Path],
+    skim_paths: Iterable[str | Path],
+    files: Iterable[str],
+    dataset: str,
+) -> pd.DataFrame:
     """The later copies of events found in more than one file of a dataset.
 
     ``event_paths``, ``skim_paths``: per file of the dataset, in file order, its event
@@ -118,7 +126,14 @@ def report_text(later: pd.DataFrame) -> list[str]:
     ]
 
 
-def write_report(event_paths, skim_paths, files, dataset: str, mode: str, out_path):
+def write_report(
+    event_paths: Iterable[str | Path],
+    skim_paths: Iterable[str | Path],
+    files: Iterable[str],
+    dataset: str,
+    mode: str,
+    out_path: str | Path,
+) -> pd.DataFrame:
     """Find the dataset's later copies (``find_later_copies``) and write them (CSV,
     ``REPORT_COLUMNS``) to ``out_path`` atomically; log which files share how many events.
 
@@ -139,7 +154,7 @@ def write_report(event_paths, skim_paths, files, dataset: str, mode: str, out_pa
     return later
 
 
-def read_reports(paths) -> pd.DataFrame:
+def read_reports(paths: Iterable[str | Path]) -> pd.DataFrame:
     """The later copies listed in ``duplicates`` reports (CSV), as one frame."""
     frames = [pd.read_csv(path, dtype={"dataset": str, "file": str}) for path in paths]
     frames = [frame for frame in frames if not frame.empty]
@@ -175,7 +190,9 @@ def drop_later_copies(frame: pd.DataFrame, later: pd.DataFrame, what: str) -> pd
     return frame[~mask].reset_index(drop=True)
 
 
-def shard_drop_keys(later: pd.DataFrame, shard_paths) -> dict[str, np.ndarray]:
+def shard_drop_keys(
+    later: pd.DataFrame, shard_paths: Callable[[str, str], Iterable[str | Path]]
+) -> dict[str, np.ndarray]:
     """{TFRecord shard path: (k, 2) int64 (runNumber, eventNumber)} of the later copies with
     selected objects; ``shard_paths(dataset, file)`` gives a file's shard paths (all splits: a
     copy is in one). Records carry no mcChannelNumber: within one file, (runNumber,

@@ -1,4 +1,4 @@
-"""Non-finite inputs never reach a model or a fit (docs/design.md section 6).
+"""Non-finite inputs never reach a model or a fit (docs/design.md#selections-and-labels).
 
 A NaN or infinite cell, time, track or object value is a broken object (a bad readout, a failed
 reconstruction step), not physics: the skim drops every object that carries one, before any cut,
@@ -9,17 +9,21 @@ events by weight would bias it too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import awkward as ak
 import numpy as np
 
-from egcalib.skim.branch_mapping import NtupleContentError
+from egcalib.skim.branch_mapping import NtupleContentError, Source
 
 WEIGHT = "mcEventWeight"
 # Event values that reach a model (the scalars mu and N_vtx): a non-finite one drops the objects.
 EVENT_INPUTS = ("averageInteractionsPerCrossing",)
 
 
-def check_weights(events, path: str, sources, entry_start: int) -> None:
+def check_weights(
+    events: ak.Array, path: str, sources: Mapping[str, Source], entry_start: int
+) -> None:
     """Raise NtupleContentError naming file, branch, entries and values when an MC event weight
     (``mcEventWeight``, (n_events,)) is NaN or infinite."""
     weights = ak.to_numpy(events[WEIGHT]).astype(np.float64)
@@ -41,7 +45,9 @@ def _finite_per_object(values) -> ak.Array:
     return finite
 
 
-def finite_objects(events, objects, windows: dict, prefix: str, fields) -> tuple:
+def finite_objects(
+    events: ak.Array, objects: ak.Array, windows: dict, prefix: str, fields: Iterable[str]
+) -> tuple[ak.Array, dict[str, int]]:
     """The objects whose every numeric input is finite, and the count per logical branch.
 
     ``objects``: the jagged collection (events x objects) with ``cell_row``, its row in the

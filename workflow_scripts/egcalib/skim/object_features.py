@@ -1,9 +1,10 @@
-"""The per-object input features the skim computes (docs/design.md section 6): the seed's 16
-scalars (contract.SCALARS) and the tracks nearest in Delta-R, 11 features each, zero-padded with
-a mask (the TrackNet input).
-"""
+"""The per-object input features the skim computes (docs/design.md#selections-and-labels): the
+seed's 16 scalars (contract.SCALARS) and the tracks nearest in Delta-R, 11 features each,
+zero-padded with a mask (the TrackNet input)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import awkward as ak
 import numpy as np
@@ -12,7 +13,9 @@ from egcalib.core import contract
 from egcalib.core.kinematics import wrap_phi
 
 
-def nearest_tracks(tracks, obj_eta, obj_phi, n_tracks: int):
+def nearest_tracks(
+    tracks: ak.Array, obj_eta: np.ndarray, obj_phi: np.ndarray, n_tracks: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``n_tracks`` tracks nearest in Delta-R to each object: (n, n_tracks, 11) and the mask
     (n, n_tracks).
 
@@ -49,7 +52,9 @@ def nearest_tracks(tracks, obj_eta, obj_phi, n_tracks: int):
     return np.stack(padded, axis=2), mask
 
 
-def scalars(obj: dict, middle_cells: np.ndarray, middle_shape) -> dict[str, np.ndarray]:
+def scalars(
+    obj: dict, middle_cells: np.ndarray, middle_shape: Sequence[int]
+) -> dict[str, np.ndarray]:
     """The seed's 16 scalars (contract.SCALARS) from flat per-object numpy columns."""
     e_acc = obj["cl_Eacc"]
     abs_eta = np.abs(obj["eta"])

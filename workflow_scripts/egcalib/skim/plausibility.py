@@ -12,7 +12,7 @@ logical name, its branch and mapping, and the values seen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import awkward as ak
 import numpy as np
@@ -30,14 +30,17 @@ ENERGY_FIELDS = {
 }
 
 
-def energy_names(fields) -> list[str]:
+def energy_names(fields: Iterable[str]) -> list[str]:
     """The energy/momentum logical names among ``fields``."""
     names = {f"{prefix}_{f}" for prefix, fs in ENERGY_FIELDS.items() for f in fs}
     return [name for name in fields if name in names]
 
 
 def check_energies(
-    events: ak.Array, path: str, sources: Mapping, median_range=MEDIAN_RANGE_GEV
+    events: ak.Array,
+    path: str,
+    sources: Mapping,
+    median_range: tuple[float, float] = MEDIAN_RANGE_GEV,
 ) -> None:
     """Raise NtupleContentError if the median |value| of an energy/momentum field of ``events``
     (GeV; NaN ignored) lies outside ``median_range``. Fields without finite values are skipped

@@ -1,4 +1,4 @@
-"""Streaming one ntuple by logical branch name (docs/design.md section 3).
+"""Streaming one ntuple by logical branch name (docs/design.md#input-ntuple-contract).
 
 The tree (TTree or RNTuple) is opened, the logical names are resolved to their sources
 (``egcalib.skim.branch_mapping``: branch names or uproot alias expressions), read in steps, each
@@ -34,7 +34,7 @@ class Step(NamedTuple):
     sources: dict[str, Source]
 
 
-def open_tree(path: str, tree: str):
+def open_tree(path: str, tree: str) -> uproot.TTree | uproot.behaviors.RNTuple.RNTuple:
     """Open ``tree`` (a TTree or an RNTuple) in ``path``, turning uproot's errors into one that
     names the file."""
     try:
@@ -75,7 +75,7 @@ def iterate(
     tree_name: str,
     logical_names: Sequence[str],
     mapping: Mapping[str, str],
-    step_size,
+    step_size: int | str,
     optional: Sequence[str] = (),
     dtypes: Mapping[str, str] | None = None,
     report: bool = False,

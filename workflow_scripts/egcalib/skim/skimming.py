@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import awkward as ak
@@ -21,6 +22,7 @@ import vector
 from egcalib.core import contract
 from egcalib.core.atomic import atomic_path
 from egcalib.skim import layouts, plausibility
+from egcalib.skim.branch_mapping import Source
 from egcalib.skim.duplicates import IDENTITY, DuplicateEventsError, FirstCopies, write_identities
 from egcalib.skim.finite_inputs import check_weights, finite_objects
 from egcalib.skim.object_features import nearest_tracks, scalars
@@ -43,7 +45,7 @@ EVENT_FIELDS = tuple(
 )
 
 
-def needed_branches(process: str, is_mc: bool, trigger_names) -> list[str]:
+def needed_branches(process: str, is_mc: bool, trigger_names: Iterable[str]) -> list[str]:
     """The logical branches a skim of this process and kind reads."""
     prefix, fields = ("ph", PHOTON_FIELDS) if process == "zmumug" else ("el", ELECTRON_FIELDS)
     names = list(EVENT_FIELDS) + list(trigger_names)
@@ -62,7 +64,7 @@ def optional_branches(process: str) -> list[str]:
     return ["mcChannelNumber", *contract.optional_branches("ph" if process == "zmumug" else "el")]
 
 
-def with_optional_fields(events, prefix: str):
+def with_optional_fields(events: ak.Array, prefix: str) -> ak.Array:
     """Every optional field of the collection, NaN per object where the file lacks the branch,
     and mcChannelNumber, 0 where it lacks that, so selection and the table see one layout
     whatever the file carries."""
@@ -116,7 +118,12 @@ def _fixed_size(values: np.ndarray) -> pa.FixedSizeListArray:
 
 
 def cell_windows(
-    events, prefix: str, native_shapes: dict, path: str, sources, entry_start: int
+    events: ak.Array,
+    prefix: str,
+    native_shapes: dict,
+    path: str,
+    sources: Mapping[str, Source],
+    entry_start: int,
 ) -> dict[str, np.ndarray]:
     """Every cell/time window of the chunk's objects: {"cells_lr0": (n_objects, 35), ...},
     objects in event order, from either layout (``egcalib.skim.layouts.cell_windows``)."""
@@ -137,17 +144,17 @@ def cell_windows(
 
 
 def chunk_table(
-    events,
-    selected,
-    prefix,
-    dataset,
-    file_name,
-    process,
-    is_mc,
-    native_shapes,
-    n_tracks,
-    schema,
-    windows,
+    events: ak.Array,
+    selected: ak.Array,
+    prefix: str,
+    dataset: str,
+    file_name: str,
+    process: str,
+    is_mc: bool,
+    native_shapes: dict,
+    n_tracks: int,
+    schema: pa.Schema,
+    windows: dict[str, np.ndarray],
 ) -> pa.Table:
     """One row per selected object of a chunk, with the full schema. ``windows``: the chunk's
     cell windows (``cell_windows``), one row per object of the chunk."""

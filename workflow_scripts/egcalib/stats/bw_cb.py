@@ -9,9 +9,11 @@ the same events are compared, with a paired bootstrap, in egcalib.stats.sigma_im
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from iminuit import Minuit
 from iminuit.cost import ExtendedBinnedNLL
 from numba_stats import crystalball
@@ -79,7 +81,7 @@ MIN_CHI2_PROBABILITY = 1e-3
 
 
 def quality_flags(
-    values: dict, errors: dict, fixed, chi2: float | None = None, ndf: int = 0
+    values: dict, errors: dict, fixed: Collection[str], chi2: float | None = None, ndf: int = 0
 ) -> list[str]:
     """Why a converged fit must not be reported as a plain number: a free parameter at (within
     0.1 % of the allowed range of) one of its limits, a free tail that the data do not
@@ -118,12 +120,12 @@ class BreitWignerCrystalBall:
         self.step = step
         self.in_range = (self.x >= lo - step / 2) & (self.x <= hi + step / 2)
 
-    def density(self, mean, sigma, alpha, n):
+    def density(self, mean: float, sigma: float, alpha: float, n: float) -> np.ndarray:
         kernel = crystalball.pdf(self.kernel_x, alpha, n, mean, sigma)
         convolved = fftconvolve(self.bw, kernel, mode="same") * self.step
         return np.maximum(convolved, 0.0)
 
-    def cdf(self, xe, mean, sigma, alpha, n):
+    def cdf(self, xe: np.ndarray, mean: float, sigma: float, alpha: float, n: float) -> np.ndarray:
         density = self.density(mean, sigma, alpha, n)
         cumulative = np.concatenate(
             [[0.0], np.cumsum(0.5 * (density[1:] + density[:-1])) * self.step]
@@ -137,14 +139,14 @@ class BreitWignerCrystalBall:
 
 
 def fit_bw_cb(
-    masses,
-    weights=None,
-    mass_range=(80.0, 100.0),
-    bin_width=0.1,
-    bw_mean=91.19,
-    bw_width=2.50,
-    start=None,
-    grid_step=None,
+    masses: npt.ArrayLike,
+    weights: npt.ArrayLike | None = None,
+    mass_range: tuple[float, float] = (80.0, 100.0),
+    bin_width: float = 0.1,
+    bw_mean: float = 91.19,
+    bw_width: float = 2.50,
+    start: dict[str, float] | None = None,
+    grid_step: float | None = None,
     min_events_free_tail: int = 400,
     tail: dict | None = None,
 ) -> FitResult:

@@ -1,8 +1,8 @@
-"""Resolution metrics (docs/design.md section 9): eIQR of the relative error and rIQR.
+"""Resolution metrics (docs/design.md#evaluation): eIQR of the relative error and rIQR.
 
 RE = E / E_true. As in the seed, eIQR75 = (P75 - P25) / 1.349 and eIQR95 = (P97.5 - P2.5) / 3.92:
 the percentile range over twice the Gaussian quantile of the same central fraction, so a Gaussian
-of width sigma has eIQR75 = eIQR95 = sigma. (The general formula in docs/design.md section 9
+of width sigma has eIQR75 = eIQR95 = sigma. (The general formula in docs/design.md#evaluation
 would give P12.5..P87.5 for q = 75; its explicit P25..P75 is what the seed's eIQR75 is, and
 wins.) rIQR = 1 - eIQR_model / eIQR_baseline, with bootstrap errors from paired resampling of
 the objects.
@@ -21,8 +21,11 @@ look that factor better. The scale itself is reported separately (median RE, CB 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
+from typing import TypeGuard
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from resample.bootstrap import bootstrap
 from scipy.stats import norm
@@ -36,17 +39,17 @@ ABS_ETA_EDGES = (0.0, 0.4, 0.8, 1.2, 1.37, 1.52, 1.8, 2.1, 2.47)  # the crack is
 CENTRAL_FRACTION = {75: 50.0, 95: 95.0}
 
 
-def eiqr(values, q: int = 75, relative: bool = True) -> float:
+def eiqr(values: npt.ArrayLike, q: int = 75, relative: bool = True) -> float:
     """eIQR75 or eIQR95 (q) of ``values`` (n,), non-finite entries dropped: a width in the units
     of ``values`` (relative=False) or in units of their median (relative=True). NaN (an undefined
     width, never an exception) for fewer than 2 finite values or, with ``relative``, a median
     that is not positive."""
-    values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
+    array = np.asarray(values, float)
+    array = array[np.isfinite(array)]
+    if len(array) < 2:
         return float("nan")
     central = CENTRAL_FRACTION[q]
-    lo, median, hi = np.percentile(values, [50 - central / 2, 50, 50 + central / 2])
+    lo, median, hi = np.percentile(array, [50 - central / 2, 50, 50 + central / 2])
     width = (hi - lo) / (2 * norm.ppf(0.5 + central / 200))
     if not relative:
         return float(width)
@@ -68,12 +71,12 @@ def _riqr_value(re_model, re_baseline, q: int, names=("model", "baseline")) -> t
 
 
 def riqr(
-    re_model,
-    re_baseline,
+    re_model: npt.ArrayLike,
+    re_baseline: npt.ArrayLike,
     q: int = 75,
     n_bootstrap: int = 200,
     seed: int = 1,
-    names=("model", "baseline"),
+    names: tuple[str, str] = ("model", "baseline"),
 ) -> tuple[float, float, str]:
     """rIQR_q = 1 - eIQR_q(model) / eIQR_q(baseline) of the paired relative errors ``re_model``
     and ``re_baseline`` (n,) of the same objects, dimensionless.
@@ -117,7 +120,12 @@ def riqr(
     return float(value), error, "; ".join(flags)
 
 
-def summary(re_model, re_baseline, n_bootstrap=200, names=("model", "baseline")) -> dict:
+def summary(
+    re_model: np.ndarray,
+    re_baseline: np.ndarray,
+    n_bootstrap: int = 200,
+    names: tuple[str, str] = ("model", "baseline"),
+) -> dict:
     """n, the median RE of both, eIQR75/95 of both and riqr75/95 with their bootstrap errors and
     flags (riqr{q}_flags: riqr's, "" when none; NaN values where a width is zero or undefined)
     of the paired relative errors ``re_model`` and ``re_baseline`` (n,); ``names`` (model,
@@ -137,7 +145,13 @@ def summary(re_model, re_baseline, n_bootstrap=200, names=("model", "baseline"))
 
 
 def differential(
-    re_model, re_baseline, et, abs_eta, et_bins=ET_BINS, eta_edges=ABS_ETA_EDGES, n_bootstrap=100
+    re_model: np.ndarray,
+    re_baseline: np.ndarray,
+    et: np.ndarray,
+    abs_eta: np.ndarray,
+    et_bins: Iterable[tuple[float, float]] = ET_BINS,
+    eta_edges: Iterable[float] = ABS_ETA_EDGES,
+    n_bootstrap: int = 100,
 ) -> pd.DataFrame:
     """eIQR of baseline and model and rIQR (with riqr{q}_flags) in |eta| bins within ET bins,
     one row per bin (summary's columns); a bin with too few objects or no width has NaN and a
@@ -158,7 +172,7 @@ def differential(
     return pd.DataFrame(rows)
 
 
-def pulls(e_pred, sigma_e, e_true) -> np.ndarray:
+def pulls(e_pred: npt.ArrayLike, sigma_e: npt.ArrayLike, e_true: npt.ArrayLike) -> np.ndarray:
     """(E_pred - E_true) / sigma_E per object (n,): the check of a predicted per-object
     resolution (MDN models), as CMS checks its semi-parametric regression. NaN (no warning)
     where sigma_E is not positive and finite: such an object has no pull."""
@@ -168,38 +182,42 @@ def pulls(e_pred, sigma_e, e_true) -> np.ndarray:
     return np.divide(e_pred - e_true, sigma_e, out=np.full(e_pred.shape, np.nan), where=usable)
 
 
-def pull_summary(values) -> dict:
+def pull_summary(values: npt.ArrayLike) -> dict:
     """Pull width (robust: IQR / 1.349, and the standard deviation within |pull| < 5), mean, and
     the coverage of the 68 % and 95 % intervals (fraction with |pull| < 1 and < 1.96); a
     calibrated resolution gives width 1 and coverage 0.683 / 0.950. NaN entries are dropped.
     ``flags`` is "" or, with fewer than MIN_OBJECTS finite pulls (all other entries NaN then),
     "undefined width (n objects < MIN_OBJECTS)"; with fewer than 2 pulls within |pull| < 5,
     pull_std is NaN and flagged "undefined pull_std (k pulls within 5)"."""
-    values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
-    if len(values) < MIN_OBJECTS:
+    array = np.asarray(values, float)
+    array = array[np.isfinite(array)]
+    if len(array) < MIN_OBJECTS:
         return {
-            "n": len(values),
+            "n": len(array),
             **dict.fromkeys(
                 ("pull_mean", "pull_width", "pull_std", "coverage68", "coverage95"), float("nan")
             ),
-            "flags": f"undefined width ({len(values)} objects < {MIN_OBJECTS})",
+            "flags": f"undefined width ({len(array)} objects < {MIN_OBJECTS})",
         }
-    q25, median, q75 = np.percentile(values, [25, 50, 75])
-    core = values[np.abs(values) < 5]
+    q25, median, q75 = np.percentile(array, [25, 50, 75])
+    core = array[np.abs(array) < 5]
     return {
-        "n": len(values),
+        "n": len(array),
         "pull_mean": float(median),
         "pull_width": float((q75 - q25) / (2 * norm.ppf(0.75))),
         "pull_std": float(core.std()) if len(core) >= 2 else float("nan"),
-        "coverage68": float(np.mean(np.abs(values) < 1.0)),
-        "coverage95": float(np.mean(np.abs(values) < norm.ppf(0.975))),
+        "coverage68": float(np.mean(np.abs(array) < 1.0)),
+        "coverage95": float(np.mean(np.abs(array) < norm.ppf(0.975))),
         "flags": "" if len(core) >= 2 else f"undefined pull_std ({len(core)} pulls within 5)",
     }
 
 
 def differential_pulls(
-    values, et, abs_eta, et_bins=ET_BINS, eta_edges=ABS_ETA_EDGES
+    values: np.ndarray,
+    et: np.ndarray,
+    abs_eta: np.ndarray,
+    et_bins: Iterable[tuple[float, float]] = ET_BINS,
+    eta_edges: Iterable[float] = ABS_ETA_EDGES,
 ) -> pd.DataFrame:
     """pull_summary inclusively, in |eta| bins (all ET) and in ET bins (all |eta|)."""
     rows = [{"bin": "inclusive", "lo": np.nan, "hi": np.nan, **pull_summary(values)}]
@@ -212,7 +230,7 @@ def differential_pulls(
     return pd.DataFrame(rows)
 
 
-def finite(value) -> bool:
+def finite(value: object) -> TypeGuard[int | float | np.number]:
     """Whether ``value`` is a finite number (None, NaN, inf and strings are not): a number read
     back from metrics.json or a table may be any of these."""
     return isinstance(value, int | float | np.number) and bool(np.isfinite(value))

@@ -1,5 +1,5 @@
 """1 - sigma_CB / sigma_CB(reference) of two Z-peak fits of the same events, with the error of a
-paired bootstrap (docs/design.md section 9).
+paired bootstrap (docs/design.md#evaluation).
 
 Both energy hypotheses are fitted (egcalib.stats.bw_cb.fit_bw_cb) on each resample of the same
 events, so the error carries the correlation of the two widths; the error is half the central
@@ -9,7 +9,10 @@ counted. A zero reference width gives NaN with a flag, never an exception.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from egcalib.stats.bw_cb import FitError, FitResult, fit_bw_cb
 
@@ -20,14 +23,14 @@ MIN_DRAWS = 10
 
 
 def paired_sigma_improvement(
-    masses,
-    reference,
+    masses: npt.ArrayLike,
+    reference: npt.ArrayLike,
     nominal: FitResult,
     nominal_reference: FitResult,
-    weights=None,
+    weights: npt.ArrayLike | None = None,
     n_bootstrap: int = 50,
     seed: int = 1,
-    **fit_config,
+    **fit_config: Any,
 ) -> dict:
     """1 - sigma_CB / sigma_CB(reference) with its error from a paired bootstrap.
 
@@ -62,19 +65,20 @@ def paired_sigma_improvement(
             "bootstrap_degenerate": 0,
             "flags": ["zero baseline sigma"],
         }
-    masses, reference = np.asarray(masses, float), np.asarray(reference, float)
-    both = np.isfinite(masses) & np.isfinite(reference)
-    masses, reference = masses[both], reference[both]
-    weights = None if weights is None else np.asarray(weights, float)[both]
+    mass, mass_reference = np.asarray(masses, float), np.asarray(reference, float)
+    both = np.isfinite(mass) & np.isfinite(mass_reference)
+    mass, mass_reference = mass[both], mass_reference[both]
+    weight = None if weights is None else np.asarray(weights, float)[both]
     rng = np.random.default_rng(seed)
-    draws, degenerate = [], 0
-    for _ in range(n_bootstrap if len(masses) else 0):
-        pick = rng.integers(0, len(masses), len(masses))
-        w = None if weights is None else weights[pick]
+    draws: list[float] = []
+    degenerate = 0
+    for _ in range(n_bootstrap if len(mass) else 0):
+        pick = rng.integers(0, len(mass), len(mass))
+        w = None if weight is None else weight[pick]
         try:
-            a = fit_bw_cb(masses[pick], w, start=nominal.start, tail=nominal.tail, **fit_config)
+            a = fit_bw_cb(mass[pick], w, start=nominal.start, tail=nominal.tail, **fit_config)
             b = fit_bw_cb(
-                reference[pick],
+                mass_reference[pick],
                 w,
                 start=nominal_reference.start,
                 tail=nominal_reference.tail,
@@ -115,15 +119,15 @@ def _positive(sigma) -> bool:
     return bool(np.isfinite(sigma) and sigma > 0)
 
 
-def bootstrap_error(draws) -> tuple[float, int]:
+def bootstrap_error(draws: npt.ArrayLike) -> tuple[float, int]:
     """(error, outliers) of bootstrap resample values ``draws`` (k,): half the central 68 %
     interval and the number of draws more than OUTLIER_ERRORS errors from the median; non-finite
     draws are dropped, and (NaN, 0) is returned, never an exception, for fewer than MIN_DRAWS
     finite draws."""
-    draws = np.asarray(draws, float)
-    draws = draws[np.isfinite(draws)]
-    if len(draws) < MIN_DRAWS:
+    array = np.asarray(draws, float)
+    array = array[np.isfinite(array)]
+    if len(array) < MIN_DRAWS:
         return float("nan"), 0
-    low, median, high = np.percentile(draws, [15.865, 50, 84.135])
+    low, median, high = np.percentile(array, [15.865, 50, 84.135])
     error = float(0.5 * (high - low))
-    return error, int(np.sum(np.abs(draws - median) > OUTLIER_ERRORS * error))
+    return error, int(np.sum(np.abs(array - median) > OUTLIER_ERRORS * error))

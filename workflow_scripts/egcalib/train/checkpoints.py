@@ -1,6 +1,6 @@
 """Checkpoints of a training job: a backup every epoch that a killed job resumes from, the
 weights of the best validation epoch kept across resumes, and the fingerprint that makes a
-checkpoint of other settings or inputs stale (docs/design.md section 11). Every file is replaced
+checkpoint of other settings or inputs stale (docs/design.md#reliability). Every file is replaced
 atomically, so a job killed mid-write leaves the previous checkpoint intact.
 """
 
@@ -46,11 +46,11 @@ class BestValidationWeights(keras.callbacks.Callback):
         self.record_path = self.directory / "best.json"
         self.best = {"epoch": None, "value": float("inf")}
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         if self.record_path.exists() and self.weights_path.exists():
             self.best = json.loads(self.record_path.read_text())
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value) or value >= self.best["value"]:
             return
@@ -61,7 +61,7 @@ class BestValidationWeights(keras.callbacks.Callback):
         with atomic_path(self.record_path) as tmp:
             tmp.write_text(json.dumps(self.best))
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         if self.best["epoch"] is not None:
             self.model.load_weights(self.weights_path)
             log.info(
@@ -79,12 +79,12 @@ class StopAfter(keras.callbacks.Callback):
         super().__init__()
         self.epoch = epoch
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if epoch + 1 >= self.epoch:
             raise KeyboardInterrupt(f"stopped after epoch {epoch + 1}")
 
 
-def discard_stale_checkpoint(work_dir: Path, fingerprint) -> None:
+def discard_stale_checkpoint(work_dir: Path, fingerprint: object) -> None:
     """Keep ``work_dir``'s checkpoint only if it was written for the same ``fingerprint`` (any
     JSON-serialisable description of model, training settings and inputs): a job rerun because
     its config or inputs changed must start afresh, not resume the old training."""

@@ -6,6 +6,8 @@ the BDT's (envs/analysis.yaml) both draw it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from egcalib.core.atomic import save_figure
@@ -14,7 +16,7 @@ from egcalib.core.atomic import save_figure
 MAX_MARKERS = 60
 
 
-def plot_history(history: pd.DataFrame, path, title: str, step: str = "epoch") -> None:
+def plot_history(history: pd.DataFrame, path: str | Path, title: str, step: str = "epoch") -> None:
     """Training (``loss``) and, when present, validation (``val_loss``) loss against the 0-based
     ``step`` column ("epoch" or "round"), drawn from 1; written atomically as PNG."""
     import matplotlib

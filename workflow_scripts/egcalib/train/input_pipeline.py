@@ -1,13 +1,16 @@
-"""The one tf.data input pipeline, shared by training and inference (docs/design.md section 7).
+"""The one tf.data input pipeline, shared by training and inference (docs/design.md#shards).
 
-Shard files are read interleaved, records are batched *before* parsing (``tf.io.parse_example``
-on a batch is ~1.5x faster than one by one, docs/design.md section 12), raw image bytes are decoded
-(and upsampled in ``native`` mode), inputs are normalised with the training statistics, and
-batches are prefetched. Training shuffles with a seed and keeps batch shapes fixed (XLA);
-inference keeps the file order so predictions line up with the ids.
-"""
+Shard files are read interleaved, records are batched *before* parsing (``tf.io.parse_example`` on a
+batch is ~1.5x faster than one by one, docs/design.md#known-pitfalls), raw image bytes are decoded
+(and upsampled in ``native`` mode), inputs are normalised with the training statistics, and batches
+are prefetched. Training shuffles with a seed and keeps batch shapes fixed (XLA); inference keeps
+the file order so predictions line up with the ids."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -90,7 +93,9 @@ class InputPipeline:
             return self.upsampler.tf_upsample(stored, intensive=intensive, factor=factor)
         return stored if factor is None else stored * factor[:, None, None, None]
 
-    def parse_batch(self, serialized):
+    def parse_batch(
+        self, serialized: tf.Tensor
+    ) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
         """Parse a batch of serialized examples into (inputs, record) tensors."""
         record = tf.io.parse_example(serialized, self.spec)
         # The image's normalisation is applied while decoding (on the native cells in native
@@ -113,14 +118,14 @@ class InputPipeline:
 
     def dataset(
         self,
-        files,
+        files: Iterable[str | Path],
         batch_size: int,
         training: bool,
         target: str = "target",
         seed: int = 0,
         with_ids: bool = False,
         negative_weights: str = "abs",
-    ):
+    ) -> tf.data.Dataset:
         """A batched dataset over ``files``.
 
         ``target`` is ``"target"`` (E_true / E_acc, MC) or ``"label_target"`` (data labels).
@@ -167,7 +172,7 @@ class InputPipeline:
         return ds.map(to_keras, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
 
-def numpy_batches(dataset):
+def numpy_batches(dataset: tf.data.Dataset) -> Any:
     """Concatenate a finite dataset of dicts/tuples of tensors into numpy arrays (tests, tools)."""
     batches = list(dataset.as_numpy_iterator())
     return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *batches)

@@ -2,15 +2,20 @@
 
 All take (y_true, y_pred) with y_pred of shape (batch, 1), or (batch, 2) = (mu, sigma) for the
 mixture-density loss, and return per-sample values so Keras applies sample weights (a weight of 0
-masks objects without a target when MC and data are trained together, docs/design.md section 8).
+masks objects without a target when MC and data are trained together, docs/design.md#models).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import keras
 from keras import ops
+
+if TYPE_CHECKING:
+    import tensorflow as tf  # the Keras backend: its tensors
 
 
 def _residual(y_true, y_pred):
@@ -18,17 +23,17 @@ def _residual(y_true, y_pred):
 
 
 @keras.saving.register_keras_serializable(package="egcalib")
-def mae(y_true, y_pred):
+def mae(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     return ops.abs(_residual(y_true, y_pred))
 
 
 @keras.saving.register_keras_serializable(package="egcalib")
-def mse(y_true, y_pred):
+def mse(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     return ops.square(_residual(y_true, y_pred))
 
 
 @keras.saving.register_keras_serializable(package="egcalib")
-def logcosh(y_true, y_pred):
+def logcosh(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     r = _residual(y_true, y_pred)
     # log(cosh(r)) = |r| + log1p(exp(-2|r|)) - log 2, stable for large |r|.
     return ops.abs(r) + ops.log1p(ops.exp(-2.0 * ops.abs(r))) - math.log(2.0)
@@ -46,11 +51,11 @@ class LeakyGaussianKernel(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
         self.alpha, self.beta = alpha, beta
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         r = _residual(y_true, y_pred)
         return 1.0 - ops.exp(-ops.square(r) / (2.0 * self.alpha)) + self.beta * ops.abs(r)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "alpha": self.alpha, "beta": self.beta}
 
 
@@ -72,7 +77,7 @@ class GaussianNLL(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
         self.truncation = truncation
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         mu, sigma = y_pred[:, 0], y_pred[:, 1]
         z = (ops.reshape(y_true, (-1,)) - mu) / sigma
         if self.truncation is None:
@@ -82,11 +87,11 @@ class GaussianNLL(keras.losses.Loss):
         tail = ops.where(size > n, n * size - 0.5 * n * n, 0.5 * ops.square(size))
         return ops.log(sigma) + tail
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "truncation": self.truncation}
 
 
-def get_loss(config: dict):
+def get_loss(config: dict) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | keras.losses.Loss:
     """The loss of a model entry: {name: mae|mse|logcosh|lgk|mdn, ...parameters}."""
     name = config["name"]
     if name in ("mae", "mse", "logcosh"):

@@ -15,11 +15,18 @@ at the median correction and learns fluctuations of order one instead of a ~1 of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import keras
 from keras import layers, ops
 
 from egcalib.core.contract import N_TRACKS, SCALARS, TRACK_FEATURES
 from egcalib.train.normalisation import DEFAULT_TARGET_SCALE
+
+if TYPE_CHECKING:
+    import tensorflow as tf  # the Keras backend: its tensors
 
 INPUT_NAMES = ("image", "log_e_acc", "scalars", "tracks", "track_mask")
 
@@ -28,7 +35,7 @@ INPUT_NAMES = ("image", "log_e_acc", "scalars", "tracks", "track_mask")
 class FiLM(layers.Layer):
     """Feature-wise linear modulation: x * (1 + gamma) + beta, per channel."""
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
         features, gamma, beta = inputs
         return features * (1.0 + gamma[:, None, None, :]) + beta[:, None, None, :]
 
@@ -37,7 +44,7 @@ class FiLM(layers.Layer):
 class MaskedPooling(layers.Layer):
     """Sum and mean over the real tracks: invariant to their order and to the padding."""
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
         features, mask = inputs
         mask = ops.expand_dims(ops.cast(mask, features.dtype), -1)
         total = ops.sum(features * mask, axis=1)
@@ -49,7 +56,7 @@ class MaskedPooling(layers.Layer):
 class MaskTracks(layers.Layer):
     """Zero the per-track features of padding slots (Dense biases would make them non-zero)."""
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
         features, mask = inputs
         return features * ops.expand_dims(ops.cast(mask, features.dtype), -1)
 
@@ -62,10 +69,10 @@ class TargetScale(layers.Layer):
         super().__init__(**kwargs)
         self.median, self.iqr = float(median), float(iqr)
 
-    def call(self, z):
+    def call(self, z: tf.Tensor) -> tf.Tensor:
         return self.median + self.iqr * z
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "median": self.median, "iqr": self.iqr}
 
 
@@ -75,10 +82,10 @@ class SigmaScale(layers.Layer):
     from the validation pulls (resolution_calibration.calibrate_sigma), so the saved model, its
     float32 copy and ONNX all carry the calibrated resolution."""
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.scale = self.add_weight(shape=(), initializer="ones", trainable=False, name="scale")
 
-    def call(self, sigma):
+    def call(self, sigma: tf.Tensor) -> tf.Tensor:
         return sigma * ops.cast(self.scale, sigma.dtype)
 
 
@@ -100,7 +107,10 @@ def conv_channels(cnn: dict) -> list[int]:
 
 
 def build_model(
-    spec: dict, image_shape, time_images: bool = False, target_scale=DEFAULT_TARGET_SCALE
+    spec: dict,
+    image_shape: Sequence[int],
+    time_images: bool = False,
+    target_scale: tuple[float, float] = DEFAULT_TARGET_SCALE,
 ) -> keras.Model:
     """The Keras network of ``spec`` (a resolved model entry, egcalib.core.model_specs);
     ``target_scale`` is (median, IQR) of the training targets (normalisation.json)."""
@@ -241,7 +251,7 @@ def copy_weights(source: keras.Model, target: keras.Model) -> int:
     return copied
 
 
-def load_for_inference(path) -> keras.Model:
+def load_for_inference(path: str | Path) -> keras.Model:
     """A saved model (``model.keras``) as its float32 copy (float32_copy), without its
     optimizer. Importing this module registers the custom layers; the losses are imported here
     for models saved with theirs."""

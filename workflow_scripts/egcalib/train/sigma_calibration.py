@@ -12,11 +12,17 @@ recalibrate quantiles) instead of the NLL, which the tails would dominate again.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from egcalib.stats.metrics import pulls as energy_pulls
 from egcalib.train.models import SigmaScale
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +30,7 @@ COVERAGE_68 = 0.6827  # P(|z| < 1) for a standard normal z
 MIN_VALIDATION_OBJECTS = 100
 
 
-def coverage_scale(pulls, coverage: float = COVERAGE_68) -> float:
+def coverage_scale(pulls: npt.ArrayLike, coverage: float = COVERAGE_68) -> float:
     """The factor s (> 0) by which sigma is multiplied so that a fraction ``coverage`` of the
     objects has |pull| / s < 1: the ``coverage`` quantile of |pull| (n,), NaNs dropped. Raises
     ValueError for fewer than MIN_VALIDATION_OBJECTS finite pulls or a zero quantile."""
@@ -41,7 +47,7 @@ def coverage_scale(pulls, coverage: float = COVERAGE_68) -> float:
     return scale
 
 
-def validation_pulls(model, dataset) -> np.ndarray:
+def validation_pulls(model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
     """(mu - target) / sigma (n,) (metrics.pulls) of the objects of ``dataset`` (batches of
     (inputs, target, weight), as training_data gives) with a non-zero weight; the model's output
     is (mu, sigma) per object, in units of the correction E / E_acc, so these are the energy
@@ -54,7 +60,7 @@ def validation_pulls(model, dataset) -> np.ndarray:
     return np.concatenate(pulls) if pulls else np.zeros(0)
 
 
-def calibrate_sigma(model, dataset) -> float | None:
+def calibrate_sigma(model: keras.Model, dataset: tf.data.Dataset) -> float | None:
     """Set the SigmaScale layer of an MDN ``model`` to coverage_scale of its pulls on
     ``dataset`` (the validation split) and return the scale; None (nothing done) for a model
     without a per-object resolution. With too few validation objects the scale stays 1 and a

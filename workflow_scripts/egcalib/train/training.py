@@ -1,7 +1,7 @@
-"""Training one model (docs/design.md section 8).
+"""Training one model (docs/design.md#models).
 
 Deterministic given the seed; mixed precision and XLA on a GPU, plain float32 on CPU (XLA on CPU
-is configurable: ~3x faster for a ~0.7M-parameter model, docs/design.md section 12); Adam with a
+is configurable: ~3x faster for a ~0.7M-parameter model, docs/design.md#known-pitfalls); Adam with a
 plateau or cosine learning-rate schedule and early stopping; a backup of model and optimizer state
 every epoch, so a killed job rerun resumes at the next epoch with the weights it saved; the model
 written is that of the epoch with the lowest validation loss (kept across resumes), an MDN
@@ -16,7 +16,9 @@ import hashlib
 import logging
 import math
 import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import pandas as pd
@@ -37,6 +39,9 @@ from egcalib.train.normalisation import DEFAULT_TARGET_SCALE
 from egcalib.train.sigma_calibration import calibrate_sigma
 from egcalib.train.weights import TARGET_COLUMN
 
+if TYPE_CHECKING:
+    from egcalib.train.input_pipeline import InputPipeline
+
 log = logging.getLogger(__name__)
 
 
@@ -47,10 +52,10 @@ def has_gpu() -> bool:
 def compile_model(
     spec: dict,
     training: dict,
-    image_shape,
+    image_shape: Sequence[int],
     time_images: bool,
-    target_scale=DEFAULT_TARGET_SCALE,
-):
+    target_scale: tuple[float, float] = DEFAULT_TARGET_SCALE,
+) -> keras.Model:
     """Build and compile the Keras model of ``spec`` (a resolved model entry) with its loss and
     the optimizer of ``training``."""
     gpu = has_gpu()
@@ -84,10 +89,10 @@ class FiniteLoss(keras.callbacks.Callback):
         self.name = name
         self.epoch = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             raise FloatingPointError(
@@ -96,7 +101,7 @@ class FiniteLoss(keras.callbacks.Callback):
                 "weight, or a diverging training (learning rate)"
             )
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("val_loss")
         if loss is not None and not math.isfinite(loss):
             raise FloatingPointError(
@@ -108,19 +113,19 @@ class FiniteLoss(keras.callbacks.Callback):
 def train(
     spec: dict,
     training: dict,
-    train_data,
-    val_data,
-    image_shape,
-    out_model,
-    out_history,
-    out_plot,
-    work_dir,
-    time_images=False,
-    stop_after_epoch=None,
-    extra_callbacks=(),
-    target_scale=DEFAULT_TARGET_SCALE,
-    fingerprint=None,
-    initial_model=None,
+    train_data: tf.data.Dataset,
+    val_data: tf.data.Dataset,
+    image_shape: Sequence[int],
+    out_model: str | Path,
+    out_history: str | Path,
+    out_plot: str | Path,
+    work_dir: str | Path,
+    time_images: bool = False,
+    stop_after_epoch: int | None = None,
+    extra_callbacks: Iterable[keras.callbacks.Callback] = (),
+    target_scale: tuple[float, float] = DEFAULT_TARGET_SCALE,
+    fingerprint: object = None,
+    initial_model: str | Path | None = None,
 ) -> keras.Model:
     """Train, resuming from ``work_dir`` when a previous run of the same job was killed.
     ``target_scale`` is the (median, IQR) of the training targets (normalisation.json);
@@ -251,7 +256,7 @@ def check_training_size(model_name: str, n_objects: int, batch_size: int) -> Non
         )
 
 
-def check_validation_size(model_name: str, n_val_objects: int, datasets) -> None:
+def check_validation_size(model_name: str, n_val_objects: int, datasets: Iterable[str]) -> None:
     """The best epoch, early stopping and the learning-rate plateau all follow the validation
     loss: a model without validation objects would train blind and keep its last epoch."""
     if n_val_objects == 0:
@@ -263,14 +268,14 @@ def check_validation_size(model_name: str, n_val_objects: int, datasets) -> None
 
 
 def training_data(
-    pipeline,
+    pipeline: InputPipeline,
     files_by_kind: dict,
     batch_size: int,
     seed: int,
     source_weights: dict,
     training: bool,
     negative_weights: str = "abs",
-):
+) -> tf.data.Dataset:
     """MC files train on the truth target, data files on the Z-mass labels; with both, batches
     are drawn from the two sources with the configured weights, so the expected loss is the
     weighted sum L(MC) + L(data) of seed 000. Object weights follow the ``negative_weights``

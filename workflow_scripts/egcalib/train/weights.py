@@ -1,5 +1,5 @@
 """Training weights: one policy for negative and zero MC event weights, the same for every trainer
-(docs/design.md section 8; config ``training.negative_weights``).
+(docs/design.md#models; config ``training.negative_weights``).
 
 NLO generators (Sherpa, MG5_aMC@NLO) give ~30 % of their events a negative ``mcEventWeight``: the
 sign comes from the matrix element's NLO subtraction, not from the shower or the detector. The
@@ -26,11 +26,21 @@ f = 0.3). Both trainers log it for the signed weights and for those trained on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import numpy.typing as npt
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from egcalib.skim.duplicates import IDENTITY, table_without_later_copies
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 # The values of training.negative_weights (config.schema.yaml); abs is the default.
 NEGATIVE_WEIGHT_POLICIES = ("abs", "drop", "unit")
@@ -39,7 +49,7 @@ NEGATIVE_WEIGHT_POLICIES = ("abs", "drop", "unit")
 TARGET_COLUMN = {"mc": "target", "data": "label_target"}
 
 
-def trained_weights(weight, policy: str, xp=np):
+def trained_weights(weight: Any, policy: str, xp: ModuleType = np) -> Any:
     """The weights a trainer uses for the signed per-object ``weight`` under ``policy``
     (NEGATIVE_WEIGHT_POLICIES): ``abs`` |w|, ``drop`` max(w, 0), ``unit`` 1 for every non-zero
     weight; a zero weight stays zero. ``xp`` is the array namespace: numpy (the BDT) or
@@ -58,7 +68,7 @@ def trained_weights(weight, policy: str, xp=np):
     )
 
 
-def effective_sample_size(weight) -> float:
+def effective_sample_size(weight: npt.ArrayLike) -> float:
     """Kish's effective sample size (sum w)^2 / sum w^2 of ``weight`` (n,); 0 for no weights or
     only zero ones."""
     w = np.asarray(weight, np.float64)
@@ -66,7 +76,7 @@ def effective_sample_size(weight) -> float:
     return float(np.sum(w)) ** 2 / squares if squares > 0 else 0.0
 
 
-def weight_summary(weight, policy: str) -> dict:
+def weight_summary(weight: npt.ArrayLike, policy: str) -> dict:
     """Counts and effective sample sizes of the signed ``weight`` (n,) of training objects and of
     the weights trained on under ``policy``: ``n``, ``negative``, ``zero``, ``n_eff_signed``,
     ``n_eff_trained``."""
@@ -80,7 +90,7 @@ def weight_summary(weight, policy: str) -> dict:
     }
 
 
-def describe_weights(model: str, what: str, weight, policy: str) -> str:
+def describe_weights(model: str, what: str, weight: npt.ArrayLike, policy: str) -> str:
     """One log line on the weights of ``what`` (e.g. "mc train objects") of ``model``."""
     s = weight_summary(weight, policy)
     return (
@@ -90,7 +100,7 @@ def describe_weights(model: str, what: str, weight, policy: str) -> str:
     )
 
 
-def check_finite(values, what: str, where: str) -> None:
+def check_finite(values: npt.ArrayLike, what: str, where: str) -> None:
     """Raise ValueError naming ``where`` when ``values`` (n,) hold NaN or infinity."""
     values = np.asarray(values, np.float64)
     bad = ~np.isfinite(values)
@@ -101,7 +111,14 @@ def check_finite(values, what: str, where: str) -> None:
         )
 
 
-def sidecar_objects(path, split: str, kind: str, columns=(), model: str | None = None, later=None):
+def sidecar_objects(
+    path: str | Path,
+    split: str,
+    kind: str,
+    columns: Iterable[str] = (),
+    model: str | None = None,
+    later: pd.DataFrame | None = None,
+) -> pa.Table:
     """The objects of ``split`` with a target in the shard sidecar ``path`` (pyarrow table of
     ``columns``, the target column of ``kind`` and ``weight``): a NaN target means none (no
     truth match, no label) and leaves the object out, as the input pipeline gives it weight 0;
@@ -122,7 +139,9 @@ def sidecar_objects(path, split: str, kind: str, columns=(), model: str | None =
     return table
 
 
-def split_weights(files_by_kind: dict, split: str, model: str | None = None, later=None) -> dict:
+def split_weights(
+    files_by_kind: dict, split: str, model: str | None = None, later: pd.DataFrame | None = None
+) -> dict[str, np.ndarray]:
     """{kind: signed weights (n,) float64} of the objects of ``split`` with a target in the
     sidecars of ``files_by_kind`` ("mc" / "data" -> paths), checked by sidecar_objects; kinds
     without files are left out."""
@@ -139,8 +158,8 @@ def split_weights(files_by_kind: dict, split: str, model: str | None = None, lat
 
 
 def describe_split_weights(
-    model: str, files_by_kind: dict, split: str, policy: str, later=None
-) -> list:
+    model: str, files_by_kind: dict, split: str, policy: str, later: pd.DataFrame | None = None
+) -> list[str]:
     """describe_weights lines, one per kind, of the objects of ``split`` with a target in the
     sidecars of ``files_by_kind``, checked by sidecar_objects (a non-finite weight or an
     infinite target raises ValueError naming ``model`` and the file)."""
