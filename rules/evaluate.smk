@@ -1,4 +1,4 @@
-# Evaluation per model and the comparison of all models (docs/design.md section 9).
+# Evaluation per model and the comparison of all models (docs/design.md#evaluation).
 
 
 rule evaluate:

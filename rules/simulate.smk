@@ -1,4 +1,4 @@
-# The embedded default input: the toy ATLAS-like calorimeter (docs/design.md section 4).
+# The embedded default input: the toy ATLAS-like calorimeter (docs/design.md#the-embedded-default).
 
 
 rule derive_baseline_calibration:

@@ -257,8 +257,8 @@ def _own_ntuples_config(repo, tmp_path, **changes):
 
 
 def test_own_ntuples_alone_plan_no_simulated_dataset(repo, tmp_path):
-    """configs/own-ntuples.yaml (README, "Your own ntuples"): only the user's datasets are
-    skimmed and evaluated, the models train on them, and nothing is simulated."""
+    """configs/own-ntuples.yaml (docs/own-ntuples.md#your-own-ntuples-alone): only the user's
+    datasets are skimmed and evaluated, the models train on them, and nothing is simulated."""
     result = _dry_run(repo, tmp_path / "run", _own_ntuples_config(repo, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     for rule in ("simulate", "derive_baseline_calibration", "validate_simulation"):

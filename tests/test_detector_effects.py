@@ -1,5 +1,5 @@
-"""Each detector effect of the toy calorimeter has the documented size (README, "The toy
-detector: decisions"), and switching it off removes it."""
+"""Each detector effect of the toy calorimeter has the documented size (docs/toy-detector.md),
+and switching it off removes it."""
 
 from __future__ import annotations
 
