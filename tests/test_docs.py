@@ -194,3 +194,16 @@ def test_a_broken_link_is_caught(tmp_path):
         target for _, target, bases in doc_links(page) if broken(target, page, bases) is not None
     ]
     assert problems == ["missing.md", "other.md#no-such-heading", "other.md#nothing"]
+
+
+def test_one_version_in_package_citation_and_changelog():
+    """The release is the same everywhere: the installed package (what the results cards and the
+    ONNX metadata report), pyproject.toml, CITATION.cff and a heading of CHANGELOG.md."""
+    import tomllib
+
+    from egcalib import __version__
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert __version__ == version, "reinstall: pip install -e ."
+    assert re.search(rf"^version: {re.escape(version)}$", (REPO / "CITATION.cff").read_text(), re.M)
+    assert re.search(rf"^## {re.escape(version)}\b", (REPO / "CHANGELOG.md").read_text(), re.M)

@@ -27,7 +27,6 @@ def test_onnx_output_equals_keras(default_config, tmp_path, name, loss):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     metadata = session.get_modelmeta().custom_metadata_map
     assert metadata == {"egcalib_version": __version__, "model_name": model.name}
-    assert __version__ == "0.1.0"  # pyproject.toml's, through the installed package
 
 
 @pytest.fixture
