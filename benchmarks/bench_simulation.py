@@ -13,26 +13,15 @@ from pathlib import Path
 
 import awkward as ak
 import numpy as np
-import yaml
+from small_simulation import default_config, small_simulation
 
 from egcalib.core.root_writing import write_tree
-from egcalib.simulation.baseline_calibration import derive_baseline_calibration
-from egcalib.simulation.config import simulation_config
 from egcalib.simulation.events import BLOCK_EVENTS, simulate_chunk
 from egcalib.simulation.ntuple import branch_dtypes
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def main(n_events: int = 10000) -> None:
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    sim = simulation_config(config["simulation"], config["images"])
-    sim["calibration"]["objects_per_type"] = {
-        "electron": 20000,
-        "unconverted": 5000,
-        "converted": 5000,
-    }
-    calibration = derive_baseline_calibration(sim)
+    sim, calibration = small_simulation(default_config(), photons_per_type=5000)
     chunk = BLOCK_EVENTS
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

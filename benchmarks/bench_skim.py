@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 
 import yaml
+from small_simulation import REPO, default_config, small_simulation
 
-REPO = Path(__file__).resolve().parents[1]
+# The tests' helpers (tests/ntuple_builder.py: skim_with), here and in PEAK_MEMORY's process.
+TESTS = str(REPO / "tests")
+sys.path.insert(0, TESTS)
 PEAK_MEMORY = r"""
 import json, re, sys, yaml
-from egcalib.skim.skimming import skim_file
+sys.path.insert(0, sys.argv[5])
+from ntuple_builder import skim_with
 config = yaml.safe_load(open(sys.argv[1]))
 config["skim"]["step_size"] = int(sys.argv[3])
-skim_file(sys.argv[2], sys.argv[4], sys.argv[4] + ".json", dataset="mc_zee", file_name="f",
-          kind="mc", process="zee", ntuple=config["ntuple"], selection=config["selection"],
-          skim=config["skim"], native_shapes=config["images"]["native_shapes"])
+skim_with(config, sys.argv[2], sys.argv[4], dataset="mc_zee", file_name="f")
 # VmHWM belongs to this address space; ru_maxrss would carry the parent's peak across exec.
 status = open("/proc/self/status").read()
 print(json.dumps(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024))
@@ -31,24 +33,17 @@ print(json.dumps(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024))
 
 
 def main(n_events: int = 20000) -> None:
-    from egcalib.simulation.baseline_calibration import derive_baseline_calibration
-    from egcalib.simulation.config import simulation_config
+    from ntuple_builder import skim_with
+
     from egcalib.simulation.events import simulate_file
     from egcalib.skim.reading import iterate
-    from egcalib.skim.skimming import needed_branches, skim_file
+    from egcalib.skim.skimming import needed_branches
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    sim = simulation_config(config["simulation"], config["images"])
-    sim["calibration"]["objects_per_type"] = {
-        "electron": 20000,
-        "unconverted": 4000,
-        "converted": 4000,
-    }
+    config = default_config()
+    sim, calibration = small_simulation(config, photons_per_type=4000)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "zee.root"
-        simulate_file(
-            path, "mc_zee", "zee", "mc", 0, n_events, sim, derive_baseline_calibration(sim)
-        )
+        simulate_file(path, "mc_zee", "zee", "mc", 0, n_events, sim, calibration)
         size_mb = path.stat().st_size / 1e6
         names = needed_branches("zee", True, [config["selection"]["zee"]["trigger"]])
         start = time.perf_counter()
@@ -56,19 +51,7 @@ def main(n_events: int = 20000) -> None:
             pass
         read_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        skim_file(
-            str(path),
-            f"{tmp}/out.parquet",
-            f"{tmp}/out.json",
-            dataset="mc_zee",
-            file_name="f",
-            kind="mc",
-            process="zee",
-            ntuple=config["ntuple"],
-            selection=config["selection"],
-            skim=config["skim"],
-            native_shapes=config["images"]["native_shapes"],
-        )
+        skim_with(config, path, f"{tmp}/out.parquet", dataset="mc_zee", file_name="f")
         skim_seconds = time.perf_counter() - start
         print(f"skim: {n_events} Z->ee events, {size_mb:.1f} MB")
         print(
@@ -92,6 +75,7 @@ def main(n_events: int = 20000) -> None:
                     str(path),
                     str(step),
                     f"{tmp}/mem.parquet",
+                    TESTS,
                 ],
                 capture_output=True,
                 text=True,

@@ -1,12 +1,18 @@
-"""Hand-built contract ntuples for skim tests: events as lists of object dicts."""
+"""Hand-built contract ntuples for skim tests: events as lists of object dicts; and skim_with,
+the skim of one file with a config's settings (the tests' and benchmarks' one call of skim_file).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
 
 from egcalib.core.contract import all_branches
 from egcalib.core.root_writing import write_tree
+from egcalib.skim.selection import Cutflow
+from egcalib.skim.skimming import skim_file
 
 NATIVE_SHAPES = {"lr0": [7, 5], "lr1": [56, 5], "lr2": [7, 11], "lr3": [7, 11]}
 ELECTRON = {
@@ -139,3 +145,39 @@ def write_events(
         dtypes = {rename.get(k, k): v for k, v in dtypes.items()}
     write_tree(path, tree, [branches], dtypes)
     return path
+
+
+def skim_with(
+    config: dict,
+    source,
+    out,
+    cutflow=None,
+    *,
+    dataset: str,
+    file_name: str | None = None,
+    kind: str = "mc",
+    process: str = "zee",
+    **settings,
+) -> Cutflow:
+    """skim_file of ``source`` into the object table ``out`` and the cutflow JSON ``cutflow``
+    (by default ``out`` with the suffix .json) under ``config``'s ntuple, selection, skim and
+    images.native_shapes. ``file_name`` is ``out``'s stem unless given; ``settings`` (skim=,
+    native_shapes=, out_events=, ...) replace or add to what skim_file is given."""
+    out = Path(out)
+    arguments = {
+        "ntuple": config["ntuple"],
+        "selection": config["selection"],
+        "skim": config["skim"],
+        "native_shapes": config["images"]["native_shapes"],
+        **settings,
+    }
+    return skim_file(
+        str(source),
+        str(out),
+        str(out.with_suffix(".json") if cutflow is None else cutflow),
+        dataset=dataset,
+        file_name=out.stem if file_name is None else file_name,
+        kind=kind,
+        process=process,
+        **arguments,
+    )

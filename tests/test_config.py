@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 
 import pytest
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+from workflow_utils import dry_run
 
 
 def _rejected(config, repo) -> str:
@@ -61,7 +60,7 @@ def test_external_dataset_needs_files(default_config, repo):
 
 
 def test_dry_run_builds_the_dag(repo, tmp_path):
-    result = _dry_run(repo, tmp_path)
+    result = dry_run(tmp_path, repo / "config.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     for rule in (
         "simulate",
@@ -80,25 +79,7 @@ def test_dry_run_builds_the_dag(repo, tmp_path):
 
 
 def test_paper_scale_config_builds_its_dag(repo, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--directory",
-            str(tmp_path),
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--configfile",
-            str(repo / "config.yaml"),
-            str(repo / "configs/paper.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        timeout=600,
-    )
+    result = dry_run(tmp_path, repo / "config.yaml", repo / "configs/paper.yaml", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     import re
 
@@ -112,24 +93,7 @@ def test_bad_config_stops_the_workflow_naming_the_key(repo, tmp_path):
         "datasets:\n  mc_zee: {kind: mc, process: zee, source: simulate, "
         "n_files: 0, events_per_file: 10}\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--directory",
-            str(tmp_path),
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--configfile",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        timeout=300,
-    )
+    result = dry_run(tmp_path, bad)
     assert result.returncode != 0
     assert "n_files" in result.stdout + result.stderr
 
@@ -217,28 +181,6 @@ def test_init_from_names_another_cnn_model_without_a_cycle(default_config):
         check_init_from("recommended_photon", cycle, defaults)
 
 
-def _dry_run(repo, tmp_path, *configs):
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--directory",
-            str(tmp_path),
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--configfile",
-            str(repo / "config.yaml"),
-            *map(str, configs),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        timeout=300,
-    )
-
-
 def _own_ntuples_config(repo, tmp_path, **changes):
     """configs/own-ntuples.yaml with its paths pointing at two (empty) files of each dataset: a
     dry run plans from the file names and never opens them."""
@@ -259,7 +201,7 @@ def _own_ntuples_config(repo, tmp_path, **changes):
 def test_own_ntuples_alone_plan_no_simulated_dataset(repo, tmp_path):
     """configs/own-ntuples.yaml (docs/own-ntuples.md#your-own-ntuples-alone): only the user's
     datasets are skimmed and evaluated, the models train on them, and nothing is simulated."""
-    result = _dry_run(repo, tmp_path / "run", _own_ntuples_config(repo, tmp_path))
+    result = dry_run(tmp_path / "run", repo / "config.yaml", _own_ntuples_config(repo, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     for rule in ("simulate", "derive_baseline_calibration", "validate_simulation"):
         assert f"rule {rule}:" not in result.stdout, rule
@@ -274,7 +216,7 @@ def test_own_ntuples_alone_plan_no_simulated_dataset(repo, tmp_path):
 
 def test_a_model_training_on_a_dataset_left_out_is_a_clear_error(repo, tmp_path):
     config = _own_ntuples_config(repo, tmp_path, selected_models=["recommended_photon"])
-    result = _dry_run(repo, tmp_path / "run", config)
+    result = dry_run(tmp_path / "run", repo / "config.yaml", config)
     assert result.returncode != 0
     assert "model recommended_photon: train_on names unknown datasets ['mc_zmumug']" in (
         result.stdout + result.stderr
@@ -283,6 +225,6 @@ def test_a_model_training_on_a_dataset_left_out_is_a_clear_error(repo, tmp_path)
 
 def test_selected_datasets_must_exist(repo, tmp_path):
     config = _own_ntuples_config(repo, tmp_path, selected_datasets=["my_zee_mc", "my_zee_dat"])
-    result = _dry_run(repo, tmp_path / "run", config)
+    result = dry_run(tmp_path / "run", repo / "config.yaml", config)
     assert result.returncode != 0
     assert "selected_datasets: unknown datasets ['my_zee_dat']" in result.stdout + result.stderr

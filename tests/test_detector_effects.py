@@ -7,8 +7,8 @@ import copy
 
 import numpy as np
 import pytest
+from toy_showers import mc_showers
 
-from egcalib.simulation.calorimeter import simulate_showers
 from egcalib.simulation.detector import CONVERTED, EFFECTS, ELECTRON, UNCONVERTED, upstream_material
 from egcalib.simulation.inner_detector import bremsstrahlung
 from egcalib.simulation.lateral import lateral_width_scales
@@ -65,16 +65,8 @@ def test_brem_moves_energy_out_of_the_cluster_into_the_window(sim):
     outside = {}
     for label, effects in (("on", ("bremsstrahlung",)), ("off", ())):
         variant = _only(sim, *effects)
-        showers = simulate_showers(
-            energy,
-            eta,
-            rng.uniform(-3, 3, n),
-            charge,
-            np.full(n, ELECTRON),
-            np.full(n, 30.0),
-            variant,
-            variant["detectors"]["mc"],
-            rng,
+        showers = mc_showers(
+            variant, energy, eta, rng.uniform(-3, 3, n), charge, ELECTRON, 30.0, rng
         )
         window = sum(c.sum(axis=(1, 2)) for c in showers.cells.values())
         outside[label] = np.mean((window - _cluster_sum(showers, variant)) / window)
@@ -99,15 +91,14 @@ def test_upstream_loss_is_partly_seen_by_the_presampler(sim):
     n = 20000
     rng = np.random.default_rng(4)
     eta = rng.uniform(0.3, 0.7, n)
-    showers = simulate_showers(
+    showers = mc_showers(
+        sim,
         np.full(n, 50.0),
         eta,
         rng.uniform(-3, 3, n),
         np.where(rng.uniform(size=n) < 0.5, 1, -1),
-        np.full(n, ELECTRON),
-        np.full(n, 34.0),
-        sim,
-        sim["detectors"]["mc"],
+        ELECTRON,
+        34.0,
         rng,
     )
     masks = cluster_masks(sim["native_shapes"], sim["cluster_size"])
@@ -158,15 +149,14 @@ def test_cluster_noise_and_pileup_have_their_size(sim, effect):
     variant = _only(sim, effect)
     spread = {}
     for mu in (15.0, 60.0):
-        showers = simulate_showers(
+        showers = mc_showers(
+            variant,
             np.full(n, 1e-4),
             rng.uniform(-0.5, 0.5, n),
             rng.uniform(-3, 3, n),
             np.zeros(n),
-            np.full(n, UNCONVERTED),
-            np.full(n, mu),
-            variant,
-            variant["detectors"]["mc"],
+            UNCONVERTED,
+            mu,
             rng,
         )
         spread[mu] = _cluster_sum(showers, variant).std()
@@ -180,15 +170,14 @@ def test_cluster_noise_and_pileup_have_their_size(sim, effect):
         )
         assert abs(spread[15.0] / expected - 1) < 0.03
         assert abs(spread[60.0] / expected - 1) < 0.03
-    silent = simulate_showers(
+    silent = mc_showers(
+        _only(sim),
         np.full(100, 1e-4),
         np.zeros(100),
         np.zeros(100),
         np.zeros(100),
-        np.full(100, UNCONVERTED),
-        np.full(100, 60.0),
-        _only(sim),
-        sim["detectors"]["mc"],
+        UNCONVERTED,
+        60.0,
         rng,
     )
     assert np.abs(_cluster_sum(silent, sim)).std() < 0.01  # only the sampling of 0.1 MeV

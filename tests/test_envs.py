@@ -51,26 +51,8 @@ def test_slurm_profile_requests_gpus_for_training_only(repo):
 
 
 def test_bare_profile_name_resolves_from_the_repository_root(repo, tmp_path):
-    import subprocess
-    import sys
+    from workflow_utils import dry_run
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--profile",
-            "slurm",
-            "-n",
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(repo / "config.yaml"),
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = dry_run(tmp_path, repo / "config.yaml", args=("--profile", "slurm"), snakefile=None)
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"^train\s+\d+$", result.stdout, re.M)

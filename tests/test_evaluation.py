@@ -300,25 +300,22 @@ def test_non_convergent_fits_report_failure():
 @pytest.fixture(scope="module")
 def z_skims(tmp_path_factory, sim, calibration, default_config):
     """Skimmed MC Z -> ee and Z -> mumugamma objects, large enough for Z-peak fits."""
+    from ntuple_builder import skim_with
+
     from egcalib.simulation.events import simulate_file
-    from egcalib.skim.skimming import skim_file
 
     out = tmp_path_factory.mktemp("zskims")
     frames = []
     for dataset, process, n in (("mc_zee", "zee", 700), ("mc_zmumug", "zmumug", 4000)):
         simulate_file(out / f"{dataset}.root", dataset, process, "mc", 0, n, sim, calibration)
-        skim_file(
-            str(out / f"{dataset}.root"),
-            str(out / f"{dataset}.parquet"),
-            str(out / f"{dataset}.csv"),
+        skim_with(
+            default_config,
+            out / f"{dataset}.root",
+            out / f"{dataset}.parquet",
+            out / f"{dataset}.csv",
             dataset=dataset,
             file_name="f000",
-            kind="mc",
             process=process,
-            ntuple=default_config["ntuple"],
-            selection=default_config["selection"],
-            skim=default_config["skim"],
-            native_shapes=default_config["images"]["native_shapes"],
         )
         frames.append(pd.read_parquet(out / f"{dataset}.parquet"))
     return pd.concat(frames, ignore_index=True)

@@ -28,25 +28,21 @@ EPOCHS = 10
 
 def _gun_shards(out, name, file_index, n_events, sim, calibration, config, splits, shards):
     """Single electrons from the simulator, skimmed and written to shards like the workflow."""
+    from ntuple_builder import skim_with
+
     from egcalib.shards.writing import write_shards
     from egcalib.simulation.events import simulate_file
-    from egcalib.skim.skimming import skim_file
 
     simulate_file(
         out / f"{name}.root", "mc_egun", "egun", "mc", file_index, n_events, sim, calibration
     )
-    skim_file(
-        str(out / f"{name}.root"),
-        str(out / f"{name}.parquet"),
-        str(out / f"{name}.cutflow.json"),
+    skim_with(
+        config,
+        out / f"{name}.root",
+        out / f"{name}.parquet",
+        out / f"{name}.cutflow.json",
         dataset="mc_egun",
-        file_name=name,
-        kind="mc",
         process="egun",
-        ntuple=config["ntuple"],
-        selection=config["selection"],
-        skim=config["skim"],
-        native_shapes=config["images"]["native_shapes"],
     )
     paths = {split: out / f"{name}.{split}.tfrecord" for split in ("train", "val", "test")}
     write_shards(

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from ntuple_builder import skim_with
 
 from egcalib.core.contract import LAYERS
 from egcalib.skim.branch_mapping import NtupleContentError
@@ -25,7 +26,6 @@ from egcalib.skim.duplicates import (
     shard_drop_keys,
     write_report,
 )
-from egcalib.skim.skimming import skim_file
 
 DATA = Path(__file__).parent / "data" / "quiet_inputs"
 # The reference ntuple (real_ntuples/zee_bool.root) gives 448 objects of 224 events.
@@ -35,18 +35,13 @@ REFERENCE_OBJECTS = 448
 def skim(config, name, out: Path, duplicates="drop"):
     """Skim one quiet input; (table, cutflow JSON, events path)."""
     table, flow, events = out / f"{name}.parquet", out / f"{name}.cutflow.json", out / f"{name}.ev"
-    skim_file(
-        str(DATA / f"{name}.root"),
-        str(table),
-        str(flow),
+    skim_with(
+        config,
+        DATA / f"{name}.root",
+        table,
+        flow,
         dataset="quiet",
-        file_name=name,
-        kind="mc",
-        process="zee",
-        ntuple=config["ntuple"],
-        selection=config["selection"],
         skim={**config["skim"], "duplicates": duplicates},
-        native_shapes=config["images"]["native_shapes"],
         out_events=str(events),
     )
     return pq.read_table(table).to_pandas(), json.loads(flow.read_text()), events

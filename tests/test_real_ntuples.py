@@ -13,13 +13,13 @@ import awkward as ak
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from ntuple_builder import skim_with
 
 from egcalib.skim.branch_mapping import InputFileError, NtupleContentError
 from egcalib.skim.branch_types import coerce, coerce_events, require_mask
 from egcalib.skim.cutflows import merge_cutflows
 from egcalib.skim.layouts import cell_windows, check_collections, first_difference
 from egcalib.skim.selection import select_zee
-from egcalib.skim.skimming import skim_file
 
 DATA = Path(__file__).parent / "data" / "real_ntuples"
 REFERENCE = {"objects": 448, "events": 224, "m_ee": 91.17}
@@ -33,19 +33,7 @@ def config(default_config):
 def skim(config, name, tmp_path, branches=None, kind="mc"):
     config["ntuple"]["branches"] = dict(branches or {})
     out = tmp_path / f"{Path(name).stem}.parquet"
-    flow = skim_file(
-        str(DATA / name),
-        str(out),
-        str(out.with_suffix(".json")),
-        dataset="real",
-        file_name=Path(name).stem,
-        kind=kind,
-        process="zee",
-        ntuple=config["ntuple"],
-        selection=config["selection"],
-        skim=config["skim"],
-        native_shapes=config["images"]["native_shapes"],
-    )
+    flow = skim_with(config, DATA / name, out, dataset="real", kind=kind)
     return pq.read_table(out), flow
 
 
@@ -146,54 +134,56 @@ def test_c_arrays_in_mev_through_expressions(config, tmp_path, reference, branch
     )
 
 
-def test_mev_unmapped_is_caught(config, tmp_path):
-    with pytest.raises(
-        NtupleContentError,
-        match=r"zee_carrays\.root: el_e \[branch el_e \(float\[\] el_e\[nel\]/F\)\]"
-        r".*median 5\.01e\+04 .*above 10000 GeV.*el_e: \"el_e / 1000\"",
-    ):
-        skim(config, "zee_carrays.root", tmp_path)
-    assert not (tmp_path / "zee_carrays.parquet").exists()
-
-
-def test_double32_with_range_misread_by_uproot_is_an_error_not_an_empty_skim(config, tmp_path):
-    with pytest.raises(
-        NtupleContentError,
-        match=r"zee_d32\.root: el_e \[branch el_e \(float\[\] "
-        r"el_e\[nel\]/d\[0,200,20\]\)\].*median 3\.\d+e-40 "
-        r".*below 0\.001 GeV",
-    ):
-        skim(config, "zee_d32.root", tmp_path)
-    assert not (tmp_path / "zee_d32.parquet").exists()
-
-
-def test_float16_leaf_uproot_cannot_interpret_is_named(config, tmp_path):
-    with pytest.raises(
-        NtupleContentError,
-        match=r"zee_float16\.root: el_e: branch 'el_e' "
-        r"\(leaf 'el_e\[nel\]/f'\) cannot be interpreted",
-    ):
-        skim(config, "zee_float16.root", tmp_path)
-
-
-def test_friend_trees_are_not_followed(config, tmp_path):
-    with pytest.raises(
-        InputFileError,
-        match=r"zee_friend\.root: missing branches .*"
-        r"el_truth_e \(unmapped\).*friend trees are not "
-        r"followed.*tree 'egamma_truth' .*el_truth_e",
-    ):
-        skim(config, "zee_friend.root", tmp_path)
-
-
-def test_truth_collection_of_another_size_is_named(config, tmp_path):
-    with pytest.raises(
-        NtupleContentError,
-        match=r"zee_truthcollection\.root: collections do not line up: el_truth_e "
-        r"\[branch el_truth_e .*\] has 3 entries but el_e \[branch el_e .*\] "
-        r"has 2 in entry 6 \(eventNumber 7\)",
-    ):
-        skim(config, "zee_truthcollection.root", tmp_path)
+@pytest.mark.parametrize(
+    "name, error, pattern",
+    [
+        pytest.param(
+            "zee_carrays.root",
+            NtupleContentError,
+            r"zee_carrays\.root: el_e \[branch el_e \(float\[\] el_e\[nel\]/F\)\]"
+            r".*median 5\.01e\+04 .*above 10000 GeV.*el_e: \"el_e / 1000\"",
+            id="mev_unmapped_is_caught",
+        ),
+        pytest.param(
+            "zee_d32.root",
+            NtupleContentError,
+            r"zee_d32\.root: el_e \[branch el_e \(float\[\] "
+            r"el_e\[nel\]/d\[0,200,20\]\)\].*median 3\.\d+e-40 "
+            r".*below 0\.001 GeV",
+            id="double32_with_range_misread_by_uproot_is_an_error_not_an_empty_skim",
+        ),
+        pytest.param(
+            "zee_float16.root",
+            NtupleContentError,
+            r"zee_float16\.root: el_e: branch 'el_e' "
+            r"\(leaf 'el_e\[nel\]/f'\) cannot be interpreted",
+            id="float16_leaf_uproot_cannot_interpret_is_named",
+        ),
+        pytest.param(
+            "zee_friend.root",
+            InputFileError,
+            r"zee_friend\.root: missing branches .*"
+            r"el_truth_e \(unmapped\).*friend trees are not "
+            r"followed.*tree 'egamma_truth' .*el_truth_e",
+            id="friend_trees_are_not_followed",
+        ),
+        pytest.param(
+            "zee_truthcollection.root",
+            NtupleContentError,
+            r"zee_truthcollection\.root: collections do not line up: el_truth_e "
+            r"\[branch el_truth_e .*\] has 3 entries but el_e \[branch el_e .*\] "
+            r"has 2 in entry 6 \(eventNumber 7\)",
+            id="truth_collection_of_another_size_is_named",
+        ),
+    ],
+)
+def test_a_file_the_skim_cannot_read_right_is_an_error_naming_it(
+    config, tmp_path, name, error, pattern
+):
+    """Each a clear error naming file, branch and problem, and no output (no empty skim)."""
+    with pytest.raises(error, match=pattern):
+        skim(config, name, tmp_path)
+    assert not (tmp_path / Path(name).with_suffix(".parquet")).exists()
 
 
 def test_rntuple_expressions_are_refused_by_name_and_renames_work(config, tmp_path, reference):
@@ -360,19 +350,7 @@ def test_dotted_xaod_style_names_and_functions_map(config, tmp_path):
         "el_e": "where(el_e_MeV > 0, el_e_MeV, 0) * 1e-3",
     }
     out = tmp_path / "xaod.parquet"
-    skim_file(
-        str(path),
-        str(out),
-        str(tmp_path / "xaod.json"),
-        dataset="t",
-        file_name="x",
-        kind="mc",
-        process="zee",
-        ntuple=config["ntuple"],
-        selection=config["selection"],
-        skim=config["skim"],
-        native_shapes=NATIVE_SHAPES,
-    )
+    skim_with(config, path, out, dataset="t", file_name="x", native_shapes=NATIVE_SHAPES)
     table = pq.read_table(out)
     assert table["runNumber"].to_pylist() == [7, 7]
     np.testing.assert_allclose(table["e_baseline"].to_numpy(), [first["e"], second["e"]], rtol=1e-6)

@@ -10,12 +10,12 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from ntuple_builder import skim_with
 
 from egcalib.core.contract import CELL_COLUMNS, SCALAR_COLUMNS
 from egcalib.shards.skim_table import fixed_size
 from egcalib.shards.splits import SPLITS
 from egcalib.shards.upsampling import Upsampler
-from egcalib.skim.skimming import skim_file
 from egcalib.train.normalisation import identity_statistics, training_statistics
 
 tf = pytest.importorskip("tensorflow")
@@ -26,18 +26,14 @@ def skimmed(ntuple_dir, default_config, tmp_path_factory):
     out = tmp_path_factory.mktemp("skim")
     config = default_config
     for dataset, kind, process in (("mc_zee", "mc", "zee"), ("data_zee", "data", "zee")):
-        skim_file(
-            str(ntuple_dir / f"{dataset}.root"),
-            str(out / f"{dataset}.parquet"),
-            str(out / f"{dataset}.json"),
+        skim_with(
+            config,
+            ntuple_dir / f"{dataset}.root",
+            out / f"{dataset}.parquet",
             dataset=dataset,
             file_name="f000",
             kind=kind,
             process=process,
-            ntuple=config["ntuple"],
-            selection=config["selection"],
-            skim=config["skim"],
-            native_shapes=config["images"]["native_shapes"],
         )
     return out
 

@@ -6,10 +6,10 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from toy_showers import mc_showers
 
 from egcalib.core.contract import all_branches, cell_branches, truth_branches
 from egcalib.simulation.baseline_calibration import BaselineCalibration
-from egcalib.simulation.calorimeter import simulate_showers
 from egcalib.simulation.detector import ELECTRON, UNCONVERTED
 from egcalib.simulation.events import simulate_chunk
 from egcalib.simulation.generator import generate
@@ -65,16 +65,8 @@ def _showers(sim, n, energy, eta, shower_type=ELECTRON, seed=1):
     e = np.full(n, float(energy))
     eta_values = np.full(n, eta) + rng.uniform(-0.01, 0.01, n)
     charge = np.where(np.arange(n) % 2 == 0, 1, -1) * (shower_type == ELECTRON)
-    return simulate_showers(
-        e,
-        eta_values,
-        rng.uniform(-np.pi, np.pi, n),
-        charge,
-        np.full(n, shower_type),
-        np.full(n, 30.0),
-        sim,
-        sim["detectors"]["mc"],
-        rng,
+    return mc_showers(
+        sim, e, eta_values, rng.uniform(-np.pi, np.pi, n), charge, shower_type, 30.0, rng
     ), e
 
 

@@ -9,12 +9,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import uproot
-from ntuple_builder import NATIVE_SHAPES, TRACK, electron, photon, write_events
+from ntuple_builder import NATIVE_SHAPES, TRACK, electron, photon, skim_with, write_events
 
 from egcalib.skim.branch_mapping import InputFileError
 from egcalib.skim.cutflows import merge_cutflows
 from egcalib.skim.selection import z_mass_label
-from egcalib.skim.skimming import arrow_schema, skim_file
+from egcalib.skim.skimming import arrow_schema
 
 
 @pytest.fixture
@@ -24,18 +24,8 @@ def config(default_config):
 
 def skim(config, path, tmp_path, process="zee", kind="mc", name="out"):
     out = tmp_path / f"{name}.parquet"
-    flow = skim_file(
-        str(path),
-        str(out),
-        str(tmp_path / f"{name}.json"),
-        dataset="test",
-        file_name=name,
-        kind=kind,
-        process=process,
-        ntuple=config["ntuple"],
-        selection=config["selection"],
-        skim=config["skim"],
-        native_shapes=NATIVE_SHAPES,
+    flow = skim_with(
+        config, path, out, dataset="test", kind=kind, process=process, native_shapes=NATIVE_SHAPES
     )
     return pq.read_table(out), flow.steps
 

@@ -38,6 +38,25 @@ def synthetic(n, seed):
     ).batch(32, drop_remainder=True)
 
 
+def train_small(model, training, out, train_seed=1, val_seed=2, **kwargs):
+    """train() on 256 synthetic training and 64 validation objects of the given seeds."""
+    return train(
+        model, training, synthetic(256, train_seed), synthetic(64, val_seed), IMAGE, **kwargs, **out
+    )
+
+
+def first_epoch_of_rerun(model, training, out) -> int:
+    """Run train_small again (after a killed run) and return the epoch it starts at."""
+    seen = {}
+
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.setdefault("epoch", epoch)
+
+    train_small(model, training, out, extra_callbacks=[FirstEpoch()])
+    return seen["epoch"]
+
+
 @pytest.fixture
 def setup(default_config, tmp_path):
     model = resolve_model(
@@ -76,9 +95,7 @@ def optimizer_state(model) -> list:
 def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, caplog):
     model, training, out = setup
     with pytest.raises(KeyboardInterrupt):
-        train(
-            model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2, **out
-        )
+        train_small(model, training, out, stop_after_epoch=2)
     assert not out["out_model"].exists(), "no final model from a killed job"
     saved = sorted((out["work_dir"] / "backup").rglob("*.weights.h5"))
     assert saved, "a checkpoint was written every epoch"
@@ -98,15 +115,7 @@ def test_killed_run_resumes_at_the_next_epoch_with_its_saved_weights(setup, capl
                 seen["optimizer"] = optimizer_state(self.model)
 
     with caplog.at_level("INFO", logger="egcalib"):
-        train(
-            model,
-            training,
-            synthetic(256, 1),
-            synthetic(64, 2),
-            IMAGE,
-            extra_callbacks=[FirstEpoch()],
-            **out,
-        )
+        train_small(model, training, out, extra_callbacks=[FirstEpoch()])
     assert "resumed from the checkpoint of epoch 2" in caplog.text
     assert seen["epoch"] == 2, "resumed at epoch k + 1 (zero-based k = 2)"
     for got, expected in zip(seen["weights"], reference.get_weights()):
@@ -219,24 +228,9 @@ def test_a_kill_while_writing_a_checkpoint_resumes_from_the_previous_one(setup, 
 
     monkeypatch.setattr(keras.Model, "save_weights", dies_on_the_third_write)
     with pytest.raises(KeyboardInterrupt):
-        train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
+        train_small(model, training, out)
     monkeypatch.setattr(keras.Model, "save_weights", original)
-    seen = {}
-
-    class FirstEpoch(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            seen.setdefault("epoch", epoch)
-
-    train(
-        model,
-        training,
-        synthetic(256, 1),
-        synthetic(64, 2),
-        IMAGE,
-        extra_callbacks=[FirstEpoch()],
-        **out,
-    )
-    assert seen["epoch"] == 2
+    assert first_epoch_of_rerun(model, training, out) == 2
     assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]
 
 
@@ -250,10 +244,8 @@ def test_cosine_schedule_runs_to_its_end_across_a_resume(setup):
     rates = [cosine_learning_rate(epoch, training) for epoch in range(training["epochs"])]
     assert rates[0] == pytest.approx(0.004) and all(np.diff(rates) < 0) and rates[-1] > 0
     with pytest.raises(KeyboardInterrupt):
-        train(
-            model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2, **out
-        )
-    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
+        train_small(model, training, out, stop_after_epoch=2)
+    train_small(model, training, out)
     history = pd.read_csv(out["out_history"])
     np.testing.assert_allclose(history["learning_rate"], rates, rtol=1e-6)
 
@@ -267,7 +259,7 @@ def test_plateau_schedule_lowers_the_rate_when_the_validation_loss_stalls(setup)
         "lr_factor": 0.5,
         "learning_rate": 1e-9,
     }  # too small to lower the loss: every epoch stalls
-    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **out)
+    train_small(model, training, out)
     rates = pd.read_csv(out["out_history"])["learning_rate"].to_numpy()
     assert rates[0] == pytest.approx(1e-9) and rates[-1] < 0.3e-9
 
@@ -277,27 +269,11 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(setup, caplog):
     starts at epoch 1: resuming would mix two trainings in one model."""
     model, training, out = setup
     with pytest.raises(KeyboardInterrupt):
-        train(
-            model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, stop_after_epoch=2, **out
-        )
-    seen = {}
-
-    class FirstEpoch(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            seen.setdefault("epoch", epoch)
-
+        train_small(model, training, out, stop_after_epoch=2)
     changed = {**training, "learning_rate": training["learning_rate"] / 2}
     with caplog.at_level("INFO", logger="egcalib"):
-        train(
-            model,
-            changed,
-            synthetic(256, 1),
-            synthetic(64, 2),
-            IMAGE,
-            extra_callbacks=[FirstEpoch()],
-            **out,
-        )
-    assert seen["epoch"] == 0
+        first_epoch = first_epoch_of_rerun(model, changed, out)
+    assert first_epoch == 0
     assert "of another config or inputs: starting afresh" in caplog.text
     assert pd.read_csv(out["out_history"])["epoch"].tolist() == [0, 1, 2, 3, 4]
 
@@ -308,7 +284,7 @@ def test_a_model_with_init_from_starts_from_the_saved_weights(setup, tmp_path, c
     model, training, out = setup
     (tmp_path / "source").mkdir()
     source = {k: tmp_path / "source" / Path(v).name for k, v in out.items()}
-    train(model, training, synthetic(256, 1), synthetic(64, 2), IMAGE, **source)
+    train_small(model, training, source)
     seen = {}
 
     class Start(keras.callbacks.Callback):
@@ -316,15 +292,14 @@ def test_a_model_with_init_from_starts_from_the_saved_weights(setup, tmp_path, c
             seen["kernel"] = self.model.get_layer("correction_z").get_weights()[0]
 
     with caplog.at_level("INFO", logger="egcalib"):
-        train(
+        train_small(
             model,
             {**training, "epochs": 1},
-            synthetic(256, 3),
-            synthetic(64, 4),
-            IMAGE,
+            out,
+            train_seed=3,
+            val_seed=4,
             initial_model=source["out_model"],
             extra_callbacks=[Start()],
-            **out,
         )
     saved = load_for_inference(source["out_model"])
     expected = saved.get_layer("correction_z").get_weights()[0]

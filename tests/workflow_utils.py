@@ -31,15 +31,19 @@ def copy_checkout(dest: Path) -> Path:
 
 
 def snakemake(
-    workdir: Path, *args: str, configfiles=("config.yaml", TINY), timeout=1800, check=True
+    workdir: Path,
+    *args: str,
+    configfiles=("config.yaml", TINY),
+    timeout=1800,
+    check=True,
+    cores: int | None = 2,
 ) -> subprocess.CompletedProcess:
     # --configfile takes several values: the arguments (targets among them) go before it.
     command = [
         sys.executable,
         "-m",
         "snakemake",
-        "--cores",
-        "2",
+        *(["--cores", str(cores)] if cores is not None else []),
         *args,
         "--configfile",
         *configfiles,
@@ -50,6 +54,28 @@ def snakemake(
             f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
         )
     return result
+
+
+def dry_run(
+    directory: Path, *configfiles, args=(), snakefile=REPO / "Snakefile", timeout=300
+) -> subprocess.CompletedProcess:
+    """``snakemake -n`` run from the checkout itself with its working directory ``directory``,
+    the config files ``configfiles`` (config.yaml among them only where given) and ``args``
+    before the rest; ``snakefile=None`` leaves Snakemake to find the Snakefile of the checkout.
+    The result, unchecked: tests of a refused config want its failure."""
+    where = ["--directory", str(directory)]
+    if snakefile is not None:
+        where += ["--snakefile", str(snakefile)]
+    return snakemake(
+        REPO,
+        *args,
+        "-n",
+        *where,
+        configfiles=[str(path) for path in configfiles],
+        timeout=timeout,
+        check=False,
+        cores=None,
+    )
 
 
 def planned_jobs(workdir: Path, *args: str, **kwargs) -> dict[str, int]:
