@@ -14,6 +14,13 @@ rule evaluate:
             subcategory="{model}",
         ),
         zfits="results/eval/{model}/zfits.csv",
+        closure_table="results/eval/{model}/closure.csv",
+        closure=report(
+            "results/eval/{model}/closure.png",
+            caption="../report/closure.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
         pulls_table="results/eval/{model}/pulls.csv",
         pulls=report(
             "results/eval/{model}/pulls.png",

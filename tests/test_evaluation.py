@@ -391,7 +391,7 @@ def evaluate(frame, tmp_path, name, default_config):
     frame.to_parquet(path)
     out = {
         key: tmp_path / name / f"{key}.png"
-        for key in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls")
+        for key in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls", "closure")
     }
     out.update(
         metrics=tmp_path / name / "metrics.json",
@@ -399,6 +399,7 @@ def evaluate(frame, tmp_path, name, default_config):
         zfits=tmp_path / name / "zfits.csv",
         zfits_dir=tmp_path / name / "zfits",
         pulls_table=tmp_path / name / "pulls.csv",
+        closure_table=tmp_path / name / "closure.csv",
     )
     evaluation = {**default_config["evaluation"], "bootstrap": 30, "sigma_bootstrap": 12}
     evaluate_model(name, [path], {"mc_zee": default_config["datasets"]["mc_zee"]}, evaluation, out)
@@ -441,6 +442,15 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
         < fits.loc["model", "sigma_improvement"]
     )
     assert (with_binned["zfits_dir"] / "mc_zee_baseline_binned.png").stat().st_size > 10_000
+
+    # The closure: every hypothesis's response peak per bin, the binned one only where finite.
+    closure = pd.read_csv(with_binned["closure_table"])
+    assert set(closure["hypothesis"]) == {"baseline", "model", "baseline_binned"}
+    assert set(pd.read_csv(without["closure_table"])["hypothesis"]) == {"baseline", "other"}
+    filled = closure[closure["flags"].isna()]
+    # Synthetic energies closed by construction: each peak is 1 within its fit error.
+    assert len(filled) and ((filled["peak"] - 1).abs() < 4 * filled["peak_error"] + 1e-3).all()
+    assert with_binned["closure"].stat().st_size > 10_000
 
     other = json.loads(without["metrics"].read_text())
     assert not any("binned" in key for key in other["inclusive"])
