@@ -62,6 +62,7 @@ rule evaluate:
             {d: config["datasets"][d] for d in inference_datasets(wildcards.model)}
         ),
         evaluation=settings("evaluation"),
+        trained_on=lambda wildcards: trained_on(wildcards.model),
         code=code_version("evaluate"),
     script:
         "../workflow_scripts/evaluate.py"

@@ -90,13 +90,14 @@ def evaluate_model(
     evaluation: dict,
     out: dict,
     later: pd.DataFrame | None = None,
+    trained_on: str = "",
 ) -> dict:
     """Metrics, tables and figures of one model; ``out`` maps output names to paths. Degenerate
     statistics (a bin or a bootstrap resample without a width, too few objects, a zero
     baseline sigma_CB) give NaN values with flags beside them (``riqr{q}_flags`` in metrics.json
     and differential.csv, ``flags`` of the pulls, ``sigma_improvement_flags`` in zfits.csv),
     never an exception. ``later``: the later copies of repeated events (egcalib.skim.duplicates),
-    left out."""
+    left out. ``trained_on`` ("mc", "data", "mc+data") is recorded for the comparison."""
     predictions = read_predictions(prediction_paths, later)
     mc = (
         predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))]
@@ -109,6 +110,7 @@ def evaluate_model(
     summary: dict = {
         "model": model_name,
         "particle": "/".join(sorted(particles)),
+        "trained_on": trained_on,
         "objects": len(predictions),
         "predictions": [_from_results(p) for p in prediction_paths],
     }
