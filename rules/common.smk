@@ -249,6 +249,13 @@ def first_validation_shard(wildcards):
     return training_files("results/shards/{dataset}/{file}.val.tfrecord")(wildcards)[0]
 
 
+def trained_on(model):
+    """"mc", "data" or "mc+data": where the model's training targets come from."""
+    from egcalib.core.model_specs import trained_on
+
+    return trained_on(model_spec(model), config["datasets"])
+
+
 def inference_datasets(model):
     from egcalib.core.model_specs import evaluation_datasets
 

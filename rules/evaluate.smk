@@ -14,6 +14,13 @@ rule evaluate:
             subcategory="{model}",
         ),
         zfits="results/eval/{model}/zfits.csv",
+        closure_table="results/eval/{model}/closure.csv",
+        closure=report(
+            "results/eval/{model}/closure.png",
+            caption="../report/closure.rst",
+            category="Evaluation",
+            subcategory="{model}",
+        ),
         pulls_table="results/eval/{model}/pulls.csv",
         pulls=report(
             "results/eval/{model}/pulls.png",
@@ -55,6 +62,7 @@ rule evaluate:
             {d: config["datasets"][d] for d in inference_datasets(wildcards.model)}
         ),
         evaluation=settings("evaluation"),
+        trained_on=lambda wildcards: trained_on(wildcards.model),
         code=code_version("evaluate"),
     script:
         "../workflow_scripts/evaluate.py"

@@ -388,7 +388,7 @@ def evaluate(frame, tmp_path, name, default_config):
     frame.to_parquet(path)
     out = {
         key: tmp_path / name / f"{key}.png"
-        for key in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls")
+        for key in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls", "closure")
     }
     out.update(
         metrics=tmp_path / name / "metrics.json",
@@ -396,6 +396,7 @@ def evaluate(frame, tmp_path, name, default_config):
         zfits=tmp_path / name / "zfits.csv",
         zfits_dir=tmp_path / name / "zfits",
         pulls_table=tmp_path / name / "pulls.csv",
+        closure_table=tmp_path / name / "closure.csv",
     )
     evaluation = {**default_config["evaluation"], "bootstrap": 30, "sigma_bootstrap": 12}
     evaluate_model(name, [path], {"mc_zee": default_config["datasets"]["mc_zee"]}, evaluation, out)
@@ -438,6 +439,15 @@ def test_binned_reference_is_reported_beside_the_baseline(default_config, tmp_pa
         < fits.loc["model", "sigma_improvement"]
     )
     assert (with_binned["zfits_dir"] / "mc_zee_baseline_binned.png").stat().st_size > 10_000
+
+    # The closure: every hypothesis's response peak per bin, the binned one only where finite.
+    closure = pd.read_csv(with_binned["closure_table"])
+    assert set(closure["hypothesis"]) == {"baseline", "model", "baseline_binned"}
+    assert set(pd.read_csv(without["closure_table"])["hypothesis"]) == {"baseline", "other"}
+    filled = closure[closure["flags"].isna()]
+    # Synthetic energies closed by construction: each peak is 1 within its fit error.
+    assert len(filled) and ((filled["peak"] - 1).abs() < 4 * filled["peak_error"] + 1e-3).all()
+    assert with_binned["closure"].stat().st_size > 10_000
 
     other = json.loads(without["metrics"].read_text())
     assert not any("binned" in key for key in other["inclusive"])
@@ -808,3 +818,36 @@ def test_summary_and_card_write_degenerate_numbers_as_flagged_not_nan(tmp_path):
     (tmp_path / "eval/model/metrics.json").write_text(json.dumps({"pulls": pulls}))
     mdn = "\n".join(mdn_section(tmp_path, pd.DataFrame({"model": ["model"]})))
     assert "pull width n/a **FLAGGED: undefined width (3 objects < 10)**" in mdn
+
+
+def test_card_sets_mc_data_and_combined_training_side_by_side():
+    """The seed's data experiment in the card: each electron model's Z -> ee gain in MC and data
+    by what it trained on, the drop from MC to data with the errors in quadrature; nothing for
+    an older table without ``trained_on``."""
+    from egcalib.card.results_card import training_data_section
+
+    table = pd.DataFrame(
+        {
+            "model": ["recommended", "recommended_data", "recommended_mc_data", "photon"],
+            "particle": ["electron", "electron", "electron", "photon"],
+            "trained_on": ["mc", "data", "mc+data", "mc"],
+            "sigma_improvement_zee_mc": [0.20, 0.05, 0.19, np.nan],
+            "sigma_improvement_zee_mc_error": [0.03, 0.02, 0.03, np.nan],
+            "sigma_improvement_zee_data": [0.16, 0.07, 0.22, np.nan],
+            "sigma_improvement_zee_data_error": [0.04, 0.02, 0.02, np.nan],
+        }
+    )
+    lines = training_data_section(table)
+    assert lines[0] == "## Training on MC, on data, on both: Z -> ee data"
+    rows = [line for line in lines if line.startswith("| recommended")]
+    assert (
+        rows[0]
+        == "| recommended | mc | +20.0 +- 3.0 % | +16.0 +- 4.0 % | +4.0 +- 5.0 % | 9.4 +- 0.9 % |"
+    )
+    assert rows[1].startswith("| recommended_data | data |") and rows[1].endswith(
+        "| 5.9 +- 0.9 % |"
+    )
+    assert "| -2.0 +- 2.8 % |" in rows[1]
+    assert rows[2].startswith("| recommended_mc_data | mc+data |")
+    assert not any("photon" in line for line in lines)
+    assert training_data_section(table.drop(columns="trained_on")) == []

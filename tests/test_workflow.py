@@ -205,6 +205,12 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     assert "Photon model recommended_photon" in text and "| unconverted |" in text
     assert "sampling term only" in text and "MC Z -> ee sigma_CB" in text
     assert "## In-situ scale of Z -> ee data" in text and "| baseline | " in text
+    # The seed's data experiment: each electron model by what it trained on.
+    assert "## Training on MC, on data, on both: Z -> ee data" in text
+    assert "| basic | mc |" in text and "| recommended_mc_data | mc+data |" in text
+    # The calibration closure of every model: a response peak per bin and hypothesis.
+    closure = pd.read_csv(workflow_run / "results/eval/basic/closure.csv")
+    assert {"baseline", "basic"} <= set(closure["hypothesis"]) and closure["peak"].notna().any()
     assert (tmp_path / "card" / "ablation.png").exists()
     from egcalib.core.provenance import cpu_model
 

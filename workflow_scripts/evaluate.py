@@ -15,5 +15,6 @@ summary = evaluate_model(
     snakemake.params.evaluation,
     out,
     later=read_reports(snakemake.input.duplicates),
+    trained_on=snakemake.params.trained_on,
 )
 log.info("inclusive: %s", summary.get("inclusive"))

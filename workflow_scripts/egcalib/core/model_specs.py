@@ -100,3 +100,11 @@ def evaluation_datasets(spec: dict, datasets: dict) -> list[str]:
     Z -> mumugamma), in config order."""
     particle = model_particle(spec, datasets)
     return [d for d, spec in datasets.items() if PROCESS_PARTICLE[spec["process"]] == particle]
+
+
+def trained_on(spec: dict, datasets: dict) -> str:
+    """What the model's targets come from: "mc" (the truth), "data" (the Z-mass labels) or
+    "mc+data", from the kinds of its ``train_on`` datasets (the seed's MC / data / combined
+    training experiment)."""
+    kinds = {datasets[d]["kind"] for d in spec["train_on"]}
+    return "+".join(kind for kind in ("mc", "data") if kind in kinds)

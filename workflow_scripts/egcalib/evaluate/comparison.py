@@ -144,6 +144,7 @@ def compare(metric_paths: Iterable[str | Path], recommended: str, out: dict) -> 
             {
                 "model": summary["model"],
                 "particle": summary["particle"],
+                "trained_on": summary.get("trained_on", ""),
                 **{
                     k: inclusive.get(k, "" if k.endswith("_flags") else np.nan)
                     for k in INCLUSIVE_COLUMNS

@@ -20,6 +20,7 @@ from egcalib.evaluate import plotting
 from egcalib.evaluate.z_fits import BINNED_COLUMN, z_fits
 from egcalib.skim.duplicates import drop_later_copies
 from egcalib.stats import metrics
+from egcalib.stats.response import closure_table
 
 
 def read_predictions(
@@ -89,13 +90,14 @@ def evaluate_model(
     evaluation: dict,
     out: dict,
     later: pd.DataFrame | None = None,
+    trained_on: str = "",
 ) -> dict:
     """Metrics, tables and figures of one model; ``out`` maps output names to paths. Degenerate
     statistics (a bin or a bootstrap resample without a width, too few objects, a zero
     baseline sigma_CB) give NaN values with flags beside them (``riqr{q}_flags`` in metrics.json
     and differential.csv, ``flags`` of the pulls, ``sigma_improvement_flags`` in zfits.csv),
     never an exception. ``later``: the later copies of repeated events (egcalib.skim.duplicates),
-    left out."""
+    left out. ``trained_on`` ("mc", "data", "mc+data") is recorded for the comparison."""
     predictions = read_predictions(prediction_paths, later)
     mc = (
         predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))]
@@ -108,6 +110,7 @@ def evaluate_model(
     summary: dict = {
         "model": model_name,
         "particle": "/".join(sorted(particles)),
+        "trained_on": trained_on,
         "objects": len(predictions),
         "predictions": [_from_results(p) for p in prediction_paths],
     }
@@ -136,17 +139,30 @@ def evaluate_model(
             model_name,
         )
         plotting.eiqr_vs_eta(table, out["eiqr_vs_eta"], model_name)
+        responses = {"baseline": re_base, model_name: re_model}
+        if re_binned is not None and np.isfinite(re_binned).any():
+            responses["baseline_binned"] = re_binned
+        closure = closure_table(
+            responses,
+            mc["e_truth"].to_numpy(),
+            np.abs(mc["eta"].to_numpy()),
+            evaluation["closure"]["energy_edges"],
+            evaluation["closure"]["abs_eta_edges"],
+        )
+        plotting.closure(closure, out["closure"])
         pull_table = resolution_pulls(mc, et_true, out["pulls"], model_name)
         if len(pull_table):
             summary["pulls"] = pull_table.iloc[0].drop(["bin", "lo", "hi"]).to_dict()
     else:
-        table, pull_table = pd.DataFrame(), pd.DataFrame()
-        for name in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls"):
+        table, pull_table, closure = pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+        for name in ("relative_error", "et_2d", "eiqr_vs_eta", "pulls", "closure"):
             plotting.placeholder(out[name], "no MC objects with truth to evaluate")
     with atomic_path(out["pulls_table"]) as tmp:
         pull_table.to_csv(tmp, index=False)
     with atomic_path(out["differential"]) as tmp:
         table.to_csv(tmp, index=False)
+    with atomic_path(out["closure_table"]) as tmp:
+        closure.to_csv(tmp, index=False)
     plot_dir = Path(out["zfits_dir"])
     plot_dir.mkdir(parents=True, exist_ok=True)
     fits = (

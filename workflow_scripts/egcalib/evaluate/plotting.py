@@ -107,6 +107,28 @@ def eiqr_vs_eta(table: pd.DataFrame, path: str | Path, label: str = "model") -> 
     save_figure(fig, path)
 
 
+def closure(table: pd.DataFrame, path: str | Path) -> None:
+    """Calibration closure: the response peak (E / E_true, stats.response) against |eta|, one
+    panel per E_true bin, one line per energy hypothesis (``closure_table``'s rows); a bin
+    without a peak is left out of its line."""
+    energy_bins = list(table.groupby(["e_lo", "e_hi"], sort=True))
+    if not energy_bins:
+        placeholder(path, "no MC objects with truth for the closure")
+        return
+    fig, axes = plt.subplots(
+        1, len(energy_bins), figsize=(5 * len(energy_bins), 5), layout="constrained", sharey=True
+    )
+    for ax, ((e_lo, e_hi), rows) in zip(np.atleast_1d(axes), energy_bins):
+        for name, line in rows.groupby("hypothesis", sort=False):
+            centre = 0.5 * (line["abs_eta_lo"] + line["abs_eta_hi"])
+            ax.errorbar(centre, line["peak"], line["peak_error"], fmt="o-", label=name)
+        ax.axhline(1.0, color="grey", linewidth=1)
+        ax.set(title=f"E_true {e_lo:g}-{e_hi:g} GeV", xlabel="|eta|")
+    np.atleast_1d(axes)[0].set_ylabel("response peak of E / E_true")
+    np.atleast_1d(axes)[0].legend(fontsize="small")
+    save_figure(fig, path)
+
+
 def z_fit(result: FitResult, path: str | Path, title: str) -> None:
     """Data points, fitted curve, parameter box and pull panel."""
     fig, (ax, pull_ax) = plt.subplots(
