@@ -194,3 +194,108 @@ def test_effect_study_variants_and_floor(sim):
     full = resolution_of(variants[ALL_ON], 4000, 4000, {})
     assert floor["eiqr75"] < 0.8 * full["eiqr75"]
     assert floor["sigma_cb"] < full["sigma_cb"]
+
+
+# The documented curve (docs/toy-detector.md#conversions): the share of true conversions
+# reconstructed as converted, any type, at each radius node [mm] of the config's table.
+DOCUMENTED_EFFICIENCY = {
+    30: 0.70,
+    100: 0.82,
+    200: 0.81,
+    300: 0.80,
+    400: 0.80,
+    500: 0.75,
+    600: 0.70,
+    700: 0.50,
+    800: 0.0,
+}
+
+
+def _converted_photons(sim, n, seed):
+    """n photons converting in the tracker, flat in |eta| < 1.9 and ET 10-100 GeV, through the
+    whole simulator: their clusters (objects.simulate_objects, with reconstructed conversions)."""
+    from egcalib.simulation.objects import simulate_objects
+
+    rng = np.random.default_rng(seed)
+    eta = rng.uniform(-1.9, 1.9, n)
+    e = np.exp(rng.uniform(np.log(10.0), np.log(100.0), n)) * np.cosh(eta)
+    _, clusters = simulate_objects(
+        e,
+        eta,
+        rng.uniform(-np.pi, np.pi, n),
+        np.zeros(n, int),
+        np.full(n, CONVERTED),
+        np.full(n, 30.0),
+        sim,
+        sim["detectors"]["mc"],
+        rng,
+    )
+    return clusters
+
+
+def test_conversion_efficiency_and_types_follow_the_documented_curve(sim):
+    from egcalib.simulation.inner_detector import CONVERSION_TYPES, conversion_type_fractions
+
+    table = sim["conversion_reconstruction"]
+    totals = np.sum([table[name] for name in CONVERSION_TYPES], axis=0)
+    assert dict(zip(table["radius_mm"], np.round(totals, 6))) == DOCUMENTED_EFFICIENCY
+    clusters = _converted_photons(sim, 40000, 28)
+    radius, conv_type = clusters["true_conversion_radius"], clusters["conversion_type"]
+    abs_eta = np.abs(clusters["cl_eta"])
+    expected = conversion_type_fractions(radius, abs_eta, sim)
+    # In 100 mm bins of true radius, the share reconstructed as each type (and as converted at
+    # all) is the documented one averaged over the bin, within 4 binomial standard deviations.
+    for lo in range(0, 1100, 100):
+        sel = (radius >= lo) & (radius < lo + 100)
+        n = sel.sum()
+        assert n > 2000, lo
+        for k in range(len(CONVERSION_TYPES) + 1):
+            p = expected[sel].sum(axis=1).mean() if k == 0 else expected[sel, k - 1].mean()
+            measured = (conv_type[sel] > 0).mean() if k == 0 else (conv_type[sel] == k).mean()
+            error = np.sqrt(max(p * (1 - p), 1e-4) / n)
+            assert abs(measured - p) < 4 * error, (lo, k, measured, p)
+    # Late conversions are reconstructed as unconverted; single-track conversions exist.
+    assert np.all(conv_type[radius > 800] == 0)
+    assert 0.15 < np.isin(conv_type[radius < 800], (1, 2)).mean() < 0.4
+    # Near the node at 400 mm the efficiency is the documented 0.80 (binomial error ~0.01).
+    near = np.abs(radius - 400) < 25
+    assert abs((conv_type[near] > 0).mean() - 0.80) < 4 * np.sqrt(0.16 / near.sum())
+
+
+def test_conversion_reconstruction_reads_the_tracks_and_needs_the_trt(sim):
+    from egcalib.simulation.inner_detector import conversion_tracks, reconstruct_conversions
+
+    n = 20000
+    rng = np.random.default_rng(5)
+    radius = rng.uniform(33, 800, n)
+    forward = reconstruct_conversions(
+        radius, np.ones(n, bool), np.full(n, 2.2), rng.uniform(size=n), sim
+    )
+    assert not np.isin(forward, (2, 4, 5)).any() and np.isin(forward, (1, 3)).any()
+    assert list(conversion_tracks(np.arange(6))) == [0, 1, 1, 2, 2, 2]
+    unconverted = reconstruct_conversions(
+        radius, np.zeros(n, bool), np.zeros(n), rng.uniform(size=n), sim
+    )
+    assert np.all(unconverted == 0)
+
+
+def test_conversion_reconstruction_off_reconstructs_every_conversion(sim):
+    on = _converted_photons(sim, 6000, 29)
+    off_sim = copy.deepcopy(sim)
+    off_sim["effects"]["conversion_reconstruction"] = False
+    off = _converted_photons(off_sim, 6000, 29)
+    # Off: every true conversion converted, two tracks for two_track_conversion_fraction of them.
+    assert np.all(np.isin(off["conversion_type"], (1, 3)))
+    two = (off["conversion_tracks"] == 2).mean()
+    assert abs(two - sim["two_track_conversion_fraction"]) < 4 * np.sqrt(0.24 / 6000)
+    np.testing.assert_array_equal(off["conversion_radius"], off["true_conversion_radius"])
+    # The switch changes the reconstructed conversion only: the same random numbers elsewhere.
+    conversion = {
+        "conversion_type",
+        "conversion_tracks",
+        "conversion_radius",
+        "conversion_pt_ratio",
+    }
+    for name in set(on) - conversion:
+        np.testing.assert_array_equal(on[name], off[name], err_msg=name)
+    assert (on["conversion_type"] == 0).mean() > 0.2

@@ -341,3 +341,11 @@ def test_binned_reference_through_the_mapping(config, tmp_path):
     config["ntuple"]["branches"] = {"el_binned_e": "el_oldE"}
     with pytest.raises(InputFileError, match="el_binned_e -> 'el_oldE'"):
         skim(config, path, tmp_path, name="typo")
+
+
+def test_photon_n_tracks_is_its_conversion_vertex_from_the_atlas_conv_type(config, tmp_path):
+    # ATLAS convType: 0 unconverted, 1/2 single-Si/TRT, 3/4/5 double Si/TRT/Si-TRT.
+    events = [mumug_event(60.0, {"convType": code}, eventNumber=code + 1) for code in range(6)]
+    table, _ = skim(config, write_events(tmp_path / "a.root", events), tmp_path, "zmumug")
+    assert table["conv_type"].to_pylist() == [0, 1, 2, 3, 4, 5]
+    assert table["scalar_n_tracks"].to_pylist() == [0, 1, 1, 2, 2, 2]

@@ -58,6 +58,9 @@ ELECTRON_BRANCHES = {
     "el_trk_dpp": "float32",
     "el_ntracks": "int32",
 }
+# Tracks of the conversion vertex of each ATLAS photon convType: 0 unconverted, 1 single-Si,
+# 2 single-TRT, 3 double-Si, 4 double-TRT, 5 double Si-TRT (xAOD::EgammaParameters::ConversionType).
+CONVERSION_TYPE_TRACKS = (0, 1, 1, 2, 2, 2)
 PHOTON_BRANCHES = {
     "ph_pt": "float32",
     "ph_eta": "float32",
@@ -65,7 +68,7 @@ PHOTON_BRANCHES = {
     "ph_e": "float32",
     "ph_isLoose": "bool",
     "ph_isTight": "bool",
-    "ph_convType": "int32",
+    "ph_convType": "int32",  # ATLAS convType: CONVERSION_TYPE_TRACKS gives its track count
     "ph_cl_eta": "float32",
     "ph_cl_phi": "float32",
     "ph_cl_E0": "float32",
@@ -207,7 +210,7 @@ SCALARS = (
     "poscs2",  # relative eta position within the hottest middle cell
     "dphi_h3",  # relative phi position within a cell: mod(2 pi + phi, pi/32) - pi/64
     "mu",  # average interactions per bunch crossing
-    "n_tracks",  # tracks assigned to the object (electrons)
+    "n_tracks",  # tracks assigned to the object: the electron's; the photon's conversion vertex's
     "n_vertex",  # reconstructed vertices
 )
 

@@ -2,7 +2,8 @@
 
 ATLAS calibrates electron and photon clusters with a gradient-boosted regression of
 E_true / E_acc on cluster variables, trained on single-particle simulation, separately for
-electrons, unconverted and converted photons (arXiv:1812.03848 section 4; arXiv:2309.05471).
+electrons, unconverted and converted photons as reconstructed (arXiv:1812.03848 section 4;
+arXiv:2309.05471): a true conversion that is not reconstructed is calibrated as unconverted.
 Here the same is trained with LightGBM on the simulator's own single-particle sample, with the
 ATLAS inputs: E_acc, E0 / E_acc, E1 / E2, |eta_cluster|, the eta and phi position within the
 middle cell and, for converted photons, the conversion radius and the pT share of the leading
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
+from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED, effect_on
 
 SHOWER_TYPE_NAMES = {ELECTRON: "electron", UNCONVERTED: "unconverted", CONVERTED: "converted"}
 MVA_FEATURES = ("E_acc", "f0", "R12", "abs_eta", "eta_in_cell", "phi_in_cell")
@@ -38,6 +39,14 @@ LIGHTGBM_PARAMS = {
 }
 MAX_ROUNDS = 1000
 EARLY_STOPPING_ROUNDS = 30
+
+
+def calibration_category(shower_type: np.ndarray, conversion_type: np.ndarray) -> np.ndarray:
+    """The calibration category (n,) of each object, as ATLAS has it, by reconstructed type:
+    ELECTRON for electrons, CONVERTED for photons with a reconstructed conversion
+    (``conversion_type`` > 0, ATLAS convType), UNCONVERTED for the other photons."""
+    photon_category = np.where(np.asarray(conversion_type) > 0, CONVERTED, UNCONVERTED)
+    return np.where(np.asarray(shower_type) == ELECTRON, ELECTRON, photon_category)
 
 
 def mva_features(clusters: dict, shower_type: int) -> np.ndarray:
@@ -96,12 +105,13 @@ class BaselineCalibration:
             name: lgb.Booster(model_str=entry["model"]) for name, entry in tables["mva"].items()
         }
 
-    def apply(self, clusters: dict, shower_type: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(E_MVA, E_binned) [GeV] for cluster arrays (n,) of objects of mixed shower types."""
-        e_mva = np.zeros(len(shower_type))
-        e_binned = np.zeros(len(shower_type))
+    def apply(self, clusters: dict, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(E_MVA, E_binned) [GeV] for cluster arrays (n,) of objects of mixed calibration
+        categories (calibration_category: the shower types as reconstructed)."""
+        e_mva = np.zeros(len(category))
+        e_binned = np.zeros(len(category))
         for code, name in SHOWER_TYPE_NAMES.items():
-            sel = shower_type == code
+            sel = category == code
             if not sel.any():
                 continue
             part = {k: np.asarray(v)[sel] for k, v in clusters.items()}
@@ -120,13 +130,44 @@ def as_calibration(calibration: dict | BaselineCalibration | None) -> BaselineCa
     return BaselineCalibration(calibration)
 
 
-def derive_baseline_calibration(sim: dict) -> dict:
-    """MVA and binned calibrations per shower type, derived with the MC detector on the
-    simulator's single-particle sample (as ATLAS derives its calibration on simulation).
-    JSON-serialisable: {"binned": {type: table}, "mva": {type: {"features", "model"}}}."""
-    from egcalib.simulation.events import stream_seed
-    from egcalib.simulation.objects import calibration_sample
+def calibration_samples(sim: dict) -> dict[str, tuple[np.ndarray, dict]]:
+    """The single-particle samples of derive_baseline_calibration, per calibration category
+    name: (true energies (n,) [GeV], clusters), simulated with the MC detector.
 
+    With ``effects.conversion_reconstruction`` on, the photons are one sample of
+    ``unconverted + converted`` photons converting as the material has them, split by their
+    reconstructed type (ATLAS's categories); off, one sample per true shower type."""
+    from egcalib.simulation.events import stream_seed
+    from egcalib.simulation.objects import calibration_sample, photon_calibration_sample
+
+    counts = sim["calibration"]["objects_per_type"]
+    detector = sim["detectors"]["mc"]
+    by_reconstruction = effect_on(sim, "conversion_reconstruction")
+    samples = {}
+    for code, name in SHOWER_TYPE_NAMES.items():
+        if by_reconstruction and code != ELECTRON:
+            continue
+        rng = np.random.default_rng(stream_seed(sim["seed"], "calibration", name))
+        samples[name] = calibration_sample(counts[name], code, sim, detector, rng)
+    if by_reconstruction:
+        rng = np.random.default_rng(stream_seed(sim["seed"], "calibration", "photon"))
+        n = counts["unconverted"] + counts["converted"]
+        e_true, clusters, types = photon_calibration_sample(n, sim, detector, rng)
+        category = calibration_category(types, clusters["conversion_type"])
+        for code in (UNCONVERTED, CONVERTED):
+            sel = category == code
+            samples[SHOWER_TYPE_NAMES[code]] = (
+                e_true[sel],
+                {k: np.asarray(v)[sel] for k, v in clusters.items()},
+            )
+    return samples
+
+
+def derive_baseline_calibration(sim: dict) -> dict:
+    """MVA and binned calibrations per calibration category (calibration_samples), derived with
+    the MC detector on the simulator's single-particle sample (as ATLAS derives its calibration
+    on simulation). JSON-serialisable:
+    {"binned": {category: table}, "mva": {category: {"features", "model"}}}."""
     cal = sim["calibration"]
     eta_edges = np.arange(
         0.0, sim["generator"]["eta_max"] + cal["eta_bin_width"], cal["eta_bin_width"]
@@ -136,11 +177,9 @@ def derive_baseline_calibration(sim: dict) -> dict:
         np.log(lo), np.log(hi * np.cosh(sim["generator"]["eta_max"])), cal["energy_bins"] + 1
     )
     tables: dict = {"binned": {}, "mva": {}}
+    samples = calibration_samples(sim)
     for code, name in SHOWER_TYPE_NAMES.items():
-        rng = np.random.default_rng(stream_seed(sim["seed"], "calibration", name))
-        e_true, clusters = calibration_sample(
-            cal["objects_per_type"][name], code, sim, sim["detectors"]["mc"], rng
-        )
+        e_true, clusters = samples[name]
         tables["binned"][name] = derive_binned_calibration(
             np.abs(clusters["cl_eta"]),
             e_true,

@@ -22,10 +22,14 @@ EFFECTS = (
     "constant_term",
     "modulation",
 )
+# Reconstruction effects with a switch in the same config block; they change what is
+# reconstructed, not the electrons' resolution, so the effect study leaves them as configured.
+RECONSTRUCTION_EFFECTS = ("conversion_reconstruction",)
 
 
 def effect_on(sim: dict, name: str) -> bool:
-    """Whether detector effect ``name`` (one of EFFECTS) is switched on (default: on)."""
+    """Whether effect ``name`` (one of EFFECTS or RECONSTRUCTION_EFFECTS) is switched on
+    (default: on)."""
     return bool(sim.get("effects", {}).get(name, True))
 
 

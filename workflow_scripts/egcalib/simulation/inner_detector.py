@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from egcalib.core.contract import CONVERSION_TYPE_TRACKS
 from egcalib.simulation.detector import CONVERTED, effect_on, upstream_material
+
+# The reconstructed conversion types in ATLAS convType order 1..5 (0: unconverted), as named in
+# config simulation.conversion_reconstruction.
+CONVERSION_TYPES = ("single_si", "single_trt", "double_si", "double_trt", "double_si_trt")
+SINGLE_SI, SINGLE_TRT, DOUBLE_SI, DOUBLE_TRT, DOUBLE_SI_TRT = range(1, 6)
+TRT_TYPES = (SINGLE_TRT, DOUBLE_TRT, DOUBLE_SI_TRT)  # a conversion track without silicon hits
 
 
 def bremsstrahlung(
@@ -87,6 +94,51 @@ def photon_converts(
     """Photon conversions in the tracker: P = 1 - exp(-7/9 X_tracker) (PDG pair production)."""
     x_tracker = sim["longitudinal"]["tracker_fraction"] * upstream_material(abs_eta, detector)
     return rng.uniform(size=len(abs_eta)) < 1.0 - np.exp(-7.0 / 9.0 * x_tracker)
+
+
+def conversion_type_fractions(radius: np.ndarray, abs_eta: np.ndarray, sim: dict) -> np.ndarray:
+    """Probability (n, 5) that a true conversion at ``radius`` [mm] is reconstructed as each
+    ATLAS convType 1..5 (CONVERSION_TYPES): config ``conversion_reconstruction``, linear in
+    radius between its nodes, none beyond the last node; no TRT-only track beyond the TRT's
+    |eta| < ``trt_eta_max``. The rest (1 - row sum) is reconstructed as unconverted."""
+    table = sim["conversion_reconstruction"]
+    nodes = np.asarray(table["radius_mm"], float)
+    radius = np.asarray(radius, float)
+    inside = radius <= nodes[-1]
+    in_trt = np.asarray(abs_eta) < table["trt_eta_max"]
+    fractions = np.zeros((len(radius), len(CONVERSION_TYPES)))
+    for k, name in enumerate(CONVERSION_TYPES):
+        value = np.interp(radius, nodes, np.asarray(table[name], float)) * inside
+        fractions[:, k] = value if k + 1 not in TRT_TYPES else value * in_trt
+    return fractions
+
+
+def reconstruct_conversions(
+    true_radius: np.ndarray,
+    converted: np.ndarray,
+    abs_eta: np.ndarray,
+    uniform: np.ndarray,
+    sim: dict,
+) -> np.ndarray:
+    """Reconstructed ATLAS convType (n,) of objects whose photon converted (``converted``) at
+    ``true_radius`` [mm], from one uniform draw each (``uniform`` (n,) in [0, 1)).
+
+    With ``effects.conversion_reconstruction`` on, a true conversion is reconstructed as type
+    k with conversion_type_fractions's probability, else as unconverted (0). Off, every true
+    conversion is reconstructed, with two tracks (double-Si) for a
+    ``two_track_conversion_fraction`` of them, else one (single-Si)."""
+    if not effect_on(sim, "conversion_reconstruction"):
+        two_track = uniform < sim["two_track_conversion_fraction"]
+        return np.where(converted, np.where(two_track, DOUBLE_SI, SINGLE_SI), 0)
+    cumulative = np.cumsum(conversion_type_fractions(true_radius, abs_eta, sim), axis=1)
+    # The type is the first k whose cumulative probability exceeds the draw; none: unconverted.
+    k = (uniform[:, None] >= cumulative).sum(axis=1) + 1
+    return np.where(converted & (k <= len(CONVERSION_TYPES)), k, 0)
+
+
+def conversion_tracks(conv_type: np.ndarray) -> np.ndarray:
+    """Number of tracks (n,) of the conversion vertex of each ATLAS convType (0: none)."""
+    return np.asarray(CONVERSION_TYPE_TRACKS)[np.clip(conv_type, 0, len(CONVERSION_TYPES))]
 
 
 def track_pt_resolution(pt: np.ndarray) -> np.ndarray:

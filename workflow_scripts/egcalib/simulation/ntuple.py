@@ -22,15 +22,17 @@ if TYPE_CHECKING:
 MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000}
 
 # Branches the simulator writes beyond the contract: the binned reference calibration, the
-# photon conversion variables of the MVA calibration and, in MC, the always-correct generator
-# energy (the contract's truth_e is deliberately mismatched for a fraction of objects).
+# reconstructed photon conversion variables of the MVA calibration (0 without a reconstructed
+# conversion) and, in MC, the always-correct generator energy (the contract's truth_e is
+# deliberately mismatched for a fraction of objects) and the true conversion radius (0 for a
+# photon that did not convert in the tracker, whatever its reconstructed convType).
 EXTRA_BRANCHES = {
     "el_binned_e": "float32",
     "ph_binned_e": "float32",
     "ph_convRadius": "float32",
     "ph_convPtRatio": "float32",
 }
-MC_EXTRA_BRANCHES = {"el_gen_e": "float32", "ph_gen_e": "float32"}
+MC_EXTRA_BRANCHES = {"el_gen_e": "float32", "ph_gen_e": "float32", "ph_truth_convRadius": "float32"}
 
 
 def branch_dtypes(is_mc: bool) -> dict[str, str]:
@@ -65,22 +67,24 @@ def windows_to_jagged(
 
 def _egamma_branches(cand, showers, clusters, reco, n_events, is_mc):
     """The el_ and ph_ branches of the candidates (electrons: not photons): reconstructed
-    quantities, the electrons' charge and track match, the photons' conversion, the truth record
-    in MC, and the cell windows. No random numbers."""
+    quantities, the electrons' charge and track match, the photons' reconstructed conversion,
+    the truth record in MC (with the photons' true conversion radius), and the cell windows.
+    No random numbers."""
     branches = {}
     ev = cand["event"]
-    conv = clusters["conversion_tracks"]
     for prefix, sel in (("el", ~cand["photon"]), ("ph", cand["photon"])):
         values = {k: v[sel] for k, v in reco["objects"].items()}
         if prefix == "el":
             values["charge"] = cand["charge"][sel]
             values.update({k: v[sel] for k, v in reco["el_track"].items()})
         else:
-            values["convType"] = conv[sel]
+            values["convType"] = clusters["conversion_type"][sel]
             values["convRadius"] = clusters["conversion_radius"][sel]
             values["convPtRatio"] = clusters["conversion_pt_ratio"][sel]
         if is_mc:
             values.update({k: v[sel] for k, v in reco["truth"].items()})
+            if prefix == "ph":
+                values["truth_convRadius"] = clusters["true_conversion_radius"][sel]
         branches.update(counts_to_jagged(values, ev[sel], n_events, prefix))
         branches.update(windows_to_jagged(showers, ev[sel], n_events, prefix, sel))
     return branches

@@ -15,7 +15,12 @@ import numpy as np
 
 from egcalib.core.kinematics import wrap_phi
 from egcalib.simulation.generator import MUON_PDG
-from egcalib.simulation.inner_detector import track_pt_resolution
+from egcalib.simulation.inner_detector import (
+    DOUBLE_SI_TRT,
+    DOUBLE_TRT,
+    SINGLE_TRT,
+    track_pt_resolution,
+)
 
 if TYPE_CHECKING:
     from egcalib.simulation.calorimeter import Showers
@@ -42,15 +47,20 @@ def muon_pt(particles: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def _track_table(cand, particles, showers, clusters, trk_el_pt, mu_reco_pt):
-    """The chunk's tracks as flat arrays (n_trk,) of event, pt [GeV], eta, phi [rad] and charge,
-    in blocks: electrons, muons, conversion tracks (leading, then second), pile-up. Returns
-    ``(tracks, from_pileup, from_conversion)``, the last two boolean (n_trk,). No random
-    numbers."""
+    """The chunk's tracks as flat arrays (n_trk,) of event, pt [GeV], eta, phi [rad], charge and
+    ``trt_only`` (conversion tracks without silicon hits, from the reconstructed convType), in
+    blocks: electrons, muons, reconstructed conversion tracks (leading, then second), pile-up.
+    Returns ``(tracks, from_pileup, from_conversion)``, the last two boolean (n_trk,). No
+    random numbers."""
     el_sel = ~cand["photon"]
     muons = particles["pdg"] == MUON_PDG
     conv = clusters["conversion_tracks"]
     conv_sel = cand["photon"] & (conv > 0)
     conv_two = conv[conv_sel] == 2
+    # TRT-only conversion tracks: both of a TRT conversion, the second of a Si-TRT one.
+    conv_type = clusters["conversion_type"][conv_sel]
+    trt_leading = np.isin(conv_type, (SINGLE_TRT, DOUBLE_TRT))
+    trt_second = np.isin(conv_type[conv_two], (DOUBLE_TRT, DOUBLE_SI_TRT))
     conv_split = clusters["conversion_pt_ratio"][conv_sel]
     pu = showers.pileup
     pu_obj, pu_slot = np.nonzero(pu["mask"])
@@ -100,6 +110,14 @@ def _track_table(cand, particles, showers, clusters, trk_el_pt, mu_reco_pt):
                 pu["charge"][pu_obj, pu_slot],
             ]
         ),
+        "trt_only": np.concatenate(
+            [
+                np.zeros(el_sel.sum() + muons.sum(), bool),
+                trt_leading,
+                trt_second,
+                np.zeros(len(pu_obj), bool),
+            ]
+        ),
     }
     n_signal_trk = el_sel.sum() + muons.sum() + conv_sel.sum() + conv_two.sum()
     n_trk = len(tracks["pt"])
@@ -133,7 +151,7 @@ def _measure_tracks(tracks, from_pileup, from_conversion, n_vtx, pv_z, rng):
         "z0": z0 + pv_z[tracks["event"]] * (~from_pileup),
         "vertex": vertex,
         "nPixHits": np.where(from_conversion, 0, rng.integers(3, 6, n_trk)),
-        "nSCTHits": rng.integers(6, 10, n_trk),
+        "nSCTHits": np.where(tracks["trt_only"], 0, rng.integers(6, 10, n_trk)),
         "nTRTHits": np.where(central, rng.integers(20, 40, n_trk), 0),
     }
     torder = np.argsort(tracks["event"], kind="stable")

@@ -52,6 +52,17 @@ def nearest_tracks(
     return np.stack(padded, axis=2), mask
 
 
+def conversion_vertex_tracks(obj: dict) -> np.ndarray:
+    """Tracks of each object's reconstructed conversion vertex (n,), from its ATLAS convType
+    (contract.CONVERSION_TYPE_TRACKS; 0 without a ``convType`` column or for unknown codes)."""
+    n = len(obj["cl_Eacc"])
+    conv_type = np.asarray(obj.get("convType", np.zeros(n)), np.int64)
+    known = (conv_type >= 0) & (conv_type < len(contract.CONVERSION_TYPE_TRACKS))
+    return np.where(
+        known, np.asarray(contract.CONVERSION_TYPE_TRACKS)[np.where(known, conv_type, 0)], 0
+    )
+
+
 def scalars(
     obj: dict, middle_cells: np.ndarray, middle_shape: Sequence[int]
 ) -> dict[str, np.ndarray]:
@@ -78,7 +89,9 @@ def scalars(
         "poscs2": 2.0 * (obj["cl_eta"] - hot_edge) / contract.MIDDLE_CELL_ETA - 1.0,
         "dphi_h3": np.mod(2 * np.pi + obj["cl_phi"], np.pi / 32) - np.pi / 64,
         "mu": obj["mu"],
-        "n_tracks": np.where(electron, obj.get("ntracks", 0), 0),
+        # Photons: the tracks of the reconstructed conversion vertex (from the ATLAS convType),
+        # so the BDT and the CNNs see the reconstructed conversion status.
+        "n_tracks": np.where(electron, obj.get("ntracks", 0), conversion_vertex_tracks(obj)),
         "n_vertex": obj["n_vertex"],
     }
     # A zero-energy layer gives an undefined ratio: 0, not NaN, for the network.
