@@ -67,16 +67,14 @@ def w_s3(strips: np.ndarray) -> np.ndarray:
     The hottest strip is searched in the central middle cell's span of strips (the strips
     under the cluster centre), as ATLAS takes it at the cluster's barycentre."""
     profile = np.asarray(strips, float).sum(axis=2)  # (n, n_strips)
-    n, n_strips = profile.shape
+    n_strips = profile.shape[1]
     per_cell = max(n_strips // 7, 1)  # strips per middle cell (the window is 7 middle cells)
     lo = n_strips // 2 - per_cell // 2
     hottest = lo + np.argmax(profile[:, lo : lo + per_cell], axis=1)
     offsets = np.array([-1, 0, 1])
     index = np.clip(hottest[:, None] + offsets[None, :], 0, n_strips - 1)
     energy = np.take_along_axis(profile, index, axis=1)
-    return np.sqrt(
-        np.maximum(_ratio((energy * offsets**2).sum(axis=1), energy.sum(axis=1)), 0.0)
-    )
+    return np.sqrt(np.maximum(_ratio((energy * offsets**2).sum(axis=1), energy.sum(axis=1)), 0.0))
 
 
 def shower_shapes(cells: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

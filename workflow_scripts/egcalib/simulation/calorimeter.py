@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
-from egcalib.simulation.detector import eta_width_scales, effect_on
+from egcalib.simulation.detector import effect_on, eta_width_scales
 from egcalib.simulation.inner_detector import bremsstrahlung, conversion_radius
 from egcalib.simulation.lateral import gauss_cell_fractions, lateral_width_scales, window_edges
 from egcalib.simulation.longitudinal import longitudinal_fractions
@@ -132,9 +132,7 @@ def simulate_showers(
                 lateral["tail_fraction"][li],
             ),
         ):
-            f_eta = gauss_cell_fractions(
-                eta_edges, eta, sigma_cells * eta_factor * MIDDLE_CELL_ETA
-            )
+            f_eta = gauss_cell_fractions(eta_edges, eta, sigma_cells * eta_factor * MIDDLE_CELL_ETA)
             f_phi = sum(
                 share[:, None]
                 * gauss_cell_fractions(phi_edges, centre, sigma_cells * MIDDLE_CELL_PHI)
