@@ -299,3 +299,54 @@ def test_conversion_reconstruction_off_reconstructs_every_conversion(sim):
     for name in set(on) - conversion:
         np.testing.assert_array_equal(on[name], off[name], err_msg=name)
     assert (on["conversion_type"] == 0).mean() > 0.2
+
+
+def _electron_shapes(sim, detector_name, abs_eta_range, seed, n=12000, **effects):
+    from egcalib.core.shower_shapes import shower_shapes
+    from egcalib.simulation.calorimeter import simulate_showers
+
+    variant = copy.deepcopy(sim)
+    variant["effects"].update(effects)
+    rng = np.random.default_rng(seed)
+    eta = rng.uniform(*abs_eta_range, n) * np.where(rng.uniform(size=n) < 0.5, 1, -1)
+    showers = simulate_showers(
+        40.0 * np.cosh(eta),  # ET 40 GeV: Z -> ee electrons
+        eta,
+        rng.uniform(-3, 3, n),
+        np.where(np.arange(n) % 2 == 0, 1, -1),
+        np.full(n, ELECTRON),
+        np.full(n, 35.0),
+        variant,
+        variant["detectors"][detector_name],
+        rng,
+    )
+    return shower_shapes(showers.cells)
+
+
+def _shift(data, mc, name):
+    d, m = data[name], mc[name]
+    return np.mean(d) - np.mean(m), np.hypot(np.std(d), np.std(m)) / np.sqrt(len(d))
+
+
+@pytest.mark.parametrize("region", ["barrel", "endcap"])
+def test_data_showers_are_wider_in_eta_by_the_atlas_shifts(sim, region):
+    # docs/toy-detector.md#data-versus-mc: the data detector's R_eta and w_eta2 differ from the
+    # MC's by ATLAS's measured electron shifts; with data_shower_widths off, no shift is left
+    # beyond the small one of the material difference.
+    from egcalib.simulation.validation import ATLAS_SHOWER_SHAPE_SHIFTS
+
+    cited = ATLAS_SHOWER_SHAPE_SHIFTS[region]
+    mc = _electron_shapes(sim, "mc", cited["abs_eta"], 1)
+    data = _electron_shapes(sim, "data", cited["abs_eta"], 2)
+    off = _electron_shapes(sim, "data", cited["abs_eta"], 2, data_shower_widths=False)
+    # Calibration precision of the widths: 0.0003 in R_eta, 0.00002 in w_eta2.
+    for name, tolerance in (("r_eta", 0.0003), ("w_eta2", 0.00002)):
+        shift, error = _shift(data, mc, name)
+        assert abs(shift - cited[name]) < 3 * error + tolerance, (name, shift, cited[name])
+        residual, error = _shift(off, mc, name)
+        assert abs(residual) < 3 * error + tolerance, (name, residual)
+    # The strips are left alone (ATLAS's electron w_s3 shift is 0), and the MC is neutral.
+    shift, error = _shift(data, mc, "w_s3")
+    assert abs(shift) < 3 * error + 0.002
+    mc_detector = sim["detectors"]["mc"]["eta_width_scales"]
+    assert all(v == 1.0 for layer in mc_detector.values() for k in layer.values() for v in k)

@@ -188,6 +188,24 @@ def test_data_detector_differs_from_mc(ntuple_dir):
     assert data.mean() - mc.mean() > 3
 
 
+def test_shower_shape_validation_compares_data_and_mc(ntuple_dir, sim, tmp_path):
+    from egcalib.simulation.validation import _shower_shapes_data_vs_mc
+
+    shifts = _shower_shapes_data_vs_mc(
+        [ntuple_dir / "mc_zee.root"],
+        [ntuple_dir / "data_zee.root"],
+        "egamma",
+        sim["native_shapes"],
+        tmp_path / "shapes.png",
+    )
+    assert (tmp_path / "shapes.png").stat().st_size > 10_000
+    barrel = shifts["barrel"]
+    assert {"r_eta", "w_eta2", "f0", "f1", "f2", "f3"} <= set(barrel)
+    assert 0.9 < barrel["r_eta"]["mc"] < 1.0 and 0.005 < barrel["w_eta2"]["mc"] < 0.02
+    assert barrel["r_eta"]["atlas_shift"] < 0 < barrel["w_eta2"]["atlas_shift"]
+    assert abs(sum(barrel[f"f{i}"]["mc"] for i in range(4)) - 1) < 1e-6
+
+
 def test_same_seed_gives_identical_arrays(sim, calibration, tmp_path):
     from egcalib.simulation.events import simulate_file
 

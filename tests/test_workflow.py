@@ -30,8 +30,14 @@ pytestmark = pytest.mark.slow
 def test_end_to_end_outputs(workflow_run):
     summary = json.loads((workflow_run / "results/simulation/validation.json").read_text())
     assert 0.98 < summary["barrel_median_response"] < 1.02
+    assert "r_eta" in summary["shower_shapes_data_vs_mc"]["barrel"]
     plots = workflow_run / "results/simulation/plots"
-    for name in ("layer_fractions.png", "mean_images.png", "data_vs_mc.png"):
+    for name in (
+        "layer_fractions.png",
+        "mean_images.png",
+        "data_vs_mc.png",
+        "shower_shapes_data_vs_mc.png",
+    ):
         assert (plots / name).stat().st_size > 10_000, name
     assert list((workflow_run / "results/logs").rglob("*.log"))
     cutflow = (workflow_run / "results/skim/mc_zee.cutflow.csv").read_text().splitlines()

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
-from egcalib.simulation.detector import effect_on
+from egcalib.simulation.detector import effect_on, eta_width_scales
 from egcalib.simulation.inner_detector import bremsstrahlung, conversion_radius
 from egcalib.simulation.lateral import gauss_cell_fractions, lateral_width_scales, window_edges
 from egcalib.simulation.longitudinal import longitudinal_fractions
@@ -109,6 +109,7 @@ def simulate_showers(
 
     lateral = sim["lateral"]
     core_scale, tail_scale = lateral_width_scales(energy, depth, sim)
+    core_eta, tail_eta = eta_width_scales(abs_eta, sim, detector)
     cells, in_window = {}, np.zeros((n, 4))
     response = _response(eta, phi_bary, sim, detector, rng)
     sources = [(kept, phi_el)] + [
@@ -119,11 +120,19 @@ def simulate_showers(
         eta_edges = window_edges(n, eta0, window_eta / n_eta, n_eta)
         phi_edges = window_edges(n, phi0, window_phi / n_phi, n_phi)
         profile = np.zeros((n, n_eta, n_phi))
-        for sigma_cells, weight in (
-            (lateral["core_sigma"][li] * core_scale[:, li], 1 - lateral["tail_fraction"][li]),
-            (lateral["tail_sigma"][li] * tail_scale[:, li], lateral["tail_fraction"][li]),
+        for sigma_cells, eta_factor, weight in (
+            (
+                lateral["core_sigma"][li] * core_scale[:, li],
+                core_eta[:, li],
+                1 - lateral["tail_fraction"][li],
+            ),
+            (
+                lateral["tail_sigma"][li] * tail_scale[:, li],
+                tail_eta[:, li],
+                lateral["tail_fraction"][li],
+            ),
         ):
-            f_eta = gauss_cell_fractions(eta_edges, eta, sigma_cells * MIDDLE_CELL_ETA)
+            f_eta = gauss_cell_fractions(eta_edges, eta, sigma_cells * eta_factor * MIDDLE_CELL_ETA)
             f_phi = sum(
                 share[:, None]
                 * gauss_cell_fractions(phi_edges, centre, sigma_cells * MIDDLE_CELL_PHI)

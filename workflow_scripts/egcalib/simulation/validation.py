@@ -23,6 +23,7 @@ import uproot
 from egcalib.core.atomic import atomic_path, save_figure
 from egcalib.core.contract import LAYERS
 from egcalib.core.kinematics import massless_momenta
+from egcalib.core.shower_shapes import r_eta, w_eta2
 from egcalib.simulation.resolution_fit import fit_resolution, resolution_model
 from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs
 from egcalib.stats.bw_cb import FitError, fit_bw_cb
@@ -33,6 +34,16 @@ SAMPLING_ANCHOR = (0.09, 0.15)
 CONSTANT_ANCHOR = (0.005, 0.012)
 SIGMA_CB_ANCHOR = (2.0, 2.8)
 SEED_SIGMA_CB = 2.393
+# ATLAS's electron shower-shape shifts, data - MC (the corrections its simulation gets:
+# ElectronPhotonShowerShapeFudgeTool, data/May2016_ShiftsForMCBasedLHTuneUsing20pt7.conf, ET
+# independent), averaged flat in |eta| over the bins of each region: barrel 0-0.6-0.8-1.15-1.37
+# (R_eta -0.00333, -0.004, -0.00467, -0.00533; w_eta2 0.00016, 0.000192, 0.00008, 0.000112),
+# endcap 1.52-1.81-2.01-2.37 (R_eta -0.006, -0.006, -0.008; w_eta2 0.000312, 0.000376, 0.000392).
+# Sources and how the toy's data detector reproduces them: docs/toy-detector.md#data-versus-mc.
+ATLAS_SHOWER_SHAPE_SHIFTS: dict[str, dict] = {
+    "barrel": {"abs_eta": (0.0, 1.37), "r_eta": -0.00409, "w_eta2": 0.000137},
+    "endcap": {"abs_eta": (1.52, 2.37), "r_eta": -0.00685, "w_eta2": 0.000361},
+}
 
 
 def read_electrons(paths: Iterable[str | Path], tree: str, fields: Sequence[str]) -> ak.Array:
@@ -161,6 +172,13 @@ def validate(
         summary["data_vs_mc"] = _data_vs_mc(
             mc_zee_paths, data_zee_paths, tree, plot_dir / "data_vs_mc.png"
         )
+        summary["shower_shapes_data_vs_mc"] = _shower_shapes_data_vs_mc(
+            mc_zee_paths,
+            data_zee_paths,
+            tree,
+            native_shapes,
+            plot_dir / "shower_shapes_data_vs_mc.png",
+        )
     if mc_zee_paths:
         peak = zee_peak(mc_zee_paths, tree)
         mva = peak["e"]
@@ -286,3 +304,90 @@ def _data_vs_mc(mc_paths, data_paths, tree, path):
     axes[0].legend()
     save_figure(fig, path)
     return {"medians": out}
+
+
+def electron_shower_shapes(
+    paths: Sequence[str | Path], tree: str, native_shapes: dict
+) -> dict[str, np.ndarray]:
+    """Per electron of the files: |eta|, E_baseline, R_eta, w_eta2 (egcalib.core.shower_shapes)
+    and the layer fractions f0..f3 of the cluster (cl_E_i / sum of the four)."""
+    electrons = read_electrons(paths, tree, ["e", "eta", "cl_E0", "cl_E1", "cl_E2", "cl_E3"])
+    windows = [uproot.open(p)[tree]["el_cells_lr2"].array() for p in paths]
+    middle = ak.to_numpy(ak.flatten(ak.concatenate(windows))).reshape(-1, *native_shapes["lr2"])
+    layers = np.stack([ak.to_numpy(electrons[f"cl_E{i}"]) for i in range(4)], axis=1)
+    total = layers.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fractions = np.where(total[:, None] > 0, layers / total[:, None], np.nan)
+    out = {
+        "abs_eta": np.abs(ak.to_numpy(electrons.eta)),
+        "e": ak.to_numpy(electrons.e),
+        "r_eta": r_eta(middle),
+        "w_eta2": w_eta2(middle),
+    }
+    out.update({f"f{i}": fractions[:, i] for i in range(4)})
+    return out
+
+
+def shower_shape_shifts(mc: dict, data: dict, e_min: float = 20.0) -> dict:
+    """Per region of ATLAS_SHOWER_SHAPE_SHIFTS: means of R_eta, w_eta2 and f0..f3 in MC and data
+    (electrons with E_baseline > e_min), the data - MC shift with its error and, for R_eta and
+    w_eta2, ATLAS's measured shift."""
+    out: dict = {}
+    for region, cited in ATLAS_SHOWER_SHAPE_SHIFTS.items():
+        lo, hi = cited["abs_eta"]
+        row: dict = {"abs_eta": [lo, hi]}
+        for name in ("r_eta", "w_eta2", "f0", "f1", "f2", "f3"):
+            values = {}
+            for label, sample in (("mc", mc), ("data", data)):
+                keep = (sample["abs_eta"] >= lo) & (sample["abs_eta"] < hi) & (sample["e"] > e_min)
+                v = sample[name][keep]
+                values[label] = v[np.isfinite(v)]
+            if min(len(v) for v in values.values()) < 2:
+                continue
+            mean = {k: float(np.mean(v)) for k, v in values.items()}
+            error = float(np.hypot(*(np.std(v) / np.sqrt(len(v)) for v in values.values())))
+            row[name] = {**mean, "shift": mean["data"] - mean["mc"], "shift_error": error}
+            if name in cited:
+                row[name]["atlas_shift"] = cited[name]
+        out[region] = row
+    return out
+
+
+def _shower_shapes_data_vs_mc(mc_paths, data_paths, tree, native_shapes, path):
+    """R_eta, w_eta2 and the layer fractions of Z -> ee electrons, data vs MC, barrel."""
+    samples = {
+        "MC": electron_shower_shapes(mc_paths, tree, native_shapes),
+        "data": electron_shower_shapes(data_paths, tree, native_shapes),
+    }
+    shifts = shower_shape_shifts(samples["MC"], samples["data"])
+    variables = {
+        "r_eta": (r"$R_\eta$", (0.85, 1.0)),
+        "w_eta2": (r"$w_{\eta 2}$", (0.005, 0.02)),
+        "f0": ("f0 (presampler)", (0.0, 0.15)),
+        "f1": ("f1 (strips)", (0.0, 0.6)),
+        "f2": ("f2 (middle)", (0.4, 1.0)),
+        "f3": ("f3 (back)", (0.0, 0.05)),
+    }
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), layout="constrained")
+    lo, hi = ATLAS_SHOWER_SHAPE_SHIFTS["barrel"]["abs_eta"]
+    for ax, (name, (label, bounds)) in zip(axes.flat, variables.items()):
+        for sample_name, sample in samples.items():
+            keep = (sample["abs_eta"] >= lo) & (sample["abs_eta"] < hi) & (sample["e"] > 20)
+            v = sample[name][keep]
+            ax.hist(
+                v[np.isfinite(v)],
+                bins=50,
+                range=bounds,
+                density=True,
+                histtype="step",
+                label=sample_name,
+            )
+        row = shifts["barrel"].get(name)
+        text = f"data - MC: {row['shift']:+.5f}" if row else ""
+        if row and "atlas_shift" in row:
+            text += f"\nATLAS: {row['atlas_shift']:+.5f}"
+        ax.set(xlabel=f"{label}, |eta| < {hi}")
+        ax.text(0.03, 0.95, text, transform=ax.transAxes, va="top", fontsize="small")
+    axes.flat[0].legend(loc="center left")
+    save_figure(fig, path)
+    return shifts
