@@ -73,6 +73,7 @@ rule validate_simulation:
         simulation=simulation_settings(validation=True),
         images=SIMULATION_IMAGES,
         tree=config["ntuple"]["tree"],
+        insitu_eta_edges=config["evaluation"]["insitu_eta_edges"],
         code=code_version("validate_simulation"),
     script:
         "../workflow_scripts/validate_simulation.py"

@@ -350,3 +350,19 @@ def test_data_showers_are_wider_in_eta_by_the_atlas_shifts(sim, region):
     assert abs(shift) < 3 * error + 0.002
     mc_detector = sim["detectors"]["mc"]["eta_width_scales"]
     assert all(v == 1.0 for layer in mc_detector.values() for k in layer.values() for v in k)
+
+
+def test_baseline_insitu_alphas_vanish_when_data_are_mc_and_follow_a_data_scale(sim):
+    """The validation's in-situ alphas of the MVA baseline: zero within their spread when the
+    data detector is the MC one, and the scale of the data's layers where it differs by one."""
+    from egcalib.simulation.resolution_study import baseline_insitu_alphas
+
+    edges = [0.0, 1.37, 2.47]
+    same = copy.deepcopy(sim)
+    same["detectors"]["data"] = copy.deepcopy(same["detectors"]["mc"])
+    alphas = baseline_insitu_alphas(same, 4000, 6000, edges)
+    assert len(alphas) == 2 and all(abs(a) < 0.004 for a in alphas), alphas
+    scaled = copy.deepcopy(same)
+    scaled["detectors"]["data"]["layer_scales"] = [1.02, 1.02, 1.02, 1.02]
+    alphas = baseline_insitu_alphas(scaled, 4000, 6000, edges)
+    assert all(0.012 < a < 0.028 for a in alphas), alphas  # +2 % in every layer

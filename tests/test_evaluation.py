@@ -554,9 +554,9 @@ def test_insitu_scale_factors_recover_a_miscalibrated_data_detector(default_conf
     """Data electrons measured 2 % high, 3 % and 5 % low in three |eta| bins: the in-situ scale
     factors recover each to a few per mille, and with them the data Z peak has the width of the
     same resolution in MC instead of the spread of three shifted peaks."""
-    from egcalib.evaluate.insitu_scale import scale_factors
     from egcalib.evaluate.masses import dielectron_masses
     from egcalib.evaluate.z_fits import z_fits
+    from egcalib.stats.insitu_scale import scale_factors
 
     edges, alpha = [0.0, 0.5, 1.0, 1.5], np.array([0.02, -0.03, -0.05])
     rng = np.random.default_rng(31)

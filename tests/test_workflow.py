@@ -30,6 +30,10 @@ pytestmark = pytest.mark.slow
 def test_end_to_end_outputs(workflow_run):
     summary = json.loads((workflow_run / "results/simulation/validation.json").read_text())
     assert 0.98 < summary["barrel_median_response"] < 1.02
+    # The baseline's in-situ alphas of the data detector, one per evaluation.insitu_eta_edges bin.
+    alphas = summary["baseline_insitu_alpha"]
+    assert len(alphas["alpha"]) == len(alphas["abs_eta_edges"]) - 1
+    assert all(abs(a) < 0.2 for a in alphas["alpha"])
     assert "r_eta" in summary["shower_shapes_data_vs_mc"]["barrel"]
     plots = workflow_run / "results/simulation/plots"
     for name in (

@@ -17,6 +17,7 @@ summary = validate(
     snakemake.output.summary,
     snakemake.output.plots,
     sim=sim,
+    insitu_eta_edges=snakemake.params.insitu_eta_edges,
 )
 if "sampling" in summary.get("resolution", {}):
     fit = summary["resolution"]
@@ -27,5 +28,7 @@ if "sampling" in summary.get("resolution", {}):
         fit["constant"],
         fit["in_anchors"],
     )
+if "baseline_insitu_alpha" in summary:
+    log.info("baseline in-situ alpha per |eta| bin: %s", summary["baseline_insitu_alpha"])
 if "zee_sigma_cb" in summary:
     log.info("Z -> ee sigma_CB: %s", summary["zee_sigma_cb"])

@@ -4,7 +4,7 @@ m_ee (m_mumugamma for photon models) is rebuilt with each energy hypothesis (the
 the binned reference where the ntuples carry it, the model) and fitted with BW (x) CB
 (egcalib.stats.bw_cb); each hypothesis's width is compared with the baseline's under a paired
 bootstrap (egcalib.stats.sigma_improvement). Z -> ee data are first scale-calibrated in situ against
-the MC (egcalib.evaluate.insitu_scale: the Z-based calibration of ATLAS, Eur. Phys. J. C 74 (2014)
+the MC (egcalib.stats.insitu_scale: the Z-based calibration of ATLAS, Eur. Phys. J. C 74 (2014)
 3071, section 9.1). The rows become the model's zfits.csv.
 """
 
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from egcalib.evaluate import insitu_scale, plotting
+from egcalib.evaluate import plotting
 from egcalib.evaluate.masses import dielectron_masses, mumugamma_masses
+from egcalib.stats import insitu_scale
 from egcalib.stats.bw_cb import FitError, fit_bw_cb
 from egcalib.stats.sigma_improvement import paired_sigma_improvement
 
@@ -65,7 +66,7 @@ def z_fits(
 
     With ``insitu_eta_edges`` (|eta| bin edges; empty: off) each energy hypothesis of Z -> ee
     data is first scale-calibrated in situ against the MC Z -> ee events of the same hypothesis
-    (egcalib.evaluate.insitu_scale; alpha per bin in ``insitu_alpha``), so that its sigma_CB is a
+    (egcalib.stats.insitu_scale; alpha per bin in ``insitu_alpha``), so that its sigma_CB is a
     resolution and not a spread of mis-scaled regions, as in the seed's data, which carry ATLAS's
     in-situ scale factors. The alphas are held fixed in the bootstrap."""
     rows = []
@@ -176,7 +177,7 @@ def _insitu_calibrate(
     masses: pd.DataFrame, predictions: pd.DataFrame, datasets: dict, columns, edges, window
 ) -> dict:
     """Scale-calibrate Z -> ee data ``masses`` in place, each energy column against the MC
-    Z -> ee predictions of the same column (egcalib.evaluate.insitu_scale); returns {column: alpha
+    Z -> ee predictions of the same column (egcalib.stats.insitu_scale); returns {column: alpha
     per bin}."""
     mc_names = [d for d, s in datasets.items() if s["kind"] == "mc" and s["process"] == "zee"]
     mc = dielectron_masses(predictions[predictions["dataset"].isin(mc_names)], columns)

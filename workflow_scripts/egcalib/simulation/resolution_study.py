@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from egcalib.core.kinematics import massless_momenta
 from egcalib.simulation.baseline_calibration import mva_features, train_mva
@@ -22,6 +24,7 @@ from egcalib.simulation.objects import calibration_sample, simulate_objects
 from egcalib.simulation.pileup import sample_mu
 from egcalib.stats import metrics
 from egcalib.stats.bw_cb import FitError, fit_bw_cb
+from egcalib.stats.insitu_scale import scale_factors
 
 log = logging.getLogger(__name__)
 ALL_ON = "all effects"
@@ -54,18 +57,21 @@ def zee_electron_pairs(
     return tuple(fields[k][keep] for k in ("e", "eta", "phi", "charge"))
 
 
-def resolution_of(sim: dict, n_calibration: int, n_events: int, fit_config: dict) -> dict:
-    """sigma_CB [GeV] (with error) of m_ee and eIQR75 of E/E_true for the MVA baseline of one
-    detector variant; the fit failure is reported instead of numbers."""
-    detector = sim["detectors"]["mc"]
-    rng = np.random.default_rng(stream_seed(sim["seed"], "effect-study", "calibration"))
-    e_true, clusters = calibration_sample(n_calibration, ELECTRON, sim, detector, rng)
+def _mc_booster(sim: dict, n_calibration: int, study: str):  # -> lightgbm.Booster
+    """The MVA baseline for electrons trained on ``n_calibration`` of the MC detector's own."""
     import lightgbm as lgb
 
-    booster = lgb.Booster(
-        model_str=train_mva(mva_features(clusters, ELECTRON), e_true, sim["seed"])
-    )
-    rng = np.random.default_rng(stream_seed(sim["seed"], "effect-study", "zee"))
+    rng = np.random.default_rng(stream_seed(sim["seed"], study, "calibration"))
+    e_true, clusters = calibration_sample(n_calibration, ELECTRON, sim, sim["detectors"]["mc"], rng)
+    return lgb.Booster(model_str=train_mva(mva_features(clusters, ELECTRON), e_true, sim["seed"]))
+
+
+def _baseline_zee(
+    sim: dict, detector: dict, booster, n_events: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Z -> ee electron pairs through ``detector`` with the MVA baseline ``booster``: the true
+    energies (n_pairs, 2) [GeV], the baseline's energies (n_pairs, 2) [GeV] and the generator
+    fields ``eta``, ``phi`` (n_pairs, 2) with the clusters' ``cl_eta`` (n_pairs, 2)."""
     energy, eta, phi, charge = zee_electron_pairs(sim, n_events, rng)
     mu = np.repeat(sample_mu(len(energy), detector, rng), 2)
     _, reco = simulate_objects(
@@ -80,7 +86,44 @@ def resolution_of(sim: dict, n_calibration: int, n_events: int, fit_config: dict
         rng,
     )
     e_mva = reco["cl_Eacc"] * booster.predict(mva_features(reco, ELECTRON), num_threads=1)
-    e_mva = e_mva.reshape(-1, 2)
+    fields = {"eta": eta, "phi": phi, "cl_eta": np.asarray(reco["cl_eta"]).reshape(-1, 2)}
+    return energy, e_mva.reshape(-1, 2), fields
+
+
+def baseline_insitu_alphas(
+    sim: dict, n_calibration: int, n_events: int, edges: Sequence[float]
+) -> list[float]:
+    """The MVA baseline's in-situ scale alpha per |eta| bin of ``edges`` (len(edges) - 1,): Z -> ee
+    simulated through the data and the MC detector (``n_events`` each), the baseline trained on
+    ``n_calibration`` MC electrons, the data / MC Z peaks compared as the evaluation does
+    (egcalib.stats.insitu_scale, ATLAS's Z-based calibration). What the data detector's
+    differences from the MC leave for the in-situ calibration; ATLAS's alphas are a few per cent
+    at most (Eur. Phys. J. C 74 (2014) 3071)."""
+    booster = _mc_booster(sim, n_calibration, "insitu-study")
+    frames = {}
+    for name in ("mc", "data"):
+        rng = np.random.default_rng(stream_seed(sim["seed"], "insitu-study", name))
+        _, e_mva, fields = _baseline_zee(sim, sim["detectors"][name], booster, n_events, rng)
+        p = [
+            massless_momenta(e_mva[:, i], fields["eta"][:, i], fields["phi"][:, i]) for i in (0, 1)
+        ]
+        frames[name] = pd.DataFrame(
+            {
+                "eta1": fields["cl_eta"][:, 0],
+                "eta2": fields["cl_eta"][:, 1],
+                "m": (p[0] + p[1]).mass,
+            }
+        )
+    return [float(a) for a in scale_factors(frames["data"], frames["mc"], "m", edges)]
+
+
+def resolution_of(sim: dict, n_calibration: int, n_events: int, fit_config: dict) -> dict:
+    """sigma_CB [GeV] (with error) of m_ee and eIQR75 of E/E_true for the MVA baseline of one
+    detector variant; the fit failure is reported instead of numbers."""
+    booster = _mc_booster(sim, n_calibration, "effect-study")
+    rng = np.random.default_rng(stream_seed(sim["seed"], "effect-study", "zee"))
+    energy, e_mva, fields = _baseline_zee(sim, sim["detectors"]["mc"], booster, n_events, rng)
+    eta, phi = fields["eta"], fields["phi"]
     p = [massless_momenta(e_mva[:, i], eta[:, i], phi[:, i]) for i in (0, 1)]
     out: dict = {
         "electrons": int(energy.size),

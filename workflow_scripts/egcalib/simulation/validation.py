@@ -25,7 +25,12 @@ from egcalib.core.contract import LAYERS
 from egcalib.core.kinematics import massless_momenta
 from egcalib.core.shower_shapes import r_eta, w_eta2
 from egcalib.simulation.resolution_fit import fit_resolution, resolution_model
-from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_costs
+from egcalib.simulation.resolution_study import (
+    ALL_ON,
+    FLOOR,
+    baseline_insitu_alphas,
+    effect_costs,
+)
 from egcalib.stats.bw_cb import FitError, fit_bw_cb
 
 # docs/design.md#the-embedded-default: ATLAS design resolution anchors for central electrons, and
@@ -119,9 +124,12 @@ def validate(
     plot_dir: str | Path,
     central_eta: float = 0.8,
     sim: dict | None = None,
+    insitu_eta_edges: Sequence[float] = (),
 ) -> dict:
     """Write the validation summary JSON and plots; return the summary. With ``sim`` (the
-    simulation config), also the per-effect resolution study (resolution_study)."""
+    simulation config), also the per-effect resolution study (resolution_study) and, with
+    ``insitu_eta_edges`` (|eta| bin edges), the MVA baseline's in-situ alphas of the data
+    detector (``baseline_insitu_alpha``: resolution_study.baseline_insitu_alphas)."""
     plot_dir = Path(plot_dir)
     plot_dir.mkdir(parents=True, exist_ok=True)
     plt.style.use(mplhep.style.ATLAS)
@@ -195,6 +203,13 @@ def validate(
         study = sim["validation"]
         summary["effects"] = effect_costs(sim, study["calibration_objects"], study["z_events"], {})
         _plot_effects(summary["effects"], plot_dir / "effects.png")
+        if len(insitu_eta_edges):
+            summary["baseline_insitu_alpha"] = {
+                "abs_eta_edges": list(insitu_eta_edges),
+                "alpha": baseline_insitu_alphas(
+                    sim, study["calibration_objects"], study["z_events"], insitu_eta_edges
+                ),
+            }
     with atomic_path(out_json) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
     return summary
