@@ -1,6 +1,6 @@
 """Planning at scale: a dry run (``snakemake -n``, nothing executed) of the default workflow with
-its five datasets holding 100, 1,000 and 10,000 simulated input files in all, with the default
-models, and of configs/paper.yaml (350 files, every model) for reference. Prints jobs and seconds
+its six datasets holding 100, 1,000 and 10,000 simulated input files in all, with the default
+models, and of configs/paper.yaml (450 files, every model) for reference. Prints jobs and seconds
 per size, and the planning cost per job as a ratio against the smallest size (1.0: planning grows
 linearly with the jobs).
 

@@ -66,6 +66,7 @@ def ntuple_dir(tmp_path_factory, sim, calibration) -> Path:
         ("mc_zmumug", "mc", "zmumug", 400),
         ("data_zmumug", "data", "zmumug", 400),
         ("mc_egun", "mc", "egun", 600),
+        ("mc_pgun", "mc", "pgun", 600),
     ):
         simulate_file(out / f"{dataset}.root", dataset, process, kind, 0, n, sim, calibration)
     return out

@@ -45,6 +45,10 @@ def test_default_config_is_valid(default_config, repo):
         (lambda c: c["models"].update(baseline_binned={"film": [], "top": []}), "baseline_binned"),
         (lambda c: c["splits"]["fractions"].update(val=0), "val"),
         (lambda c: c["splits"]["fractions"].update(test=0.0), "test"),
+        (lambda c: c["datasets"]["mc_pgun"].update(kind="data"), "photon gun exists only in MC"),
+        (lambda c: c["datasets"]["mc_pgun"].update(process="gamma"), "gamma"),
+        (lambda c: c["selection"]["pgun"].pop("photon_eta_crack"), "photon_eta_crack"),
+        (lambda c: c["simulation"]["generator"].pop("pgun_et_range"), "pgun_et_range"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(default_config, repo, mutate, key):
@@ -78,6 +82,24 @@ def test_dry_run_builds_the_dag(repo, tmp_path):
         assert f"rule {rule}:" in result.stdout, rule
 
 
+@pytest.mark.parametrize("configs", [(), ("tests/configs/tiny.yaml",)], ids=["default", "tiny"])
+def test_dry_run_plans_the_photon_gun_chain(repo, tmp_path, configs):
+    """mc_pgun is simulated, skimmed and sharded, and the photon model trains on it and is
+    evaluated on it; the electron models are not."""
+    result = dry_run(tmp_path, repo / "config.yaml", *(repo / c for c in configs))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for output in (
+        "results/ntuples/mc_pgun/f000.root",
+        "results/skim/mc_pgun/f000.parquet",
+        "results/skim/mc_pgun.cutflow.csv",
+        "results/shards/mc_pgun/f000.train.tfrecord",
+        "results/predictions/recommended_photon/mc_pgun/c000.parquet",
+    ):
+        assert output in result.stdout, output
+    for model in ("basic", "recommended_mc_data", "bdt"):
+        assert f"results/predictions/{model}/mc_pgun/" not in result.stdout, model
+
+
 def test_paper_scale_config_builds_its_dag(repo, tmp_path):
     result = dry_run(tmp_path, repo / "config.yaml", repo / "configs/paper.yaml", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -106,7 +128,8 @@ def test_models_train_on_one_particle(default_config):
         "recommended_photon", default_config["models"]["recommended_photon"], defaults
     )
     assert model_particle(photon, datasets) == "photon"
-    assert evaluation_datasets(photon, datasets) == ["mc_zmumug", "data_zmumug"]
+    assert photon["train_on"] == ["mc_pgun", "mc_zmumug"]
+    assert evaluation_datasets(photon, datasets) == ["mc_zmumug", "mc_pgun", "data_zmumug"]
     electron = resolve_model("recommended", default_config["models"]["recommended"], defaults)
     assert evaluation_datasets(electron, datasets) == ["mc_zee", "mc_egun", "data_zee"]
     mixed = resolve_model(
@@ -218,8 +241,9 @@ def test_a_model_training_on_a_dataset_left_out_is_a_clear_error(repo, tmp_path)
     config = _own_ntuples_config(repo, tmp_path, selected_models=["recommended_photon"])
     result = dry_run(tmp_path / "run", repo / "config.yaml", config)
     assert result.returncode != 0
-    assert "model recommended_photon: train_on names unknown datasets ['mc_zmumug']" in (
-        result.stdout + result.stderr
+    assert (
+        "model recommended_photon: train_on names unknown datasets ['mc_pgun', 'mc_zmumug']"
+        in result.stdout + result.stderr
     )
 
 

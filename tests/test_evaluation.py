@@ -851,3 +851,55 @@ def test_card_sets_mc_data_and_combined_training_side_by_side():
     assert rows[2].startswith("| recommended_mc_data | mc+data |")
     assert not any("photon" in line for line in lines)
     assert training_data_section(table.drop(columns="trained_on")) == []
+
+
+def test_photon_riqr_per_dataset_and_conversion_type(tmp_path):
+    """A photon model better than the baseline on unconverted photons only (seed 001's split):
+    the evaluation gives the rIQR per conversion type over all MC test photons and on each
+    dataset (the photon gun, Z -> mumugamma), and the card's photon section shows each row."""
+    from egcalib.card.sections import photon_section
+    from egcalib.evaluate.model_evaluation import category_metrics
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    converted = rng.uniform(size=n) < 0.4
+    truth = rng.uniform(10.0, 100.0, n)
+    frame = pd.DataFrame(
+        {
+            "dataset": np.where(np.arange(n) < n // 2, "mc_pgun", "mc_zmumug"),
+            "conv_type": np.where(converted, 2, 0),
+            "e_truth": truth,
+            "e_baseline": truth * rng.normal(1.0, np.where(converted, 0.03, 0.015)),
+            "e_pred": truth * rng.normal(1.0, np.where(converted, 0.03, 0.0105)),
+        }
+    )
+    rows = category_metrics(frame, ["mc_pgun", "mc_zmumug", "data_zmumug"], "photon", 30)
+    assert [(row["dataset"], row["category"]) for row in rows] == [
+        ("all", "unconverted"),
+        ("all", "converted"),
+        ("mc_pgun", "all"),
+        ("mc_pgun", "unconverted"),
+        ("mc_pgun", "converted"),
+        ("mc_zmumug", "all"),
+        ("mc_zmumug", "unconverted"),
+        ("mc_zmumug", "converted"),
+    ]
+    for row in rows:
+        expected = {"unconverted": 0.3, "converted": 0.0}.get(row["category"])
+        if expected is not None:
+            assert row["riqr75"] == pytest.approx(expected, abs=0.08), row
+    assert rows[0]["n"] + rows[1]["n"] == n and rows[2]["n"] == n // 2
+    electrons = category_metrics(frame, ["mc_pgun", "mc_zmumug"], "electron", 10)
+    assert [(row["dataset"], row["category"]) for row in electrons] == [
+        ("mc_pgun", "all"),
+        ("mc_zmumug", "all"),
+    ]
+
+    (tmp_path / "eval/photon_model").mkdir(parents=True)
+    metrics = {"model": "photon_model", "particle": "photon", "categories": rows}
+    (tmp_path / "eval/photon_model/metrics.json").write_text(json.dumps(metrics))
+    table = pd.DataFrame({"model": ["photon_model"], "particle": ["photon"]})
+    text = "\n".join(photon_section(tmp_path, table))
+    assert "## Photon model photon_model: unconverted and converted photons" in text
+    assert "| all datasets | unconverted |" in text and "| +29.4 % |" in text
+    assert "| mc_pgun | converted |" in text and "| mc_zmumug | all |" in text

@@ -29,10 +29,13 @@ def test_execution_knobs_are_not_settings_but_reach_the_script(default_config):
 
 def test_each_process_carries_its_own_cuts(default_config):
     selection = default_config["selection"]
-    zee, zmumug, egun = (selection_of(selection, p) for p in ("zee", "zmumug", "egun"))
+    zee, zmumug, egun, pgun = (
+        selection_of(selection, p) for p in ("zee", "zmumug", "egun", "pgun")
+    )
     assert {"electron", "zee", "data_label", "truth_match_k", "n_tracks"} == set(zee)
     assert {"zmumug", "truth_match_k", "n_tracks"} == set(zmumug)
     assert {"electron", "truth_match_k", "n_tracks"} == set(egun)
+    assert {"pgun", "truth_match_k", "n_tracks"} == set(pgun)
 
 
 def test_file_chunks_change_only_at_the_end_when_a_file_is_appended():

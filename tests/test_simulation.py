@@ -6,6 +6,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from scipy import stats
 from toy_showers import mc_showers
 
 from egcalib.core.contract import all_branches, cell_branches, truth_branches
@@ -23,7 +24,9 @@ def _tree(ntuple_dir, name):
     return uproot.open(ntuple_dir / f"{name}.root")["egamma"]
 
 
-@pytest.mark.parametrize("dataset", ["mc_zee", "data_zee", "mc_zmumug", "data_zmumug", "mc_egun"])
+@pytest.mark.parametrize(
+    "dataset", ["mc_zee", "data_zee", "mc_zmumug", "data_zmumug", "mc_egun", "mc_pgun"]
+)
 def test_files_follow_the_branch_contract(ntuple_dir, sim, dataset):
     tree = _tree(ntuple_dir, dataset)
     is_mc = dataset.startswith("mc")
@@ -58,6 +61,47 @@ def test_event_content_per_process(ntuple_dir):
     assert ak.mean(ak.num(mmg.ph_e)) > 0.8  # one hard FSR photon per event, some out of acceptance
     gun = _tree(ntuple_dir, "mc_egun").arrays(["el_pt", "el_truth_matched"])
     assert ak.all(ak.num(gun.el_pt[gun.el_truth_matched]) <= 1)
+    photons = _tree(ntuple_dir, "mc_pgun").arrays(
+        ["ph_pt", "ph_truth_matched", "ph_convType", "el_e", "mu_pt", "mcChannelNumber"]
+    )
+    assert ak.all(ak.num(photons.ph_pt[photons.ph_truth_matched]) == 1)  # all in |eta| < 2.37
+    assert ak.sum(ak.num(photons.el_e)) == 0 and ak.sum(ak.num(photons.mu_pt)) == 0
+    assert ak.all(photons.mcChannelNumber == 423001)  # ATLAS's single-photon particle gun
+    # Conversions come from the tracker material, as for the Z -> mumugamma photons.
+    conv_type = ak.to_numpy(ak.flatten(photons.ph_convType[photons.ph_truth_matched]))
+    assert 0.1 < np.mean(conv_type > 0) < 0.9
+
+
+@pytest.mark.parametrize(
+    "process, pdg, et_key, eta_key",
+    [("egun", 11, "egun_et_range", "eta_max"), ("pgun", 22, "pgun_et_range", "pgun_eta_max")],
+)
+def test_gun_spectra_follow_the_configuration(sim, process, pdg, et_key, eta_key):
+    """One particle per event, ln ET uniform over the configured range (dN/dET ~ 1/ET: the same
+    number per decade) and eta uniform within the configured |eta|: Kolmogorov-Smirnov tests
+    with a fixed seed, which reject a flat ET spectrum."""
+    gen = sim["generator"]
+    particles = generate(process, 20000, gen, np.random.default_rng(11))
+    np.testing.assert_array_equal(particles["event"], np.arange(20000))
+    assert np.all(particles["pdg"] == pdg)
+    assert np.all(particles["charge"] == 0) if pdg == 22 else set(particles["charge"]) == {-1, 1}
+    et = particles["e"] / np.cosh(particles["eta"])
+    (et_lo, et_hi), eta_max = gen[et_key], gen[eta_key]
+    assert et.min() >= et_lo and et.max() <= et_hi
+    log_range = (np.log(et_lo), np.log(et_hi / et_lo))
+    assert stats.kstest(np.log(et), "uniform", args=log_range).pvalue > 0.01
+    assert stats.kstest(et, "uniform", args=(et_lo, et_hi - et_lo)).pvalue < 1e-6
+    assert stats.kstest(particles["eta"], "uniform", args=(-eta_max, 2 * eta_max)).pvalue > 0.01
+    assert stats.kstest(particles["phi"], "uniform", args=(-np.pi, 2 * np.pi)).pvalue > 0.01
+
+
+def test_photon_gun_covers_the_seed_photons(default_config):
+    """Seed 001 trains its photon model on photons below 100 GeV (ET 5-100 GeV); the gun is
+    generated within the ATLAS photon acceptance, |eta| < 2.37, and selected outside the crack."""
+    gen = default_config["simulation"]["generator"]
+    assert gen["pgun_et_range"] == [5.0, 100.0] and gen["pgun_eta_max"] == 2.37
+    cuts = default_config["selection"]["pgun"]
+    assert cuts["photon_eta_max"] == 2.37 and cuts["photon_eta_crack"] == [1.37, 1.52]
 
 
 def _showers(sim, n, energy, eta, shower_type=ELECTRON, seed=1):

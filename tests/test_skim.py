@@ -139,6 +139,71 @@ def test_mumug_photon_cuts_and_one_candidate(config, tmp_path):
     assert table["eventNumber"].to_pylist() == [2]
 
 
+def gun_photon(eta=0.5, et=30.0, **values):
+    """An event of the photon gun: one (converted) photon."""
+    return {"ph": [photon(eta=eta, e=et * np.cosh(eta), convType=1, **values)]}
+
+
+@pytest.mark.parametrize(
+    "values, passes",
+    [
+        ({"et": 9.49}, False),
+        ({"et": 9.51}, True),
+        ({"eta": 1.369}, True),
+        ({"eta": -1.371}, False),  # the crack, 1.37 < |eta| < 1.52, as ATLAS photons have it
+        ({"eta": 1.519}, False),
+        ({"eta": -1.521}, True),
+        ({"eta": 2.369}, True),
+        ({"eta": 2.371}, False),  # |eta| < 2.37, not the electrons' 2.47
+        ({"isLoose": False}, False),
+        ({"truth_e": 30.0 * np.cosh(0.5) / 1.61}, False),  # truth matched, k = 0.6
+    ],
+)
+def test_photon_gun_cuts(config, tmp_path, values, passes):
+    table, steps = skim(
+        config, write_events(tmp_path / "a.root", [gun_photon(**values)]), tmp_path, "pgun"
+    )
+    assert table.num_rows == int(passes)
+    assert [step["cut"] for step in steps[3:]] == [
+        "photon: valid energy",
+        "photon: ET > 9.5 GeV",
+        "photon: abs(eta) < 2.37",
+        "photon: abs(eta) outside [1.37, 1.52]",
+        "photon: isLoose",
+        "truth matched (k = 0.6)",
+    ]
+    if passes:
+        assert table["particle"].to_pylist() == [1] and table["conv_type"].to_pylist() == [1]
+        assert np.isnan(table["m_candidate"].to_numpy()).all()
+
+
+def test_photon_gun_reads_photons_without_trigger_or_muons(config, tmp_path):
+    """The gun's skim needs no trigger and no muon branch; its own cuts only (selection.pgun),
+    so a Z -> mumugamma photon cut leaves it alone."""
+    from egcalib.skim.skimming import needed_branches
+
+    names = needed_branches("pgun", True, [])
+    assert "ph_e" in names and "ph_truth_e" in names and "ph_convType" in names
+    assert not any(n.startswith(("mu_", "el_", "trigPassed")) for n in names)
+    config["selection"]["zmumug"]["photon_eta_max"] = 0.1
+    table, _ = skim(config, write_events(tmp_path / "a.root", [gun_photon()]), tmp_path, "pgun")
+    assert table.num_rows == 1
+
+
+def test_simulated_photon_gun_skims_to_truth_matched_photons_outside_the_crack(
+    config, ntuple_dir, tmp_path
+):
+    table, steps = skim(config, ntuple_dir / "mc_pgun.root", tmp_path, "pgun")
+    abs_eta = np.abs(table["eta"].to_numpy())
+    assert table.num_rows > 300  # of 600 events: ET > 9.5 GeV (~79 %), outside the crack, ...
+    assert np.all(abs_eta < 2.37) and not np.any((abs_eta >= 1.37) & (abs_eta <= 1.52))
+    ratio = table["e_baseline"].to_numpy() / table["e_truth"].to_numpy()
+    assert np.all(np.abs(ratio - 1) < 0.6) and set(table["particle"].to_pylist()) == {1}
+    assert set(table["mcChannelNumber"].to_pylist()) == {423001}
+    cuts = {step["cut"]: step["objects"] for step in steps}
+    assert cuts["photon: abs(eta) outside [1.37, 1.52]"] < cuts["photon: abs(eta) < 2.37"]
+
+
 def test_data_label_matches_explicit_computation(config, tmp_path):
     # Two electrons at m_ee ~ 91: E1 = E2 = 45.6 back to back in phi at eta = 0.
     first = {"e": 45.0, "eta": 0.3, "phi": 0.0}

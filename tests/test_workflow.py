@@ -314,11 +314,12 @@ def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     assert jobs["train"] == 2 and jobs["train_bdt"] == 1 and jobs["compare"] == 1
 
 
-# The photon model retrained: its export, inference on mc_zmumug and data_zmumug, evaluation.
+# The photon model retrained: its export, inference on mc_zmumug, mc_pgun and data_zmumug,
+# evaluation.
 PHOTON_MODEL_JOBS = {
     "train": 1,
     "export_onnx": 1,
-    "infer": 2,
+    "infer": 3,
     "evaluate": 1,
     "compare": 1,
     "all": 1,
@@ -329,7 +330,8 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     changed = tmp_path / "cut.yaml"
     changed.write_text("selection:\n  zmumug: {photon_et_min: 12.0}\n")
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
-    # mc_zmumug and data_zmumug, one file each; the photon model retrains and is evaluated.
+    # mc_zmumug and data_zmumug, one file each (the photon gun carries its own cuts,
+    # selection.pgun); the photon model retrains and is evaluated.
     assert jobs == {
         "skim": 2,
         "find_duplicates": 2,
@@ -487,7 +489,7 @@ def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
 def test_the_slurm_profile_bundles_each_files_chain_into_group_jobs(tmp_path):
     """Planned for SLURM (a dry run: nothing is submitted), each file's simulate -> skim ->
     shards chain is one `per_file` component and group-components of them make one job; the
-    tiny config has 6 files, so 2 per job make 3 group jobs of 6 jobs each."""
+    tiny config has 7 files, so 2 per job make 4 group jobs: three of 6 jobs, one of 3."""
     result = snakemake(
         REPO,
         "-n",
@@ -500,11 +502,14 @@ def test_the_slurm_profile_bundles_each_files_chain_into_group_jobs(tmp_path):
     )
     text = result.stdout + result.stderr
     groups = text.split("Group job per_file")[1:]
-    assert len(groups) == 3, text[-3000:]
+    assert len(groups) == 4, text[-3000:]
+    sizes = []
     for group in groups:
-        rules = re.findall(r"^\s*rule (\w+):", group.split("Group job")[0], re.M)
-        # Up to the next non-group job in the listing: 2 files x (simulate, skim, shards).
-        assert sorted(set(rules[:6])) == ["shards", "simulate", "skim"], rules
+        # A group's jobs are listed indented, up to the next job outside it.
+        rules = re.findall(r"^\s+rule (\w+):", group.split("Group job")[0], re.M)
+        assert sorted(set(rules)) == ["shards", "simulate", "skim"], rules
+        sizes.append(len(rules))
+    assert sorted(sizes) == [3, 6, 6, 6], sizes  # 2 files x (simulate, skim, shards), 1 file
 
 
 def test_a_model_with_init_from_trains_after_its_source(workflow_run, tmp_path):

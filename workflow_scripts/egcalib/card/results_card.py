@@ -4,8 +4,9 @@
         --title "Reference run" \
         --command "snakemake --configfile config.yaml configs/reference.yaml"
 
-Reads results/eval/ablation.csv, results/eval/{model}/metrics.json, the photon models'
-predictions (for converted and unconverted photons apart) and results/simulation/validation.json;
+Reads results/eval/ablation.csv, results/eval/{model}/metrics.json (the photon models' rIQR for
+converted and unconverted photons apart, per dataset, among them), the models' predictions (the
+BDT control) and results/simulation/validation.json;
 writes the Markdown card and copies the few figures it cites beside it. Nothing in the card is
 typed by hand: rerun the command after the run to refresh it.
 """

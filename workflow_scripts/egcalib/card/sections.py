@@ -1,9 +1,9 @@
-"""Results-card sections recomputed from the models' prediction files (egcalib.card.results_card
-writes the card): photon models' rIQR for unconverted and converted photons apart (seed 001's
-split), and every CNN model against the BDT control of its particle and against the binned
-baseline on the same MC test objects. Also the card's percentage format (``percent``, "n/a"
-with its flags for an undefined number) and ``finite``, used here and in the card's other
-sections.
+"""Results-card sections (egcalib.card.results_card writes the card): photon models' rIQR for
+unconverted and converted photons apart (seed 001's split) per dataset, from their metrics.json,
+and, recomputed from the models' prediction files, every CNN model against the BDT control of
+its particle and against the binned baseline on the same MC test objects. Also the card's
+percentage format (``percent``, "n/a" with its flags for an undefined number) and ``finite``,
+used here and in the card's other sections.
 """
 
 from __future__ import annotations
@@ -36,38 +36,34 @@ def percent(value: object, error: object = None, flags: object = "") -> str:
     return "n/a" + note
 
 
-def photon_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
-    """Photon models' rIQR for unconverted and converted photons apart (seed 001's split);
-    an undefined rIQR (too few photons of a kind, a zero baseline width) is "n/a" with its
-    flag."""
+def photon_section(results: Path, table: pd.DataFrame) -> list[str]:
+    """Photon models' rIQR for unconverted and converted photons apart (seed 001's split), over
+    all their MC test photons and on each MC dataset (the photon gun, Z -> mumugamma), as the
+    evaluation measured them (metrics.json ``categories``); an undefined rIQR (too few photons
+    of a kind, a zero baseline width) is "n/a" with its flag."""
     lines = []
     for model in table.loc[
         (table["particle"] == "photon") & (table["model"] != "baseline_binned"), "model"
     ]:
-        frame = _mc_predictions(results, model)
-        if frame.empty:
+        rows = json.loads((results / f"eval/{model}/metrics.json").read_text()).get(
+            "categories", []
+        )
+        if not rows:
             continue
         lines += [
             f"## Photon model {model}: unconverted and converted photons",
             "",
-            "| photons | objects | rIQR75 | rIQR95 | seed 001 rIQR |",
-            "|---|---|---|---|---|",
+            "| MC test photons | photons | objects | rIQR75 | rIQR95 | seed 001 rIQR |",
+            "|---|---|---|---|---|---|",
         ]
-        for name, sel in (
-            ("unconverted", frame["conv_type"] == 0),
-            ("converted", frame["conv_type"] > 0),
-        ):
-            part = frame[sel]
-            s = metrics.summary(
-                (part["e_pred"] / part["e_truth"]).to_numpy(),
-                (part["e_baseline"] / part["e_truth"]).to_numpy(),
-                n_bootstrap,
-            )
+        for row in rows:
+            seed = SEED_PHOTONS.get(row["category"])
             lines.append(
-                f"| {name} | {s['n']} | "
-                f"{percent(s['riqr75'], s['riqr75_error'], s['riqr75_flags'])} | "
-                f"{percent(s['riqr95'], s['riqr95_error'], s['riqr95_flags'])} | "
-                f"{100 * SEED_PHOTONS[name]:+.1f} % |"
+                f"| {'all datasets' if row['dataset'] == 'all' else row['dataset']} | "
+                f"{row['category']} | {row['n']} | "
+                f"{percent(row['riqr75'], row['riqr75_error'], row['riqr75_flags'])} | "
+                f"{percent(row['riqr95'], row['riqr95_error'], row['riqr95_flags'])} | "
+                f"{'' if seed is None else f'{100 * seed:+.1f} %'} |"
             )
         lines.append("")
     return lines

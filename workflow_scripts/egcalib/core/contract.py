@@ -235,7 +235,7 @@ N_TRACKS = 10
 ELECTRON, PHOTON = 0, 1
 # The objects each process's skim keeps: a model is an electron or a photon model by the datasets
 # it trains on, and is evaluated on every dataset of its particle.
-PROCESS_PARTICLE = {"zee": "electron", "egun": "electron", "zmumug": "photon"}
+PROCESS_PARTICLE = {"zee": "electron", "egun": "electron", "zmumug": "photon", "pgun": "photon"}
 
 # Columns of the skim table (pyarrow types as strings). Cell/time windows are fixed-size lists of
 # float32 in eta-major order, of the native shape in config["images"]["native_shapes"].

@@ -25,6 +25,7 @@ PROCESS_SELECTION = {
     "zee": ("electron", "zee", "data_label"),
     "zmumug": ("zmumug",),
     "egun": ("electron",),
+    "pgun": ("pgun",),
 }
 
 

@@ -67,6 +67,47 @@ def binned_reference(mc: pd.DataFrame, re_baseline: np.ndarray, n_bootstrap: int
     return out
 
 
+def object_categories(frame: pd.DataFrame, particle: str) -> dict[str, np.ndarray]:
+    """Masks (n,) of the rows of ``frame`` per category of object: ``all``, and for photons the
+    unconverted (``conv_type`` 0) and converted (``conv_type`` > 0) apart, seed 001's split (one
+    model per shower type there; here one photon model, measured on each)."""
+    categories = {"all": np.ones(len(frame), bool)}
+    if particle == "photon":
+        conv_type = frame["conv_type"].to_numpy()
+        categories.update(unconverted=conv_type == 0, converted=conv_type > 0)
+    return categories
+
+
+def category_metrics(
+    mc: pd.DataFrame, datasets: Sequence[str], particle: str, n_bootstrap: int
+) -> list[dict]:
+    """The rIQR (metrics.summary) of the MC test objects with truth ``mc`` per dataset of
+    ``datasets`` that has any (a photon model: the photon gun and Z -> mumugamma apart) and over
+    all of them (dataset ``all``), in each object category (object_categories); the inclusive
+    one (all datasets, all objects) is ``inclusive`` and not repeated. Rows with ``dataset`` and
+    ``category`` first."""
+    rows = []
+    present = [d for d in datasets if (mc["dataset"] == d).any()]
+    for dataset in ["all", *present]:
+        frame = mc if dataset == "all" else mc[mc["dataset"] == dataset]
+        for category, mask in object_categories(frame, particle).items():
+            if dataset == "all" and category == "all":
+                continue
+            part = frame[mask]
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "category": category,
+                    **metrics.summary(
+                        (part["e_pred"] / part["e_truth"]).to_numpy(),
+                        (part["e_baseline"] / part["e_truth"]).to_numpy(),
+                        n_bootstrap,
+                    ),
+                }
+            )
+    return rows
+
+
 def resolution_pulls(
     mc: pd.DataFrame, et_true: np.ndarray, plot_path: str | Path, model_name: str
 ) -> pd.DataFrame:
@@ -97,7 +138,9 @@ def evaluate_model(
     baseline sigma_CB) give NaN values with flags beside them (``riqr{q}_flags`` in metrics.json
     and differential.csv, ``flags`` of the pulls, ``sigma_improvement_flags`` in zfits.csv),
     never an exception. ``later``: the later copies of repeated events (egcalib.skim.duplicates),
-    left out. ``trained_on`` ("mc", "data", "mc+data") is recorded for the comparison."""
+    left out. metrics.json holds the inclusive rIQR and, in ``categories``, that per dataset and
+    (photons) per conversion type (category_metrics); ``trained_on`` ("mc", "data", "mc+data") is
+    recorded for the comparison."""
     predictions = read_predictions(prediction_paths, later)
     mc = (
         predictions[np.isfinite(predictions.get("e_truth", pd.Series(dtype=float)))]
@@ -119,6 +162,9 @@ def evaluate_model(
         re_model = (mc["e_pred"] / mc["e_truth"]).to_numpy()
         summary["inclusive"] = metrics.summary(re_model, re_base, evaluation["bootstrap"])
         summary["inclusive"].update(binned_reference(mc, re_base, evaluation["bootstrap"]))
+        summary["categories"] = category_metrics(
+            mc, list(datasets), summary["particle"], evaluation["bootstrap"]
+        )
         et_true = (mc["e_truth"] / np.cosh(mc["eta"])).to_numpy()
         table = metrics.differential(
             re_model,

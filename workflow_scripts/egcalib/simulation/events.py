@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from egcalib.core.contract import PROCESS_PARTICLE
 from egcalib.core.kinematics import wrap_phi
 from egcalib.core.root_writing import write_tree
 from egcalib.simulation.baseline_calibration import BaselineCalibration, as_calibration
@@ -52,16 +53,17 @@ def _generate(process, n_events, gen, detector, rng) -> tuple[dict, dict, dict]:
 
 
 def _candidates(particles, process, n_events, gen, rng) -> dict[str, np.ndarray]:
-    """Electromagnetic candidates: electrons and FSR photons in the acceptance, and fakes from
-    jets / pile-up (photons in Z -> mumugamma, electrons otherwise). Flat arrays (n_cand,)
-    sorted by event: event, e [GeV], eta, phi [rad], charge, photon, fake."""
+    """Electromagnetic candidates: electrons and photons in the acceptance, and fakes from
+    jets / pile-up (photons in the photon samples, Z -> mumugamma and the photon gun; electrons
+    otherwise). Flat arrays (n_cand,) sorted by event: event, e [GeV], eta, phi [rad], charge,
+    photon, fake."""
     in_acceptance = np.abs(particles["eta"]) < gen["eta_max"]
     et = particles["e"] / np.cosh(particles["eta"])
     is_el = (particles["pdg"] == ELECTRON_PDG) & in_acceptance
     is_ph = (particles["pdg"] == PHOTON_PDG) & in_acceptance & (et > gen["photon_et_min"])
     n_fake = rng.binomial(1, gen["fake_probability"], n_events).astype(bool)
     fake_event = np.nonzero(n_fake)[0]
-    fake_is_photon = process == "zmumug"
+    fake_is_photon = PROCESS_PARTICLE[process] == "photon"
     fake_eta = rng.uniform(-gen["eta_max"], gen["eta_max"], len(fake_event))
     fake_et = gen["fake_et_min"] + rng.exponential(gen["fake_et_mean"], len(fake_event))
 

@@ -1,10 +1,13 @@
-"""Generator-level kinematics: Z -> ee, Z -> mumu(gamma) with FSR, and a single-electron gun.
+"""Generator-level kinematics: Z -> ee, Z -> mumu(gamma) with FSR, and single-electron and
+single-photon guns.
 
 Each generator returns a flat table of final-state particles (numpy arrays) with the index of
 the event they belong to, sorted by event. Energies in GeV, angles in radians.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import vector
@@ -128,24 +131,41 @@ def _emit_fsr(leptons, emits, z_fraction, gen, rng):
     return photon
 
 
+def single_particles(
+    n: int, pdg: int, et_range: Sequence[float], eta_max: float, rng: np.random.Generator
+) -> dict:
+    """One particle per event, as a particle gun: ET [GeV] log-uniform in ``et_range`` (dN/dET
+    falling as 1/ET: equal numbers per decade), eta uniform in (-``eta_max``, ``eta_max``), phi
+    uniform; electrons of either charge at random, photons neutral. The generate dict."""
+    log_et_min, log_et_max = np.log(et_range)
+    et = np.exp(rng.uniform(log_et_min, log_et_max, n))
+    eta = rng.uniform(-eta_max, eta_max, n)
+    charge = np.where(rng.uniform(size=n) < 0.5, 1, -1) if pdg == ELECTRON_PDG else np.zeros(n, int)
+    return {
+        "event": np.arange(n),
+        "pdg": np.full(n, pdg),
+        "charge": charge,
+        "e": et * np.cosh(eta),
+        "eta": eta,
+        "phi": rng.uniform(-np.pi, np.pi, n),
+    }
+
+
 def generate(process: str, n_events: int, gen: dict, rng: np.random.Generator) -> dict:
-    """Final-state particles of ``n_events`` events of ``process`` ('zee', 'zmumug', 'egun').
+    """Final-state particles of ``n_events`` events of ``process`` ('zee', 'zmumug', 'egun',
+    'pgun').
 
     Returns a dict of flat arrays: event, pdg, charge, e, eta, phi; electrons include the energy
-    of FSR photons closer than ``fsr_merge_delta_r`` (they end up in the same cluster).
+    of FSR photons closer than ``fsr_merge_delta_r`` (they end up in the same cluster). The
+    guns: ``single_particles`` over ``egun_et_range`` within ``eta_max`` (electrons) and over
+    ``pgun_et_range`` within ``pgun_eta_max`` (photons).
     """
     if process == "egun":
-        log_et_min, log_et_max = np.log(gen["egun_et_range"])
-        et = np.exp(rng.uniform(log_et_min, log_et_max, n_events))
-        eta = rng.uniform(-gen["eta_max"], gen["eta_max"], n_events)
-        return {
-            "event": np.arange(n_events),
-            "pdg": np.full(n_events, ELECTRON_PDG),
-            "charge": np.where(rng.uniform(size=n_events) < 0.5, 1, -1),
-            "e": et * np.cosh(eta),
-            "eta": eta,
-            "phi": rng.uniform(-np.pi, np.pi, n_events),
-        }
+        return single_particles(n_events, ELECTRON_PDG, gen["egun_et_range"], gen["eta_max"], rng)
+    if process == "pgun":
+        return single_particles(
+            n_events, PHOTON_PDG, gen["pgun_et_range"], gen["pgun_eta_max"], rng
+        )
     lepton_pdg = ELECTRON_PDG if process == "zee" else MUON_PDG
     leptons, photon = z_decays(n_events, lepton_pdg, gen, rng, radiative=process == "zmumug")
     events2 = np.repeat(np.arange(n_events), 2).reshape(n_events, 2)

@@ -19,7 +19,9 @@ from egcalib.simulation.generator import MUON_PDG
 if TYPE_CHECKING:
     from egcalib.simulation.calorimeter import Showers
 
-MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000}
+# ATLAS's dataset numbers: Z -> ee, Z -> mumugamma, and the single-electron and single-photon
+# particle guns of the e/gamma calibration (ParticleGun_single_{electron,photon}_egammaET).
+MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000, "pgun": 423001}
 
 # Branches the simulator writes beyond the contract: the binned reference calibration, the
 # reconstructed photon conversion variables of the MVA calibration (0 without a reconstructed

@@ -113,14 +113,19 @@ def z_mass_label(probe_eta: Any, tag_et: Any, tag_eta: Any, d_phi: Any, z_mass: 
     )
 
 
-def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc):
-    """Valid energy, ET, |eta| and identification, each step in the cutflow."""
+def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc, crack=None):
+    """Valid energy, ET, |eta| (outside the ``crack`` (lo, hi) in |eta| if given) and
+    identification, each step in the cutflow."""
     objects = objects[valid_energy(objects, is_mc)]
     cutflow.add_objects(f"{kind}: valid energy", objects)
     objects = objects[_et(objects) > et_min]
     cutflow.add_objects(f"{kind}: ET > {et_min} GeV", objects, kinematic=True)
     objects = objects[np.abs(objects.eta) < eta_max]
     cutflow.add_objects(f"{kind}: abs(eta) < {eta_max}", objects)
+    if crack is not None:
+        lo, hi = crack
+        objects = objects[~((np.abs(objects.eta) >= lo) & (np.abs(objects.eta) <= hi))]
+        cutflow.add_objects(f"{kind}: abs(eta) outside [{lo}, {hi}]", objects)
     objects = objects[require_mask(objects[id_flag], f"{kind} {id_flag}")]
     cutflow.add_objects(f"{kind}: {id_flag}", objects)
     return objects
@@ -262,3 +267,31 @@ def select_egun(events: ak.Array, el: ak.Array, sel: dict, is_mc: bool) -> tuple
         el = el[truth_matched(el, sel["truth_match_k"])]
         cutflow.add_objects(f"truth matched (k = {sel['truth_match_k']})", el)
     return el, cutflow
+
+
+def select_pgun(events: ak.Array, ph: ak.Array, sel: dict, is_mc: bool) -> tuple[ak.Array, Cutflow]:
+    """Single photons: the ``pgun`` photon cuts (ET, |eta| outside the crack, identification)
+    and truth matching, no event-level requirement, as ``select_egun`` for electrons.
+
+    ``events`` (n_events,), ``ph`` their photons (n_events, var; e [GeV], eta, phi [rad], the
+    ID flags, truth_e [GeV] for MC). Returns the selected photons (n_events, var) with
+    m_candidate and e_label NaN, and the cutflow."""
+    cuts = sel["pgun"]
+    cutflow = Cutflow()
+    cutflow.add("all", len(events), ak.sum(ak.num(ph)))
+    ph = _object_cuts(
+        ph,
+        "photon",
+        cuts["photon_et_min"],
+        cuts["photon_eta_max"],
+        cuts["photon_id"],
+        cutflow,
+        is_mc,
+        crack=cuts["photon_eta_crack"],
+    )
+    ph = ak.with_field(ph, ak.full_like(ph.e, np.nan), "m_candidate")
+    ph = ak.with_field(ph, ak.full_like(ph.e, np.nan), "e_label")
+    if is_mc:
+        ph = ph[truth_matched(ph, sel["truth_match_k"])]
+        cutflow.add_objects(f"truth matched (k = {sel['truth_match_k']})", ph)
+    return ph, cutflow

@@ -27,7 +27,14 @@ from egcalib.skim.duplicates import IDENTITY, DuplicateEventsError, FirstCopies,
 from egcalib.skim.finite_inputs import check_weights, finite_objects
 from egcalib.skim.object_features import nearest_tracks, scalars
 from egcalib.skim.reading import iterate
-from egcalib.skim.selection import Cutflow, collection, select_egun, select_zee, select_zmumug
+from egcalib.skim.selection import (
+    Cutflow,
+    collection,
+    select_egun,
+    select_pgun,
+    select_zee,
+    select_zmumug,
+)
 
 log = logging.getLogger(__name__)
 vector.register_awkward()
@@ -45,9 +52,15 @@ EVENT_FIELDS = tuple(
 )
 
 
+def collection_prefix(process: str) -> str:
+    """The collection a skim of ``process`` keeps: ``ph`` (photon processes) or ``el``."""
+    return "ph" if contract.PROCESS_PARTICLE[process] == "photon" else "el"
+
+
 def needed_branches(process: str, is_mc: bool, trigger_names: Iterable[str]) -> list[str]:
     """The logical branches a skim of this process and kind reads."""
-    prefix, fields = ("ph", PHOTON_FIELDS) if process == "zmumug" else ("el", ELECTRON_FIELDS)
+    prefix = collection_prefix(process)
+    fields = PHOTON_FIELDS if prefix == "ph" else ELECTRON_FIELDS
     names = list(EVENT_FIELDS) + list(trigger_names)
     names += [f"{prefix}_{f}" for f in fields] + contract.cell_branches(prefix)
     names += [f"trk_{f}" for f in TRACK_FIELDS]
@@ -61,7 +74,7 @@ def needed_branches(process: str, is_mc: bool, trigger_names: Iterable[str]) -> 
 def optional_branches(process: str) -> list[str]:
     """The optional logical branches a skim of this process reads when the file has them:
     mcChannelNumber (0 when absent) and the collection's optional fields."""
-    return ["mcChannelNumber", *contract.optional_branches("ph" if process == "zmumug" else "el")]
+    return ["mcChannelNumber", *contract.optional_branches(collection_prefix(process))]
 
 
 def with_optional_fields(events: ak.Array, prefix: str) -> ak.Array:
@@ -241,7 +254,7 @@ def skim_file(
     copies; Parquet, egcalib.skim.duplicates.IDENTITY), which the dataset's duplicates search reads.
     """
     is_mc = kind == "mc"
-    prefix = "ph" if process == "zmumug" else "el"
+    prefix = collection_prefix(process)
     # The selection holds the blocks of this process only (settings.selection_of).
     triggers = [selection[process]["trigger"]] if process in ("zee", "zmumug") else []
     names = needed_branches(process, is_mc, triggers)
@@ -295,6 +308,8 @@ def skim_file(
             elif process == "zmumug":
                 muons = collection(events, "mu", MUON_FIELDS)
                 selected, flow = select_zmumug(events, objects, muons, selection, is_mc)
+            elif process == "pgun":
+                selected, flow = select_pgun(events, objects, selection, is_mc)
             else:
                 selected, flow = select_egun(events, objects, selection, is_mc)
             # The selection counts from the objects with finite inputs.
