@@ -80,13 +80,15 @@ def test_photons_are_calibrated_by_their_reconstructed_type(sim, calibration):
     np.testing.assert_array_equal(clusters["e"][~lost], as_converted[~lost])
 
 
-def test_calibration_samples_are_split_by_reconstructed_type(sim):
+def _sized(sim: dict, **objects_per_type: int) -> dict:
+    """A copy of ``sim`` whose calibration samples have these sizes per shower type."""
     small = copy.deepcopy(sim)
-    small["calibration"]["objects_per_type"] = {
-        "electron": 200,
-        "unconverted": 3000,
-        "converted": 3000,
-    }
+    small["calibration"]["objects_per_type"] = objects_per_type
+    return small
+
+
+def test_calibration_samples_are_split_by_reconstructed_type(sim):
+    small = _sized(sim, electron=200, unconverted=3000, converted=3000)
     samples = calibration_samples(small)
     converted = samples["converted"][1]
     unconverted = samples["unconverted"][1]
@@ -102,12 +104,7 @@ def test_calibration_samples_are_split_by_reconstructed_type(sim):
 
 
 def test_calibration_is_deterministic(sim):
-    small = copy.deepcopy(sim)
-    small["calibration"]["objects_per_type"] = {
-        "electron": 3000,
-        "unconverted": 3000,
-        "converted": 3000,
-    }
+    small = _sized(sim, electron=3000, unconverted=3000, converted=3000)
     small["calibration"]["eta_bin_width"] = 0.5
     first, second = derive_baseline_calibration(small), derive_baseline_calibration(small)
     assert first == second

@@ -220,7 +220,9 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     assert "| basic | mc |" in text and "| recommended_mc_data | mc+data |" in text
     # The calibration closure of every model: a response peak per bin and hypothesis.
     closure = pd.read_csv(workflow_run / "results/eval/basic/closure.csv")
-    assert {"baseline", "basic"} <= set(closure["hypothesis"]) and closure["peak"].notna().any()
+    assert {"baseline", "basic"} <= set(closure["hypothesis"])
+    # The tiny test splits leave most bins below MIN_OBJECTS: each NaN peak says why.
+    assert (closure["peak"].notna() | closure["flags"].fillna("").str.len().gt(0)).all()
     assert (tmp_path / "card" / "ablation.png").exists()
     from egcalib.core.provenance import cpu_model
 

@@ -131,6 +131,14 @@ def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc, crack=
     return objects
 
 
+def _photon_cuts(ph, cuts, cutflow, is_mc):
+    """A process's photon cuts (``selection.zmumug`` or ``selection.pgun``: photon_et_min,
+    photon_eta_max, photon_id and, where the block has it, photon_eta_crack)."""
+    crack = cuts.get("photon_eta_crack")
+    et_min, eta_max, id_flag = cuts["photon_et_min"], cuts["photon_eta_max"], cuts["photon_id"]
+    return _object_cuts(ph, "photon", et_min, eta_max, id_flag, cutflow, is_mc, crack=crack)
+
+
 def _electron_cuts(el, sel, cutflow, is_mc):
     cuts = sel["electron"]
     return _object_cuts(el, "electron", cuts["et_min"], cuts["eta_max"], cuts["id"], cutflow, is_mc)
@@ -208,15 +216,7 @@ def select_zmumug(
     opposite = ak.fill_none(ak.sum(mu.charge, axis=1) == 0, False)
     ph, mu = ph[opposite], mu[opposite]
     cutflow.add("opposite-charge muons", ak.sum(opposite), ak.sum(ak.num(ph)))
-    ph = _object_cuts(
-        ph,
-        "photon",
-        cuts["photon_et_min"],
-        cuts["photon_eta_max"],
-        cuts["photon_id"],
-        cutflow,
-        is_mc,
-    )
+    ph = _photon_cuts(ph, cuts, cutflow, is_mc)
     muons = ak.zip(
         {"pt": mu.pt, "eta": mu.eta, "phi": mu.phi, "mass": ak.full_like(mu.pt, MUON_MASS)},
         with_name="Momentum4D",
@@ -252,6 +252,19 @@ def select_zmumug(
     return ph, cutflow
 
 
+def _single_particles(
+    objects: ak.Array, sel: dict, cutflow: Cutflow, is_mc: bool
+) -> tuple[ak.Array, Cutflow]:
+    """A particle gun's selected objects (n_events, var): no Z candidate and no data label
+    (m_candidate, e_label NaN), truth matched in MC (the last cutflow step)."""
+    objects = ak.with_field(objects, ak.full_like(objects.e, np.nan), "m_candidate")
+    objects = ak.with_field(objects, ak.full_like(objects.e, np.nan), "e_label")
+    if is_mc:
+        objects = objects[truth_matched(objects, sel["truth_match_k"])]
+        cutflow.add_objects(f"truth matched (k = {sel['truth_match_k']})", objects)
+    return objects, cutflow
+
+
 def select_egun(events: ak.Array, el: ak.Array, sel: dict, is_mc: bool) -> tuple[ak.Array, Cutflow]:
     """Single electrons: the electron cuts and truth matching, no event-level requirement.
 
@@ -261,12 +274,7 @@ def select_egun(events: ak.Array, el: ak.Array, sel: dict, is_mc: bool) -> tuple
     cutflow = Cutflow()
     cutflow.add("all", len(events), ak.sum(ak.num(el)))
     el = _electron_cuts(el, sel, cutflow, is_mc)
-    el = ak.with_field(el, ak.full_like(el.e, np.nan), "m_candidate")
-    el = ak.with_field(el, ak.full_like(el.e, np.nan), "e_label")
-    if is_mc:
-        el = el[truth_matched(el, sel["truth_match_k"])]
-        cutflow.add_objects(f"truth matched (k = {sel['truth_match_k']})", el)
-    return el, cutflow
+    return _single_particles(el, sel, cutflow, is_mc)
 
 
 def select_pgun(events: ak.Array, ph: ak.Array, sel: dict, is_mc: bool) -> tuple[ak.Array, Cutflow]:
@@ -279,19 +287,5 @@ def select_pgun(events: ak.Array, ph: ak.Array, sel: dict, is_mc: bool) -> tuple
     cuts = sel["pgun"]
     cutflow = Cutflow()
     cutflow.add("all", len(events), ak.sum(ak.num(ph)))
-    ph = _object_cuts(
-        ph,
-        "photon",
-        cuts["photon_et_min"],
-        cuts["photon_eta_max"],
-        cuts["photon_id"],
-        cutflow,
-        is_mc,
-        crack=cuts["photon_eta_crack"],
-    )
-    ph = ak.with_field(ph, ak.full_like(ph.e, np.nan), "m_candidate")
-    ph = ak.with_field(ph, ak.full_like(ph.e, np.nan), "e_label")
-    if is_mc:
-        ph = ph[truth_matched(ph, sel["truth_match_k"])]
-        cutflow.add_objects(f"truth matched (k = {sel['truth_match_k']})", ph)
-    return ph, cutflow
+    ph = _photon_cuts(ph, cuts, cutflow, is_mc)
+    return _single_particles(ph, sel, cutflow, is_mc)
