@@ -250,7 +250,7 @@ def first_validation_shard(wildcards):
 
 
 def trained_on(model):
-    """"mc", "data" or "mc+data": where the model's training targets come from."""
+    """Where the model's training targets come from: "mc", "data" or "mc+data"."""
     from egcalib.core.model_specs import trained_on
 
     return trained_on(model_spec(model), config["datasets"])
