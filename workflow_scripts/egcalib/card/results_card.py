@@ -298,7 +298,8 @@ def write_card(results: str | Path, out: str | Path, title: str, command: str) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="docs/reference-results.md")
+    # No default: a card is written where its run is documented, never over another by accident.
+    parser.add_argument("--out", required=True)
     parser.add_argument("--title", default="Reference run: results card")
     parser.add_argument("--command", default="snakemake --cores all")
     args = parser.parse_args(argv)
