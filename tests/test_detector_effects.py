@@ -9,9 +9,17 @@ import numpy as np
 import pytest
 from toy_showers import mc_showers
 
-from egcalib.simulation.detector import CONVERTED, EFFECTS, ELECTRON, UNCONVERTED, upstream_material
+from egcalib.core.contract import MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
+from egcalib.simulation.detector import (
+    CONVERTED,
+    EFFECTS,
+    ELECTRON,
+    UNCONVERTED,
+    endcap_geometry,
+    upstream_material,
+)
 from egcalib.simulation.inner_detector import bremsstrahlung
-from egcalib.simulation.lateral import lateral_width_scales
+from egcalib.simulation.lateral import gauss_cell_fractions, lateral_width_scales, window_edges
 from egcalib.simulation.longitudinal import longitudinal_fractions, shower_parameters
 from egcalib.simulation.reconstruction import cluster_masks
 from egcalib.simulation.resolution_study import ALL_ON, FLOOR, effect_variants, resolution_of
@@ -181,6 +189,88 @@ def test_cluster_noise_and_pileup_have_their_size(sim, effect):
         rng,
     )
     assert np.abs(_cluster_sum(silent, sim)).std() < 0.01  # only the sampling of 0.1 MeV
+
+
+def test_endcap_geometry_follows_the_calorimeter_position(sim):
+    # Barrel at R = 1.5 m, end-cap at |z| = 3.7 m, field to |z| = 2.9 m (JINST 3 S08003).
+    abs_eta = np.array([0.3, 1.4, 1.6, 2.4])
+    lateral, bending = endcap_geometry(abs_eta, sim)
+    np.testing.assert_allclose(
+        lateral, [1.0, 1.0, 1500 * np.sinh(1.6) / 3700, 1500 * np.sinh(2.4) / 3700]
+    )
+    r_field, r_calo = 2900 / np.sinh(2.4), 3700 / np.sinh(2.4)
+    expected = 2 * r_field / 1500 * (1 - r_field / (2 * r_calo))
+    np.testing.assert_allclose(bending, [1.0, 1.0, 1.0, expected], rtol=0, atol=0.02)
+    assert bending[3] < 0.6
+    off = endcap_geometry(abs_eta, _only(sim))
+    assert np.all(off[0] == 1) and np.all(off[1] == 1)
+
+
+def test_endcap_showers_span_more_cells(sim):
+    # Without fluctuations, noise or sampling, the middle layer's eta profile is the configured
+    # core + tail, widened by endcap_geometry's factor (x2.0 at |eta| 2.3).
+    n = 200
+    rng = np.random.default_rng(12)
+    variant = _only(sim, "endcap_geometry")
+    variant["sampling_term"] = [0.0, 0.0, 0.0, 0.0]
+    eta, phi = rng.uniform(2.25, 2.35, n), rng.uniform(-3, 3, n)
+    showers = mc_showers(variant, np.full(n, 400.0), eta, phi, np.zeros(n), UNCONVERTED, 0.0, rng)
+    profile = showers.cells["lr2"].sum(axis=2)
+    profile /= profile.sum(axis=1, keepdims=True)
+    lateral = endcap_geometry(eta, variant)[0]
+    (n_eta, n_phi), tail = sim["native_shapes"]["lr2"], sim["lateral"]["tail_fraction"][2]
+    eta_edges = window_edges(n, showers.window_eta0, MIDDLE_CELL_ETA, n_eta)
+    phi_edges = window_edges(n, showers.window_phi0, MIDDLE_CELL_PHI, n_phi)
+    expected = 0.0
+    for width, weight in (
+        (sim["lateral"]["core_sigma"][2], 1 - tail),
+        (sim["lateral"]["tail_sigma"][2], tail),
+    ):
+        sigma = width * lateral
+        in_phi = gauss_cell_fractions(phi_edges, phi, sigma * MIDDLE_CELL_PHI).sum(axis=1)
+        f_eta = gauss_cell_fractions(eta_edges, eta, sigma * MIDDLE_CELL_ETA)
+        expected = expected + weight * f_eta * in_phi[:, None]
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(profile, expected, atol=1e-4)
+    central = profile[np.arange(n), n_eta // 2]
+    barrel = _only(sim)
+    barrel["sampling_term"] = variant["sampling_term"]
+    narrow = mc_showers(
+        barrel, np.full(n, 400.0), eta, rng.uniform(-3, 3, n), np.zeros(n), UNCONVERTED, 0.0, rng
+    )
+    narrow_profile = narrow.cells["lr2"].sum(axis=2)
+    narrow_central = (narrow_profile / narrow_profile.sum(axis=1, keepdims=True))[
+        np.arange(n), n_eta // 2
+    ]
+    assert central.mean() < narrow_central.mean() - 0.1
+
+
+def test_endcap_clusters_are_five_by_five(sim):
+    from egcalib.simulation.objects import simulate_objects
+    from egcalib.simulation.reconstruction import cluster_masks
+
+    n = 400
+    rng = np.random.default_rng(13)
+    eta = np.where(np.arange(n) % 2, 0.7, 2.0) + rng.uniform(-0.05, 0.05, n)
+    showers, clusters = simulate_objects(
+        np.full(n, 100.0),
+        eta,
+        rng.uniform(-3, 3, n),
+        np.zeros(n),
+        np.full(n, UNCONVERTED),
+        np.full(n, 30.0),
+        sim,
+        sim["detectors"]["mc"],
+        rng,
+    )
+    barrel = cluster_masks(sim["native_shapes"], sim["cluster_size"])["lr2"]
+    endcap = cluster_masks(sim["native_shapes"], sim["endcap_cluster_size"])["lr2"]
+    assert barrel.sum() == 21 and endcap.sum() == 25
+    cells = showers.cells["lr2"]
+    for mask, chosen in ((barrel, eta < 1.475), (endcap, eta > 1.475)):
+        np.testing.assert_allclose(
+            clusters["cl_E2"][chosen], (cells[chosen] * mask).sum(axis=(1, 2)), rtol=1e-5
+        )
 
 
 def test_effect_study_variants_and_floor(sim):

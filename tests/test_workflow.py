@@ -200,6 +200,8 @@ def test_validation_says_where_the_toy_detector_stands(workflow_run):
     fitted = [row for row in effects.values() if "sigma_cb" in row]
     assert len(fitted) >= len(effects) - 1, effects  # the tiny study fits (almost) all
     assert effects["sampling term only"]["eiqr75"] < effects["all effects"]["eiqr75"]
+    for region in ("_barrel", "_endcap"):  # each region's fit, or why it failed
+        assert {f"sigma_cb{region}", f"fit_error{region}"} & set(effects["all effects"])
     assert (workflow_run / "results/simulation/plots/effects.png").stat().st_size > 10_000
 
 
@@ -214,6 +216,7 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     assert "-12.1 / -2.5 %" in text  # the seed's basic row beside ours
     assert "Photon model recommended_photon" in text and "| unconverted |" in text
     assert "sampling term only" in text and "MC Z -> ee sigma_CB" in text
+    assert "| both in the barrel (< 1.37) |" in text
     assert "## In-situ scale of Z -> ee data" in text and "| baseline | " in text
     # The seed's data experiment: each electron model by what it trained on.
     assert "## Training on MC, on data, on both: Z -> ee data" in text

@@ -163,17 +163,21 @@ def baseline_section(results: Path) -> list[str]:
     if effects:
         lines += [
             "",
-            "| detector variant (own MVA calibration) | sigma_CB [GeV] | eIQR75 |",
-            "|---|---|---|",
+            "| detector variant (own MVA calibration) | sigma_CB [GeV] | both in the barrel "
+            "(< 1.37) | one or both in the end-cap (> 1.52) | eIQR75 |",
+            "|---|---|---|---|---|",
         ]
         for label, row in effects.items():
-            sigma = (
-                f"{row['sigma_cb']:.3f} +- {row['sigma_cb_error']:.3f}"
-                if "sigma_cb" in row
+            sigmas = [
+                f"{row[f'sigma_cb{suffix}']:.3f} +- {row[f'sigma_cb_error{suffix}']:.3f}"
+                if f"sigma_cb{suffix}" in row
                 else "fit failed"
-            )
+                if f"fit_error{suffix}" in row
+                else "n/a"
+                for suffix in ("", "_barrel", "_endcap")
+            ]
             eiqr75 = f"{100 * row['eiqr75']:.2f} %" if finite(row.get("eiqr75")) else "n/a"
-            lines.append(f"| {label} | {sigma} | {eiqr75} |")
+            lines.append(f"| {label} | {' | '.join(sigmas)} | {eiqr75} |")
     return lines
 
 

@@ -10,6 +10,8 @@ Every object (electron or photon) gets, in one pass over numpy arrays of objects
 - a core + tail lateral profile integrated over every cell of each layer's window, its radii
   following each shower's own depth in the layer (GFLASH radial profiles), centred on the
   energy barycentre of the impact points;
+- the end-cap's geometry: beyond |eta| 1.475 the calorimeter sits at a fixed |z|, so showers
+  span more (or fewer) cells and tracks bend less than in the barrel;
 - bremsstrahlung in the inner-detector material (Bethe-Heitler): photons radiated along the
   track fly straight to the calorimeter while the electron, lighter after each emission, bends
   further in the 2 T field, so the deposit spreads in phi, partly beyond the 3x7 cluster;
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
-from egcalib.simulation.detector import effect_on, eta_width_scales
+from egcalib.simulation.detector import effect_on, endcap_geometry, eta_width_scales
 from egcalib.simulation.inner_detector import bremsstrahlung, conversion_radius
 from egcalib.simulation.lateral import gauss_cell_fractions, lateral_width_scales, window_edges
 from egcalib.simulation.longitudinal import longitudinal_fractions
@@ -94,6 +96,8 @@ def simulate_showers(
     el_offset, ph_offsets, ph_fractions, kept, kept_in_silicon = bremsstrahlung(
         energy, pt, charge, x_tracker, sim, rng
     )
+    lateral_geometry, bending = endcap_geometry(abs_eta, sim)
+    el_offset, ph_offsets = el_offset * bending, ph_offsets * bending[:, None]
     sign = np.where(charge < 0, -1.0, 1.0)
     # Impact points of the electron (or photon) and of the radiated photons; phi as at the
     # vertex minus q times the offset (the convention of the track extrapolation).
@@ -109,6 +113,10 @@ def simulate_showers(
 
     lateral = sim["lateral"]
     core_scale, tail_scale = lateral_width_scales(energy, depth, sim)
+    core_scale, tail_scale = (
+        core_scale * lateral_geometry[:, None],
+        tail_scale * lateral_geometry[:, None],
+    )
     core_eta, tail_eta = eta_width_scales(abs_eta, sim, detector)
     cells, in_window = {}, np.zeros((n, 4))
     response = _response(eta, phi_bary, sim, detector, rng)

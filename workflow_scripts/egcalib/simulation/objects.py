@@ -41,7 +41,9 @@ def cluster_objects(
     (0 where the photon did not convert in the tracker).
     """
     n = len(shower_type)
-    clusters = reconstruct_clusters(showers, sim["native_shapes"], sim["cluster_size"])
+    clusters = reconstruct_clusters(
+        showers, sim["native_shapes"], sim["cluster_size"], sim.get("endcap_cluster_size")
+    )
     uniform = rng.uniform(size=n)
     share = rng.uniform(0.5, 0.8, n)
     conv_type = reconstruct_conversions(

@@ -1,10 +1,10 @@
 """Reconstruction of the simulated electromagnetic objects: clusters from the cell windows, the
 reconstructed quantities and identification of each candidate, and its truth record.
 
-The cluster is the ATLAS barrel electron cluster: cells whose centres lie within
-``cluster_size`` (eta x phi, in middle-cell units) around the window's central middle cell, in
-every layer. The calibration of its energy lives in simulation.calibration, the tracks in
-simulation.tracks.
+The cluster is ATLAS's electron cluster: cells whose centres lie within ``cluster_size`` (eta x
+phi, in middle-cell units; 3 x 7) around the window's central middle cell in the barrel,
+``endcap_cluster_size`` (5 x 5) in the end-cap, in every layer. The calibration of its energy
+lives in simulation.baseline_calibration, the tracks in simulation.tracks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA, MIDDLE_CELL_PHI
 from egcalib.core.kinematics import wrap_phi
+from egcalib.simulation.detector import BARREL_ETA_MAX
 from egcalib.simulation.generator import ELECTRON_PDG, PHOTON_PDG
 
 if TYPE_CHECKING:
@@ -52,10 +53,21 @@ def cluster_masks(native_shapes: dict, cluster_size: Sequence[float]) -> dict[st
 
 
 def reconstruct_clusters(
-    showers: Showers, native_shapes: dict, cluster_size: Sequence[float]
+    showers: Showers,
+    native_shapes: dict,
+    cluster_size: Sequence[float],
+    endcap_cluster_size: Sequence[float] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Cluster layer energies, barycentre and in-cell positions from the cell windows."""
+    """Cluster layer energies (n,) [GeV], barycentre and in-cell positions from the cell
+    windows: ``cluster_size`` middle cells (eta x phi) in the barrel, ``endcap_cluster_size``
+    (default: the same) where the window's central cell lies beyond |eta| BARREL_ETA_MAX, as
+    ATLAS's 3 x 7 and 5 x 5 electron clusters (Eur. Phys. J. C 77 (2017) 195)."""
     masks = cluster_masks(native_shapes, cluster_size)
+    if endcap_cluster_size is not None and list(endcap_cluster_size) != list(cluster_size):
+        endcap_masks = cluster_masks(native_shapes, endcap_cluster_size)
+        centre = showers.window_eta0 + (native_shapes["lr2"][0] // 2 + 0.5) * MIDDLE_CELL_ETA
+        endcap = (np.abs(centre) > BARREL_ETA_MAX)[:, None, None]
+        masks = {layer: np.where(endcap, endcap_masks[layer], masks[layer]) for layer in LAYERS}
     out = {
         f"cl_E{i}": (showers.cells[layer] * masks[layer]).sum(axis=(1, 2))
         for i, layer in enumerate(LAYERS)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from egcalib.core.kinematics import wrap_phi
+from egcalib.simulation.detector import endcap_geometry
 from egcalib.simulation.generator import MUON_PDG
 from egcalib.simulation.inner_detector import (
     DOUBLE_SI_TRT,
@@ -210,6 +211,7 @@ def track_match(
             cand["phi"]
             - cand["charge"]
             * sim["lateral"]["track_bend"]
+            * endcap_geometry(np.abs(cand["eta"]), sim)[1]
             / np.maximum(e_base / np.cosh(cand["eta"]), 1.0)
             - clusters["cl_phi"]
         ),
