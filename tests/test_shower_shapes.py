@@ -44,7 +44,7 @@ def test_single_cell_deposit_is_fully_contained_and_has_no_width():
     assert shapes["f_side"][0] == pytest.approx(0.0, abs=1e-12)
     assert shapes["delta_e"][0] == 0.0
     assert shapes["e_ratio"][0] == 1.0
-    # Without the presampler and back windows there is no cluster energy: no f1.
+    # Without the cluster's layer energies there is no f1 and no R_had.
     assert "f1" not in shapes and "r_had1" not in shapes and "r_had" not in shapes
 
 
@@ -195,37 +195,14 @@ def _four_layers(n=1):
 
 
 def test_f1_is_the_strips_share_of_the_cluster():
-    cells = _four_layers()
-    cells["lr0"][0, 3, 2] = 1.0
-    cells["lr1"][0, 28, 2] = 6.0
-    cells["lr2"][0, 3, 5] = 12.0
-    cells["lr3"][0, 3, 5] = 1.0
-    assert f1(cells)[0] == pytest.approx(6.0 / 20.0)
-    # Outside the 3 x 7 cluster: strip 40 (1.56 middle cells out in eta), strip phi cell 0
-    # (4.4 cells out in phi), the middle cell 5 cells out in phi.
-    cells["lr1"][0, 40, 2] = 5.0
-    cells["lr1"][0, 28, 0] = 5.0
-    cells["lr2"][0, 3, 0] = 100.0
-    assert f1(cells)[0] == pytest.approx(6.0 / 20.0)
-    # Inside: strip 39 (1.44 cells out) in phi cell 1 (2.2 cells out); both sums grow.
-    cells["lr1"][0, 39, 1] = 4.0
-    assert f1(cells)[0] == pytest.approx(10.0 / 24.0)
-    assert shower_shapes(cells)["f1"][0] == pytest.approx(10.0 / 24.0)
-
-
-def test_f1_cluster_is_the_simulation_cluster():
-    """The cluster f1 sums is the one whose layer energies the simulation writes (cl_E0..3)."""
-    from egcalib.simulation.reconstruction import cluster_masks
-
-    rng = np.random.default_rng(7)
-    cells = {layer: rng.uniform(0, 1, (20, *w.shape[1:])) for layer, w in _four_layers().items()}
-    shapes = {layer: w.shape[1:] for layer, w in cells.items()}
-    masks = cluster_masks(shapes, [3, 7])
-    cl = np.stack([(cells[f"lr{i}"] * masks[f"lr{i}"]).sum(axis=(1, 2)) for i in range(4)], 1)
-    np.testing.assert_allclose(f1(cells, (3, 7)), cl[:, 1] / cl.sum(axis=1))
-    masks = cluster_masks(shapes, [5, 5])
-    cl = np.stack([(cells[f"lr{i}"] * masks[f"lr{i}"]).sum(axis=(1, 2)) for i in range(4)], 1)
-    np.testing.assert_allclose(f1(cells, (5, 5)), cl[:, 1] / cl.sum(axis=1))
+    # cl_E0 .. cl_E3: presampler 1, strips 6, middle 12, back 1 GeV; an empty cluster has none.
+    e_layers = np.array([[1.0, 6.0, 12.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    shares = f1(e_layers)
+    assert shares[0] == pytest.approx(6.0 / 20.0) and np.isnan(shares[1])
+    cells = _four_layers(2)
+    assert shower_shapes(cells, e_layers)["f1"][0] == pytest.approx(6.0 / 20.0)
+    with pytest.raises(ValueError, match="cluster layer energies"):
+        f1(e_layers[:, :3])
 
 
 def test_hadronic_leakage_ratios_and_atlas_choice_by_eta():
@@ -250,9 +227,10 @@ def test_hadronic_leakage_ratios_and_atlas_choice_by_eta():
 
 def test_shower_shapes_gives_r_had_over_the_cluster_energy():
     cells = _four_layers(2)
-    cells["lr2"][:, 3, 5] = [16.0, 40.0]
-    cells["lr1"][:, 28, 2] = 4.0  # clusters of 20 and 44 GeV
-    shapes = shower_shapes(cells, e_had1=np.array([0.2, 0.44]), e_had=np.array([0.4, 1.1]))
+    e_layers = np.array([[0.0, 4.0, 16.0, 0.0], [0.0, 4.0, 40.0, 0.0]])  # 20 and 44 GeV
+    shapes = shower_shapes(
+        cells, e_layers, e_had1=np.array([0.2, 0.44]), e_had=np.array([0.4, 1.1])
+    )
     np.testing.assert_allclose(shapes["r_had1"], [0.01, 0.01])
     np.testing.assert_allclose(shapes["r_had"], [0.02, 0.025])
     np.testing.assert_allclose(shapes["f1"], [0.2, 4.0 / 44.0])
@@ -269,9 +247,9 @@ def test_shower_shapes_gives_r_had_over_the_cluster_energy():
         "delta_e",
         "e_ratio",
     ]
-    assert "r_had" not in shower_shapes(cells, e_had1=np.array([0.2, 0.44]))
-    with pytest.raises(KeyError):
-        shower_shapes({"lr1": cells["lr1"], "lr2": cells["lr2"]}, e_had=np.ones(2))
+    assert "r_had" not in shower_shapes(cells, e_layers, e_had1=np.array([0.2, 0.44]))
+    with pytest.raises(ValueError, match="e_layers"):
+        shower_shapes(cells, e_had=np.ones(2))
 
 
 def test_strip_variables_are_per_object():
@@ -287,7 +265,7 @@ def test_strip_variables_are_per_object():
 
 def test_empty_windows_give_nan_for_the_photon_variables():
     cells = _four_layers()
-    shapes = shower_shapes(cells, e_had1=np.zeros(1), e_had=np.zeros(1))
+    shapes = shower_shapes(cells, np.zeros((1, 4)), e_had1=np.zeros(1), e_had=np.zeros(1))
     for name in ("r_had1", "r_had", "f1", "w_stot", "f_side", "delta_e", "e_ratio"):
         assert np.isnan(shapes[name][0]), name
     with pytest.raises(ValueError, match="strip windows"):

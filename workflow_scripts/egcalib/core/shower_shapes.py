@@ -21,9 +21,7 @@ Middle layer:
 
 Strips (first layer), widths in units of strips:
 
-- f1 = E(strips) / E(cluster), the cluster being the cells of the four layers whose centres lie
-  within ``cluster_size`` (eta x phi, middle cells; ATLAS's barrel 3 x 7 by default) of the
-  window centre, as the simulation builds cl_E0..cl_E3;
+- f1 = E(strips) / E(cluster), from the cluster's layer energies (cl_E0 .. cl_E3);
 - w_s3 = sqrt(sum E (i - i_max)^2 / sum E) over the three strips i_max - 1 .. i_max + 1 of the
   first layer around the hottest one;
 - w_stot = sqrt(sum E (i - i_max)^2 / sum E) over ATLAS's 20 strips: those within 1.25 middle
@@ -50,8 +48,6 @@ NaN (noise-only windows).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from egcalib.core.contract import LAYERS, MIDDLE_CELL_ETA
@@ -66,8 +62,6 @@ _STRIP_PHI_HALF_CELLS = 4.0
 # ATLAS's photon menus (TPhotonIsEMSelector) cut on R_had over 0.8 <= |eta| < 1.37, the
 # transition between the tile calorimeter's barrel and extended barrel, and on R_had1 elsewhere.
 _R_HAD_ETA = (0.8, 1.37)
-# ATLAS's barrel electron cluster, eta x phi middle cells (config simulation.cluster_size).
-_CLUSTER_SIZE = (3.0, 7.0)
 
 
 def _centred(window: np.ndarray, n_eta: int, n_phi: int) -> np.ndarray:
@@ -97,18 +91,6 @@ def _centres_within(n_cells: int, span: float, half_width: float) -> np.ndarray:
     centres within ``half_width`` middle cells of the span's centre."""
     centres = (np.arange(n_cells) + 0.5) * span / n_cells - span / 2.0
     return np.abs(centres) < half_width
-
-
-def _cluster_energies(cells: dict[str, np.ndarray], cluster_size: Sequence[float]) -> np.ndarray:
-    """(n, 4) energy of each layer of LAYERS in the cluster footprint: the rule of
-    simulation.reconstruction.cluster_masks (cl_E0..cl_E3), which core may not import."""
-    energies = []
-    for layer in LAYERS:
-        window = np.asarray(cells[layer], float)
-        in_eta = _centres_within(window.shape[1], _WINDOW_CELLS[0], cluster_size[0] / 2.0)
-        in_phi = _centres_within(window.shape[2], _WINDOW_CELLS[1], cluster_size[1] / 2.0)
-        energies.append(window[:, in_eta][:, :, in_phi].sum(axis=(1, 2)))
-    return np.stack(energies, axis=1)
 
 
 def _strip_profile(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -253,17 +235,19 @@ def e_ratio(strips: np.ndarray) -> np.ndarray:
     return _ratio(e_first - e_second, e_first + e_second)
 
 
-def f1(cells: dict[str, np.ndarray], cluster_size: Sequence[float] = _CLUSTER_SIZE) -> np.ndarray:
-    """f1 = E(strips) / E(cluster) of windows by layer (``lr0`` .. ``lr3``, each
-    (n, n_eta, n_phi)): (n,), dimensionless.
-
-    The cluster is the cells whose centres lie within ``cluster_size`` / 2 (eta, phi; middle
-    cells) of the window centre, in the four layers, presampler included (ATLAS's E of the EM
-    cluster); with the simulation's cluster_size it is cl_E1 / (cl_E0 + .. + cl_E3). NaN where
-    the cluster's energy is not positive. Source: arXiv:1810.05087, Table 1. Raises KeyError
-    for a missing layer."""
-    energies = _cluster_energies(cells, cluster_size)
-    return _ratio(energies[:, 1], energies.sum(axis=1))
+def f1(e_layers: np.ndarray) -> np.ndarray:
+    """f1 = E(strips) / E(cluster) from the cluster's layer energies ``e_layers`` (n, 4) [GeV],
+    presampler to back (the contract's cl_E0 .. cl_E3): (n,), dimensionless. The cluster's
+    energy includes the presampler (ATLAS's E of the EM cluster), and its size is the
+    reconstruction's (3 x 7 in the barrel, 5 x 5 in the end-cap), so f1 is not re-derived from
+    the cells. NaN where the cluster's energy is not positive. Source: arXiv:1810.05087,
+    Table 1. Raises ValueError unless ``e_layers`` is (n, 4)."""
+    e_layers = np.asarray(e_layers, float)
+    if e_layers.ndim != 2 or e_layers.shape[1] != len(LAYERS):
+        raise ValueError(
+            f"expected (n, {len(LAYERS)}) cluster layer energies, got {e_layers.shape}"
+        )
+    return _ratio(e_layers[:, 1], e_layers.sum(axis=1))
 
 
 def r_had1(e_had1: np.ndarray, e_cluster: np.ndarray) -> np.ndarray:
@@ -308,30 +292,32 @@ def hadronic_leakage(r_had1: np.ndarray, r_had: np.ndarray, eta: np.ndarray) -> 
 
 def shower_shapes(
     cells: dict[str, np.ndarray],
+    e_layers: np.ndarray | None = None,
     e_had1: np.ndarray | None = None,
     e_had: np.ndarray | None = None,
-    cluster_size: Sequence[float] = _CLUSTER_SIZE,
 ) -> dict[str, np.ndarray]:
-    """ATLAS's shower-shape variables of windows by layer (``lr0`` .. ``lr3``, each
+    """ATLAS's shower-shape variables of windows by layer (``lr1``, ``lr2``, each
     (n, n_eta, n_phi), energies in GeV), each (n,), keyed as ATLAS names them.
 
     Always r_eta, r_phi, w_eta2 (``lr2``), w_s3, w_stot, f_side, delta_e, e_ratio (``lr1``);
-    f1 when all four layers are given (``cluster_size`` as f1's); r_had1 and r_had when
-    ``e_had1`` and ``e_had`` (n,) [GeV] are given, over the cluster's energy in the four layers.
-    Definitions and source: the module docstring (arXiv:1810.05087, Table 1). Raises KeyError
-    without ``lr1`` or ``lr2``, or with hadronic energies but not all four layers; ValueError
-    for windows of the wrong shape or hadronic energies not (n,)."""
+    with the cluster's layer energies ``e_layers`` (n, 4) [GeV] also f1, and r_had1 and r_had
+    when ``e_had1`` and ``e_had`` (n,) [GeV] are given, over the cluster's energy. Definitions
+    and source: the module docstring (arXiv:1810.05087, Table 1). Raises KeyError without
+    ``lr1`` or ``lr2``; ValueError for windows of the wrong shape, hadronic energies without
+    ``e_layers``, or arrays not (n,) / (n, 4)."""
     middle, strips = cells["lr2"], cells["lr1"]
     out: dict[str, np.ndarray] = {}
-    if e_had1 is not None or e_had is not None:
-        e_cluster = _cluster_energies(cells, cluster_size).sum(axis=1)
+    if (e_had1 is not None or e_had is not None) and e_layers is None:
+        raise ValueError("R_had needs the cluster's energy: pass e_layers with e_had1 / e_had")
+    if e_layers is not None:
+        e_cluster = np.asarray(e_layers, float).sum(axis=1)
         if e_had1 is not None:
             out["r_had1"] = r_had1(e_had1, e_cluster)
         if e_had is not None:
             out["r_had"] = r_had(e_had, e_cluster)
     out.update(r_eta=r_eta(middle), r_phi=r_phi(middle), w_eta2=w_eta2(middle))
-    if all(layer in cells for layer in LAYERS):
-        out["f1"] = f1(cells, cluster_size)
+    if e_layers is not None:
+        out["f1"] = f1(e_layers)
     out.update(
         w_s3=w_s3(strips),
         w_stot=w_stot(strips),
