@@ -145,9 +145,38 @@ def gpu_peak():
     return name, peak
 
 
-def main(batch: int | None = None, n: int = 16384) -> None:
+def recommended_spec(config: dict, architecture: dict) -> dict:
+    """The ``recommended`` entry of ``config`` resolved with ``architecture`` over the defaults'
+    ({}: the config's own widths)."""
     from egcalib.core.model_specs import resolve_model
 
+    entry = {**config["models"]["recommended"], "architecture": architecture}
+    return resolve_model("recommended", entry, config["model_defaults"])
+
+
+def model_figures(spec, training, batch, steps, pipeline: dict, peak) -> dict:
+    """measure's figures of one model and what follows from them: the FLOP/s its training rate
+    implies (3x the forward pass), their fraction of ``peak`` [TFLOP/s] (None without one), and
+    per shard mode the pipeline's samples/s (``pipeline``, pipeline_rates) over the training
+    step's, and which of the two binds."""
+    params, flops, train_rate, infer_rate = measure(spec, training, batch, steps)
+    achieved = 3 * flops * train_rate
+    return {
+        "parameters": params,
+        "forward_flops_per_sample": flops,
+        "training_samples_per_s": train_rate,
+        "inference_samples_per_s": infer_rate,
+        "training_flops_per_s": achieved,
+        "peak_fraction": achieved / (peak * 1e12) if peak else None,
+        "pipeline_over_training": {mode: rate / train_rate for mode, rate in pipeline.items()},
+        "binds": {
+            mode: "the input pipeline" if rate < train_rate else "the training step"
+            for mode, rate in pipeline.items()
+        },
+    }
+
+
+def main(batch: int | None = None, n: int = 16384) -> None:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     batch = batch or config["training"]["batch_size"]
     cores = os.cpu_count()
@@ -159,26 +188,23 @@ def main(batch: int | None = None, n: int = 16384) -> None:
             f"input pipeline, {mode} shards (training mode, {n} objects): {rate:9.0f} samples/s "
             f"({rate / cores:.0f} per core)"
         )
-    entry = config["models"]["recommended"]
     for label, architecture, steps in (("default", {}, 20), ("paper-size", PAPER_ARCHITECTURE, 3)):
-        model = resolve_model(
-            "recommended", {**entry, "architecture": architecture}, config["model_defaults"]
-        )
-        params, flops, train_rate, infer_rate = measure(model, config["training"], batch, steps)
-        achieved = 3 * flops * train_rate
+        spec = recommended_spec(config, architecture)
+        f = model_figures(spec, config["training"], batch, steps, pipeline, peak)
         print(
-            f"{label} recommended model ({params} parameters, {flops / 1e6:.1f} MFLOPs per "
-            f"sample forward):"
+            f"{label} recommended model ({f['parameters']} parameters, "
+            f"{f['forward_flops_per_sample'] / 1e6:.1f} MFLOPs per sample forward):"
         )
         print(
-            f"  training  : {train_rate:9.1f} samples/s ({achieved / 1e9:.1f} GFLOP/s)"
-            + (f", {achieved / (peak * 1e12):.2%} of the GPU's peak" if peak else "")
+            f"  training  : {f['training_samples_per_s']:9.1f} samples/s "
+            f"({f['training_flops_per_s'] / 1e9:.1f} GFLOP/s)"
+            + (f", {f['peak_fraction']:.2%} of the GPU's peak" if peak else "")
         )
-        print(f"  inference : {infer_rate:9.1f} samples/s  (bound)")
-        print(f"  ratio     : {train_rate / infer_rate:9.3f}")
-        for mode, rate in pipeline.items():
-            binds = "the input pipeline" if rate < train_rate else "the training step"
-            print(f"  {mode} shards: pipeline / training = {rate / train_rate:8.2f}: {binds} binds")
+        print(f"  inference : {f['inference_samples_per_s']:9.1f} samples/s  (bound)")
+        ratio = f["training_samples_per_s"] / f["inference_samples_per_s"]
+        print(f"  ratio     : {ratio:9.3f}")
+        for mode, over in f["pipeline_over_training"].items():
+            print(f"  {mode} shards: pipeline / training = {over:8.2f}: {f['binds'][mode]} binds")
 
 
 if __name__ == "__main__":
