@@ -163,7 +163,7 @@ def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
     assert tuned["bdt"] == {**defaults["bdt"], "num_leaves": 7}
     cnn = resolve_model("basic", default_config["models"]["basic"], defaults)
     assert cnn["kind"] == "cnn" and "bdt" not in cnn
-    assert models_of_kind(default_config["models"], defaults, "bdt") == ["bdt"]
+    assert models_of_kind(default_config["models"], defaults, "bdt") == ["bdt", "bdt_photon"]
     with pytest.raises(ValueError, match=r"model odd: a bdt model takes no \['film'\]"):
         resolve_model("odd", {"kind": "bdt", "film": []}, defaults)
     with pytest.raises(ValueError, match="model baseline: the name labels a baseline"):

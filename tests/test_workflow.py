@@ -235,6 +235,8 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     for model in ("basic", "recommended_mc_data"):
         assert f"| {model} | BDT control bdt |" in text, model
         assert f"| {model} | binned baseline |" in text, model
+    # The photon model against the BDT control trained on the same photons.
+    assert "| recommended_photon | BDT control bdt_photon |" in text
     # Files an older layout left beside the inference outputs are not read twice.
     results = tmp_path / "results"
     shutil.copytree(workflow_run / "results", results)
@@ -336,7 +338,7 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     changed.write_text("selection:\n  zmumug: {photon_et_min: 12.0}\n")
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
     # mc_zmumug and data_zmumug, one file each (the photon gun carries its own cuts,
-    # selection.pgun); the photon model retrains and is evaluated.
+    # selection.pgun); the photon models retrain and are evaluated.
     assert jobs == {
         "skim": 2,
         "find_duplicates": 2,
@@ -344,6 +346,10 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
         "shards": 2,
         "normalise": 1,
         **PHOTON_MODEL_JOBS,
+        # and the photons' BDT control, trained and evaluated on the same photons
+        "train_bdt": 1,
+        "infer_bdt": 3,
+        "evaluate": 2,
     }, jobs
 
 
