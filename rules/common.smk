@@ -244,9 +244,24 @@ def training_files(pattern, kind=None):
     return files
 
 
-def first_validation_shard(wildcards):
-    """Input function: the validation shard of the first file the job's {model} trains on."""
-    return training_files("results/shards/{dataset}/{file}.val.tfrecord")(wildcards)[0]
+def first_training_skim(wildcards):
+    """Input function: the skim table of the first file the job's {model} trains on."""
+    return training_files("results/skim/{dataset}/{file}.parquet")(wildcards)[0]
+
+
+def particle_of(model):
+    """What a model calibrates: "electron" or "photon" (the particle of its training datasets)."""
+    from egcalib.core.model_specs import model_particle
+
+    return model_particle(model_spec(model), config["datasets"])
+
+
+def friend_models(dataset):
+    """The selected networks that calibrate ``dataset``'s particle: its friend tree's branches."""
+    from egcalib.core.contract import PROCESS_PARTICLE
+
+    particle = PROCESS_PARTICLE[config["datasets"][dataset]["process"]]
+    return [m for m in selected_models() if m in CNN_MODELS and particle_of(m) == particle]
 
 
 def trained_on(model):

@@ -47,3 +47,34 @@ rule infer_bdt:
         code=code_version("infer_bdt"),
     script:
         "../workflow_scripts/infer_bdt.py"
+
+
+# The exported calibrations on the input ntuples: a friend ROOT file per file, with one branch
+# per selected network of the dataset's particle (el_e_<model> / ph_e_<model>). Not part of
+# `all`: `snakemake friends`, or one file's path.
+rule friend:
+    input:
+        ntuple=ntuple_path,
+        models=lambda wildcards: [
+            f"results/models/{m}/model.onnx" for m in friend_models(wildcards.dataset)
+        ],
+    output:
+        "results/friends/{dataset}/{file}.root",
+    log:
+        "results/logs/friend/{dataset}/{file}.log",
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
+    params:
+        ntuple=canonical(config["ntuple"]),
+        input_file=ntuple_identity,
+        code=code_version("friend"),
+    script:
+        "../workflow_scripts/friend.py"
+
+
+rule friends:
+    input:
+        per_file("results/friends/{dataset}/{file}.root"),

@@ -72,8 +72,9 @@ rule export_onnx:
     input:
         model="results/models/{model}/model.keras",
         normalisation="results/models/{model}/normalisation.json",
-        # Real objects to compare ONNX and Keras on: the first validation shard.
-        shard=first_validation_shard,
+        # Real objects to compare ONNX and Keras on, raw as an ntuple holds them: the
+        # validation objects of the first skim table the model trains on.
+        skim=first_training_skim,
     output:
         "results/models/{model}/model.onnx",
     log:
@@ -85,7 +86,9 @@ rule export_onnx:
     params:
         tolerance=1e-4,
         images=settings("images"),
-        shards=settings("shards"),
+        splits=settings("splits"),
+        spec=lambda wildcards: model_spec(wildcards.model),
+        particle=lambda wildcards: particle_of(wildcards.model),
         code=code_version("export_onnx"),
     script:
         "../workflow_scripts/export_onnx.py"

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from egcalib.core.provenance import code_version, library_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,6 +118,7 @@ PACKAGES = (
     "bdt",
     "evaluate",
     "card",
+    "apply",
 )
 LIBRARY = SCRIPTS / "egcalib"
 
@@ -167,10 +170,18 @@ def test_no_package_imports_a_later_one():
     assert not against
 
 
-def test_the_bdt_never_imports_tensorflow():
-    """The BDT control's jobs run in the CPU environment (envs/analysis.yaml): no TensorFlow."""
+@pytest.mark.parametrize(
+    "modules",
+    [
+        # The BDT control's jobs run in the CPU environment (envs/analysis.yaml).
+        "egcalib.bdt.training, egcalib.bdt.prediction",
+        # Calibrating one's own ntuples needs onnxruntime, not the training stack.
+        "egcalib.apply.friends, egcalib.apply.__main__",
+    ],
+)
+def test_what_runs_without_tensorflow_never_imports_it(modules):
     code = (
-        "import sys, egcalib.bdt.training, egcalib.bdt.prediction\n"
+        f"import sys, {modules}\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}

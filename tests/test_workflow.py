@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import awkward as ak
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -188,6 +190,122 @@ def test_cnn_training_is_the_same_byte_for_byte_when_rerun(workflow_run, tmp_pat
     snakemake(copy, "--forcerun", "train", *targets)
     for target in targets:
         assert (copy / target).read_bytes() == (workflow_run / target).read_bytes(), target
+
+
+# A user's script: the exported calibration on an ntuple's objects (here the skim table's, which
+# holds them as the ntuple does) with numpy, pyarrow and onnxruntime alone; egcalib cannot be
+# imported (sys.modules entry None), so nothing of the workflow helps.
+PLAIN_ONNX_SCRIPT = """
+import json, sys
+sys.modules["egcalib"] = None
+import numpy as np, onnxruntime, pyarrow.parquet as pq
+
+model, skim, out = sys.argv[1:4]
+session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+meta = session.get_modelmeta().custom_metadata_map
+inputs = json.loads(meta["inputs"])
+table = pq.read_table(skim)
+n = table.num_rows
+
+def column(name, shape):
+    values = table[name].combine_chunks()
+    return values.flatten().to_numpy().reshape(n, *shape).astype(np.float32)
+
+feed = {}
+for name, spec in inputs.items():
+    if name == "scalars":  # the scalar names, in input order, are the keys of its units
+        names = list(spec["unit"])
+        feed[name] = np.stack([table["scalar_" + s].to_numpy() for s in names], 1)
+        feed[name] = feed[name].astype(np.float32)
+    elif name == "track_mask":
+        feed[name] = column("tracks_mask", spec["shape"])
+    else:
+        feed[name] = column(name, spec["shape"])
+energy = session.run(["energy"], feed)[0]
+ids = {k: table[k].to_numpy().tolist() for k in ("runNumber", "eventNumber", "object_index")}
+json.dump({"ids": ids, "energy": energy.tolist(), "name": meta["model_name"]}, open(out, "w"))
+"""
+
+
+def test_the_onnx_calibration_needs_nothing_but_onnxruntime(workflow_run, tmp_path):
+    """model.onnx takes the raw objects of an ntuple and gives the workflow's energies in GeV."""
+    model = "recommended_mc_data"
+    out = tmp_path / "energies.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PLAIN_ONNX_SCRIPT,
+            str(workflow_run / f"results/models/{model}/model.onnx"),
+            str(workflow_run / "results/skim/mc_zee/f000.parquet"),
+            str(out),
+        ],
+        check=True,
+    )
+    result = json.loads(out.read_text())
+    assert result["name"] == model
+    onnx = pd.DataFrame(result["ids"]).assign(energy=result["energy"])
+    predictions = pd.read_parquet(workflow_run / f"results/predictions/{model}/mc_zee/c000.parquet")
+    joined = predictions.merge(onnx, on=["runNumber", "eventNumber", "object_index"])
+    assert len(joined) == len(predictions[predictions["file"] == "f000"]) > 0
+    # Equal to float32 rounding: the workflow's E_acc is the sum of cl_E1..3, the ONNX model's
+    # the stored E_acc scalar (docs/design.md#models).
+    np.testing.assert_allclose(joined["energy"], joined["e_pred"], rtol=1e-5)
+
+
+def test_friend_trees_carry_the_workflow_energies(workflow_run, tmp_path):
+    """python -m egcalib.apply writes, beside an ntuple, one branch per calibration aligned with
+    its electrons: the workflow's predictions for the objects both have, an energy for every
+    other object too (no selection), the input's entries in its order."""
+    import uproot
+
+    models = [
+        workflow_run / f"results/models/{m}/model.onnx" for m in ("basic", "recommended_mc_data")
+    ]
+    ntuple = workflow_run / "results/ntuples/mc_zee/f000.root"
+    out = tmp_path / "f000.friend.root"
+    subprocess.run(
+        [sys.executable, "-m", "egcalib.apply", *map(str, models), str(ntuple), "--out", str(out)],
+        check=True,
+    )
+    friend = uproot.open(out)["egamma"].arrays(library="ak")
+    events = uproot.open(ntuple)["egamma"].arrays(["runNumber", "eventNumber", "el_e"])
+    assert friend.fields == [
+        "runNumber",
+        "eventNumber",
+        "el_e_basic",
+        "el_e_recommended_mc_data",
+    ] or set(friend.fields) >= {
+        "runNumber",
+        "eventNumber",
+        "nel",
+        "el_e_basic",
+        "el_e_recommended_mc_data",
+    }
+    assert ak.all(friend.eventNumber == events.eventNumber)
+    assert ak.all(ak.num(friend.el_e_basic) == ak.num(events.el_e))
+    for model in ("basic", "recommended_mc_data"):
+        energies = pd.DataFrame(
+            {
+                "runNumber": ak.to_numpy(
+                    ak.flatten(ak.broadcast_arrays(friend.runNumber, friend[f"el_e_{model}"])[0])
+                ),
+                "eventNumber": ak.to_numpy(
+                    ak.flatten(ak.broadcast_arrays(friend.eventNumber, friend[f"el_e_{model}"])[0])
+                ),
+                "object_index": ak.to_numpy(ak.flatten(ak.local_index(friend[f"el_e_{model}"]))),
+                "friend": ak.to_numpy(ak.flatten(friend[f"el_e_{model}"])),
+            }
+        )
+        predictions = pd.read_parquet(
+            workflow_run / f"results/predictions/{model}/mc_zee/c000.parquet"
+        )
+        predictions = predictions[predictions["file"] == "f000"]
+        joined = predictions.merge(energies, on=["runNumber", "eventNumber", "object_index"])
+        assert len(joined) == len(predictions) > 0
+        np.testing.assert_allclose(joined["friend"], joined["e_pred"], rtol=1e-5)
+        # Objects the selection dropped are calibrated too: the friend has more objects.
+        assert np.isfinite(energies["friend"]).sum() > len(predictions)
 
 
 def test_validation_says_where_the_toy_detector_stands(workflow_run):

@@ -1,5 +1,6 @@
-"""Snakemake script: export a trained model to ONNX and check it against Keras, on random inputs
-and on real objects of a validation shard."""
+"""Snakemake script: export a trained model as a self-contained ONNX calibration (raw ntuple
+inputs in, GeV out) and check it against Keras end to end, on random objects and on the
+validation objects of a skim table."""
 
 from egcalib.core.logs import log_to_file
 
@@ -7,28 +8,42 @@ log = log_to_file(snakemake.log[0])  # first: libraries print on import
 
 import os
 
-from egcalib.infer.onnx_export import check_onnx, export_onnx, random_inputs, shard_inputs
-from egcalib.train.input_pipeline import InputPipeline
+import pyarrow.parquet as pq
+
+from egcalib.infer.calibration_onnx import (
+    check_calibration,
+    export_calibration,
+    objects_from_skim,
+    random_objects,
+)
+from egcalib.shards.splits import SPLITS, table_splits
 from egcalib.train.models import load_for_inference
 from egcalib.train.normalisation import load_statistics
 
 params = snakemake.params
 model = load_for_inference(snakemake.input.model)  # float32, as inference computes
-export_onnx(model, snakemake.output[0])
-pipeline = InputPipeline(
-    params.images, params.shards, load_statistics(snakemake.input.normalisation)
+stats = load_statistics(snakemake.input.normalisation)
+metadata = export_calibration(
+    model, stats, params.images, params.spec, params.particle, snakemake.output[0]
 )
+log.info("ONNX metadata: %s", metadata)
+table = pq.read_table(snakemake.input.skim)
+validation = table.filter(table_splits(table, params.splits) == SPLITS.index("val"))[:256]
 checks = {
-    "random inputs": random_inputs(model),
-    f"objects of {snakemake.input.shard}": shard_inputs(pipeline, snakemake.input.shard),
+    "random objects": random_objects(params.images, stats),
+    f"validation objects of {snakemake.input.skim}": (
+        objects_from_skim(validation, params.images) if validation.num_rows else None
+    ),
 }
-for what, inputs in checks.items():
-    if inputs is None:
-        log.info("no objects in %s to compare on", snakemake.input.shard)
+for what, raw in checks.items():
+    if raw is None:
+        log.info("no validation objects in %s to compare on", snakemake.input.skim)
         continue
     try:  # non-finite outputs, or a difference beyond the tolerance: no ONNX file
-        difference = check_onnx(model, snakemake.output[0], inputs, params.tolerance, what)
+        difference = check_calibration(
+            model, stats, params.images, snakemake.output[0], raw, params.tolerance, what
+        )
     except RuntimeError:
         os.unlink(snakemake.output[0])
         raise
-    log.info("ONNX export agrees with Keras to %.2e on %s", difference, what)
+    log.info("the ONNX calibration agrees with Keras to %.2e of E_acc on %s", difference, what)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import awkward as ak
@@ -112,9 +112,10 @@ def _checked_fields(fields, is_mc) -> tuple[str, ...]:
     return fields + (("truth_e",) if is_mc else ())
 
 
-def _objects(events, prefix, fields, is_mc):
-    """The collection with the bookkeeping needed after selection: event row, object index,
-    and the object's row in the chunk's flattened cell arrays."""
+def indexed_objects(events: ak.Array, prefix: str, fields: Sequence[str], is_mc: bool) -> ak.Array:
+    """The collection ``prefix`` of a chunk (events x objects; ``fields`` and, in MC, the truth
+    energy) with the bookkeeping needed after selection: ``event_row``, ``object_index`` (in
+    the event's collection) and ``cell_row``, the object's row in the chunk's cell windows."""
     names = _checked_fields(fields, is_mc) + tuple(contract.OPTIONAL_FIELDS)
     objects = collection(events, prefix, names)
     counts = ak.num(objects.e)
@@ -156,6 +157,43 @@ def cell_windows(
     }
 
 
+def object_inputs(
+    events: ak.Array,
+    flat: ak.Array,
+    prefix: str,
+    native_shapes: dict,
+    n_tracks: int,
+    windows: dict[str, np.ndarray],
+) -> tuple[dict, dict, dict]:
+    """What a model reads of n objects of a chunk: ``flat`` (n,) records of the collection
+    ``prefix`` with ``event_row`` and ``cell_row`` (_objects); ``windows`` the chunk's cell
+    windows (cell_windows), one row per object of the chunk.
+
+    Returns (obj, event, inputs): the objects' fields as numpy (n,) with ``mu``, ``n_vertex`` and
+    ``particle``; the event fields (EVENT_FIELDS and mcChannelNumber) per object; and
+    {"scalars": {scalar column: (n,)}, "windows": {name: (n, cells)}, "tracks": (n, n_tracks,
+    11), "track_mask": (n, n_tracks)}."""
+    n = len(flat)
+    obj = {name: ak.to_numpy(flat[name]) for name in flat.fields}
+    rows = obj["event_row"]
+    event = {name: ak.to_numpy(events[name])[rows] for name in EVENT_FIELDS}
+    event["mcChannelNumber"] = ak.to_numpy(events["mcChannelNumber"])[rows]
+    obj["mu"] = event["averageInteractionsPerCrossing"]
+    obj["n_vertex"] = event["NvtxReco"]
+    particle = contract.PHOTON if prefix == "ph" else contract.ELECTRON
+    obj["particle"] = np.full(n, particle, np.int8)
+    windows = {name: values[obj["cell_row"]] for name, values in windows.items()}
+    tracks = collection(events, "trk", TRACK_FIELDS)[rows]
+    track_features, track_mask = nearest_tracks(tracks, flat.eta, flat.phi, n_tracks)
+    inputs = {
+        "scalars": scalars(obj, windows["cells_lr2"], native_shapes["lr2"]),
+        "windows": windows,
+        "tracks": track_features,
+        "track_mask": track_mask,
+    }
+    return obj, event, inputs
+
+
 def chunk_table(
     events: ak.Array,
     selected: ak.Array,
@@ -173,17 +211,7 @@ def chunk_table(
     cell windows (``cell_windows``), one row per object of the chunk."""
     flat = ak.flatten(selected)
     n = len(flat)
-    obj = {name: ak.to_numpy(flat[name]) for name in flat.fields}
-    rows = obj["event_row"]
-    event = {name: ak.to_numpy(events[name])[rows] for name in EVENT_FIELDS}
-    event["mcChannelNumber"] = ak.to_numpy(events["mcChannelNumber"])[rows]
-    obj["mu"] = event["averageInteractionsPerCrossing"]
-    obj["n_vertex"] = event["NvtxReco"]
-    particle = contract.PHOTON if prefix == "ph" else contract.ELECTRON
-    obj["particle"] = np.full(n, particle, np.int8)
-    windows = {name: values[obj["cell_row"]] for name, values in windows.items()}
-    tracks = collection(events, "trk", TRACK_FIELDS)[rows]
-    track_features, track_mask = nearest_tracks(tracks, flat.eta, flat.phi, n_tracks)
+    obj, event, inputs = object_inputs(events, flat, prefix, native_shapes, n_tracks, windows)
     nan = np.full(n, np.nan, np.float32)
     columns = {
         "dataset": pa.array([dataset] * n, pa.string()),
@@ -208,10 +236,10 @@ def chunk_table(
         "weight": event["mcEventWeight"] if is_mc else np.ones(n, np.float32),
         "m_candidate": obj["m_candidate"],
         **{f"mumu_{k}": obj.get(f"mumu_{k}", nan) for k in ("pt", "eta", "phi", "m")},
-        **scalars(obj, windows["cells_lr2"], native_shapes["lr2"]),
-        **{name: _fixed_size(values) for name, values in windows.items()},
-        "tracks": _fixed_size(track_features.reshape(n, -1)),
-        "tracks_mask": _fixed_size(track_mask),
+        **inputs["scalars"],
+        **{name: _fixed_size(values) for name, values in inputs["windows"].items()},
+        "tracks": _fixed_size(inputs["tracks"].reshape(n, -1)),
+        "tracks_mask": _fixed_size(inputs["track_mask"]),
     }
     arrays = [
         columns[f.name]
@@ -297,7 +325,7 @@ def skim_file(
             windows = {name: values[np.repeat(first, counts)] for name, values in windows.items()}
             pre.add("first copy of each event", len(events), counts[first].sum())
             fields = ELECTRON_FIELDS if prefix == "el" else PHOTON_FIELDS
-            objects = _objects(events, prefix, fields, is_mc)
+            objects = indexed_objects(events, prefix, fields, is_mc)
             objects, dropped = finite_objects(
                 events, objects, windows, prefix, _checked_fields(fields, is_mc)
             )
