@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import ast
 import copy
+import importlib.metadata
 import json
 import math
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -292,3 +295,18 @@ def test_jax_smoke_run_without_tensorflow_then_onnx_here(tmp_path):
     assert onnx["status"] == "ok"
     assert set(onnx["figures"]["max_difference"]) == {"random inputs", "synthetic objects"}
     assert "| onnx | ok |" in (exported / "summary.md").read_text()
+
+
+def test_the_gpu_machines_wheels_are_the_pinned_keras_and_its_missing_requirements():
+    """benchmarks/gpu_wheels.sh downloads the Keras of pyproject.toml, with every requirement of
+    Keras that the GPU machine's image lacks, pinned."""
+    script = (REPO / "benchmarks" / "gpu_wheels.sh").read_text()
+    wheels = dict(w.split("==") for w in re.search(r"wheels=\((.*)\)", script)[1].split())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert wheels["keras"] == dict(line.split("==") for line in project)["keras"]
+    on_the_image = {"absl-py", "numpy", "rich", "h5py", "ml-dtypes", "packaging"}
+    keras = importlib.metadata.requires("keras") or []
+    needed = {re.split(r"[^A-Za-z0-9_.-]", r, maxsplit=1)[0].lower() for r in keras if ";" not in r}
+    assert needed - on_the_image == set(wheels) - {"keras"}
+    assert all(re.fullmatch(r"\d+(\.\d+)+", version) for version in wheels.values())
+    assert "/.whl/" in (REPO / ".gitignore").read_text().splitlines()
