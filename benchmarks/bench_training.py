@@ -141,8 +141,12 @@ def gpu_peak():
     if not gpus:
         return None, None
     name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    peak = next((value for key, value in PEAK_TFLOPS.items() if key in name), None)
-    return name, peak
+    return name, peak_tflops(name)
+
+
+def peak_tflops(name: str) -> float | None:
+    """PEAK_TFLOPS of the GPU named ``name`` ("NVIDIA H100 80GB HBM3"); None if not listed."""
+    return next((value for key, value in PEAK_TFLOPS.items() if key in name), None)
 
 
 def recommended_spec(config: dict, architecture: dict) -> dict:
@@ -155,11 +159,15 @@ def recommended_spec(config: dict, architecture: dict) -> dict:
 
 
 def model_figures(spec, training, batch, steps, pipeline: dict, peak) -> dict:
-    """measure's figures of one model and what follows from them: the FLOP/s its training rate
-    implies (3x the forward pass), their fraction of ``peak`` [TFLOP/s] (None without one), and
-    per shard mode the pipeline's samples/s (``pipeline``, pipeline_rates) over the training
+    """measure's figures of one model and what follows from them (derived_figures)."""
+    return derived_figures(*measure(spec, training, batch, steps), pipeline, peak)
+
+
+def derived_figures(params, flops, train_rate, infer_rate, pipeline: dict, peak) -> dict:
+    """A model's figures (measure's four) and what follows from them: the FLOP/s its training
+    rate implies (3x the forward pass), their fraction of ``peak`` [TFLOP/s] (None without one),
+    and per shard mode the pipeline's samples/s (``pipeline``, pipeline_rates) over the training
     step's, and which of the two binds."""
-    params, flops, train_rate, infer_rate = measure(spec, training, batch, steps)
     achieved = 3 * flops * train_rate
     return {
         "parameters": params,

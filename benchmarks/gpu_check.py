@@ -18,6 +18,24 @@ a failed one is skipped):
    compiles);
 5. onnx: its export and check against Keras, as the ``export_onnx`` rule does.
 
+``--backend jax`` runs Keras on JAX, for a GPU machine with JAX but without TensorFlow, and
+imports no TensorFlow (nor pyarrow, in the library): the shards and the ONNX export need
+TensorFlow, so its steps are
+
+1. environment: JAX, jaxlib and Keras versions, the devices JAX sees and nvidia-smi's view, the
+   mixed-precision policy (``--policy``, mixed_float16 as the workflow trains on a GPU, or
+   mixed_bfloat16), the float32 matmul precision;
+2. benchmark: the paper-size recommended model at the paper's batch, trained under the policy
+   by Keras's fit on inputs already on the device: training and inference samples/s, forward
+   FLOPs per sample from XLA's cost analysis of the compiled inference (and counted from the
+   layers' shapes beside it), the training FLOP/s and their fraction of the GPU's peak, and the
+   training samples/s under the other policy;
+3. train: one epoch of the reference ``recommended`` model under the policy on synthetic
+   objects in memory, shaped as the input pipeline's batches, written to OUT/work/model.keras.
+
+Then, where TensorFlow is, ``--export-from OUT`` takes that model (a .keras file is the same
+for every backend) through the ``onnx`` step and writes the summary with it to ``--out``.
+
 OUT/summary.json holds every figure, the device, and each step's wall time [s] and status (ok,
 failed with its error, or skipped), rewritten after each step so that a run cut short keeps
 what it did; OUT/summary.md is the short version. The exit status is 1 if any step is not ok.
@@ -26,6 +44,8 @@ on a CPU in about a minute: the tests run it so. Without a GPU the figures are t
 the summary says so.
 
     .venv/bin/python benchmarks/gpu_check.py --out gpu-check [--smoke]
+    python3 benchmarks/gpu_check.py --backend jax --out gpu-check [--smoke]  # JAX, no TensorFlow
+    .venv/bin/python benchmarks/gpu_check.py --export-from gpu-check --out gpu-check-onnx
 """
 
 from __future__ import annotations
@@ -49,10 +69,13 @@ import yaml
 from bench_images import synthetic_skim
 from bench_training import (
     PAPER_ARCHITECTURE,
+    derived_figures,
     gpu_peak,
     model_figures,
+    peak_tflops,
     pipeline_rates,
     recommended_spec,
+    synthetic_inputs,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,6 +90,9 @@ SIZES: dict[str, dict] = {
     "smoke": {"bench_batch": 8, "bench_steps": 2, "pipeline_objects": 256, "objects": 512},
 }
 SMOKE_TRAINING_BATCH = 16
+BACKENDS = ("tensorflow", "jax")
+POLICIES = ("mixed_float16", "mixed_bfloat16")  # --backend jax: the policy it trains under
+SYNTHETIC_SEEDS = {"train": 1, "val": 2, "onnx": 3}  # --backend jax's synthetic objects
 # A fresh clone's venv has tensorflow-cpu (pyproject.toml), which sees no GPU.
 NO_CUDA = (
     " (this TensorFlow is built without CUDA: install the pin of envs/train-gpu.yaml, "
@@ -76,13 +102,44 @@ NO_CUDA = (
 
 def reference_config() -> dict:
     """configs/reference.yaml merged over config.yaml and validated, as Snakemake does for
-    ``--configfile config.yaml configs/reference.yaml``."""
-    from snakemake.utils import update_config, validate
-
+    ``--configfile config.yaml configs/reference.yaml``. Without Snakemake (a GPU machine's
+    image) merged alike (merge_config) and validated by jsonschema, where it is installed."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(config, yaml.safe_load((REPO / "configs" / "reference.yaml").read_text()))
-    validate(config, str(REPO / "config.schema.yaml"))
+    reference = yaml.safe_load((REPO / "configs" / "reference.yaml").read_text())
+    schema = REPO / "config.schema.yaml"
+    try:
+        from snakemake.utils import update_config, validate
+    except ImportError:
+        merge_config(config, reference)
+        try:
+            import jsonschema
+        except ImportError:
+            print("gpu_check: no Snakemake nor jsonschema: config not validated", file=sys.stderr)
+        else:
+            jsonschema.validate(config, yaml.safe_load(schema.read_text()))
+        return config
+    update_config(config, reference)
+    validate(config, str(schema))
     return config
+
+
+def merge_config(config: dict, overrides: dict) -> dict:
+    """``overrides`` merged into ``config`` (changed in place and returned), mappings key by key
+    and anything else replaced, as snakemake.utils.update_config merges a --configfile."""
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            config[key] = merge_config(config.get(key, {}), value)
+        else:
+            config[key] = value
+    return config
+
+
+def nvidia_smi() -> list[str] | None:
+    """nvidia-smi's name and memory of each GPU; None where it is not installed."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    query = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"]
+    return subprocess.run(query, capture_output=True, text=True).stdout.splitlines()
 
 
 def environment() -> dict:
@@ -98,14 +155,10 @@ def environment() -> dict:
         tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
         for gpu in tf.config.list_physical_devices("GPU")
     ]
-    nvidia_smi = None
-    if shutil.which("nvidia-smi"):
-        query = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"]
-        nvidia_smi = subprocess.run(query, capture_output=True, text=True).stdout.splitlines()
     return {
         "device": gpus[0] if gpus else f"CPU: {cpu_model()} (no GPU visible)",
         "gpus": gpus,
-        "nvidia_smi": nvidia_smi,
+        "nvidia_smi": nvidia_smi(),
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -291,6 +344,295 @@ def onnx(config: dict, work: Path) -> dict:
     }
 
 
+# --backend jax: Keras on JAX, no TensorFlow imported (nor pyarrow, in the library).
+
+
+def environment_jax(policy: str) -> dict:
+    """Versions, the devices JAX sees (with nvidia-smi's view), the policy it trains under."""
+    import jax
+    import jaxlib
+    import keras
+
+    from egcalib.core.provenance import cpu_model
+
+    devices = jax.devices()
+    gpus = [device.device_kind for device in devices if device.platform == "gpu"]
+    return {
+        "device": gpus[0] if gpus else f"CPU: {cpu_model()} (no GPU visible)",
+        "gpus": gpus,
+        "jax_devices": [str(device) for device in devices],
+        "nvidia_smi": nvidia_smi(),
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "mixed_precision": True,
+        "policy": policy,
+        # None: XLA's default, TF32 for float32 matmuls and convolutions on Ampere and later.
+        "default_matmul_precision": getattr(jax.config, "jax_default_matmul_precision", "?"),
+    }
+
+
+def compile_jax(
+    spec: dict,
+    training: dict,
+    image_shape,
+    policy: str,
+    time_images: bool = False,
+    target_scale: tuple[float, float] | None = None,
+):
+    """The Keras model of ``spec`` compiled as egcalib.train.training.compile_model compiles it
+    for a GPU (Adam, the spec's loss, XLA), under ``policy`` (mixed_float16: Keras wraps the
+    optimizer in a LossScaleOptimizer) whatever the device, without TensorFlow."""
+    import keras
+
+    from egcalib.train.losses import get_loss
+    from egcalib.train.models import build_model
+    from egcalib.train.normalisation import DEFAULT_TARGET_SCALE
+
+    keras.mixed_precision.set_global_policy(policy)
+    model = build_model(spec, image_shape, time_images, target_scale or DEFAULT_TARGET_SCALE)
+    model.compile(
+        optimizer=keras.optimizers.Adam(training["learning_rate"]),
+        loss=get_loss(spec["loss"]),
+        jit_compile=True,
+    )
+    return model
+
+
+def layer_flops(model) -> int:
+    """Forward FLOPs per sample counted from the layers' shapes: 2 per multiply-add of every
+    Conv2D and Dense (a Dense on tracks once per track); the rest (BatchNorm, FiLM, pooling) is
+    left out: a cross-check of XLA's count."""
+    import math
+
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            kernel = math.prod(layer.kernel.shape)
+            total += 2 * kernel * math.prod(layer.output.shape[1:3])
+        elif isinstance(layer, layers.Dense):
+            total += 2 * math.prod(layer.kernel.shape) * math.prod(layer.input.shape[1:-1])
+    return total
+
+
+def inference_rate(model, inputs: dict, steps: int) -> tuple[float, float | None]:
+    """(inference samples/s, forward FLOPs per sample by XLA's cost analysis or None) of
+    ``model`` on ``inputs`` (arrays on the device), through one compiled function."""
+    import jax
+
+    trainable = [v.value for v in model.trainable_variables]
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def forward(trainable, fixed, inputs):
+        return model.stateless_call(trainable, fixed, inputs, training=False)[0]
+
+    compiled = jax.jit(forward).lower(trainable, fixed, inputs).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list | tuple) else cost  # older JAX: one per module
+    flops = (cost or {}).get("flops")
+    batch = len(inputs["image"])
+    compiled(trainable, fixed, inputs).block_until_ready()
+    start = time.perf_counter()
+    for _ in range(steps):
+        out = compiled(trainable, fixed, inputs)
+    out.block_until_ready()
+    rate = batch * steps / (time.perf_counter() - start)
+    return rate, flops / batch if flops and flops > 0 else None
+
+
+def training_rate(model, inputs: dict, target, steps: int) -> float:
+    """Training samples/s of ``model`` by Keras's fit, ``steps`` steps on one batch kept on the
+    device (bench_training's resident batch: Keras's device_put of arrays already there moves
+    nothing), after 2 steps that compile it."""
+    import jax
+
+    def resident(n):
+        for _ in range(n):
+            yield inputs, target
+
+    model.fit(resident(2), steps_per_epoch=2, shuffle=False, verbose=0)  # compile (XLA) first
+    jax.block_until_ready([v.value for v in model.trainable_variables])
+    start = time.perf_counter()
+    model.fit(resident(steps), steps_per_epoch=steps, shuffle=False, verbose=0)
+    jax.block_until_ready([v.value for v in model.trainable_variables])
+    return len(target) * steps / (time.perf_counter() - start)
+
+
+def benchmark_jax(config: dict, sizes: dict, smoke: bool, policy: str, peak) -> dict:
+    """benchmark's figures under JAX: the paper-size recommended model (smoke: the config's
+    CPU-sized one) at the paper's batch trained under ``policy`` (training_rate), its compiled
+    inference on the same batch (inference_rate); no input pipeline (it needs TensorFlow).
+    Beside them the training samples/s under the other mixed policy (POLICIES), which JAX may
+    run faster: bfloat16 needs no loss scaling."""
+    import jax
+    import numpy as np
+
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    batch = sizes["bench_batch"] or paper["training"]["batch_size"]
+    gpu = any(device.platform == "gpu" for device in jax.devices())
+    steps = sizes["bench_steps"] if gpu or smoke else 3
+    spec = recommended_spec(config, {} if smoke else PAPER_ARCHITECTURE)
+    inputs = jax.device_put(synthetic_inputs(batch))
+    target = jax.device_put(np.ones(batch, np.float32))
+    by_policy = {}
+    for each in sorted(POLICIES, key=lambda name: name == policy):  # ``policy``'s model last
+        model = compile_jax(spec, config["training"], (56, 55, 4), each)
+        by_policy[each] = training_rate(model, inputs, target, steps)
+    infer_rate, xla_flops = inference_rate(model, inputs, steps)
+    counted = layer_flops(model)
+    flops = xla_flops or counted
+    return {
+        "model": ("CPU-sized" if smoke else "paper-size") + " recommended",
+        "batch": batch,
+        "steps": steps,
+        "policy": model.dtype_policy.name,
+        "peak_tflops": peak,
+        "flops_source": "XLA cost analysis" if xla_flops else "layer shapes",
+        "layer_flops_per_sample": counted,
+        "pipeline_samples_per_s": {},
+        "training_samples_per_s_by_policy": by_policy,
+        **derived_figures(model.count_params(), flops, by_policy[policy], infer_rate, {}, peak),
+    }
+
+
+def synthetic_objects(n: int, image_shape, time_images: bool, seed: int) -> tuple:
+    """(inputs, target, weight) of ``n`` synthetic objects as the input pipeline yields them,
+    normalised: images O(1) per cell, scalars, tracks and log E_acc standardised, 0-10 real
+    tracks (padding zero), a target near 1 that depends on the scalars, weights 1."""
+    import numpy as np
+
+    from egcalib.core.contract import N_TRACKS, SCALARS, TRACK_FEATURES
+
+    rng = np.random.default_rng(seed)
+    inputs = {
+        "image": rng.standard_exponential((n, *image_shape), dtype=np.float32),
+        "scalars": rng.standard_normal((n, len(SCALARS)), dtype=np.float32),
+        "tracks": rng.standard_normal((n, N_TRACKS, len(TRACK_FEATURES)), dtype=np.float32),
+        "track_mask": (np.arange(N_TRACKS) < rng.integers(0, N_TRACKS + 1, (n, 1))).astype(
+            np.float32
+        ),
+        "log_e_acc": rng.standard_normal((n, 1), dtype=np.float32),
+    }
+    inputs["tracks"] *= inputs["track_mask"][..., None]
+    if time_images:
+        inputs["time_image"] = rng.standard_normal((n, *image_shape), dtype=np.float32)
+    noise = rng.standard_normal(n, dtype=np.float32)
+    target = 1.0 + 0.05 * (np.tanh(inputs["scalars"][:, 0]) + 0.5 * noise)
+    return inputs, target.astype(np.float32), np.ones(n, np.float32)
+
+
+def image_shape_of(config: dict) -> tuple[int, int, int]:
+    """The input pipeline's image shape (InputPipeline.image_shape) without TensorFlow."""
+    from egcalib.core.contract import LAYERS
+
+    return (*config["images"]["target_shape"], len(LAYERS))
+
+
+def train_epoch_jax(config: dict, work: Path, sizes: dict, smoke: bool, policy: str) -> dict:
+    """One epoch of the reference ``recommended`` model under ``policy`` on synthetic objects
+    in memory (synthetic_objects: the training and validation splits' shares of
+    ``sizes["objects"]``, whole batches, as the pipeline's fixed batch shapes), by Keras's fit;
+    the model written to ``work``/model.keras."""
+    import keras
+    import numpy as np
+
+    from egcalib.core.atomic import atomic_path
+    from egcalib.core.model_specs import resolve_model
+
+    spec = resolve_model("recommended", config["models"]["recommended"], config["model_defaults"])
+    training = {**config["training"], "epochs": 1}
+    if smoke:
+        training["batch_size"] = SMOKE_TRAINING_BATCH
+    batch = training["batch_size"]
+    shape, time_images = image_shape_of(config), config["images"]["time_images"]
+    fractions = config["splits"]["fractions"]
+    data = {
+        split: synthetic_objects(
+            int(sizes["objects"] * fractions[split]) // batch * batch,
+            shape,
+            time_images,
+            SYNTHETIC_SEEDS[split],
+        )
+        for split in ("train", "val")
+    }
+    q25, median, q75 = np.percentile(data["train"][1], [25, 50, 75])
+    keras.utils.set_random_seed(training["seed"])
+    model = compile_jax(
+        spec, training, shape, policy, time_images, (float(median), float(q75 - q25))
+    )
+    times: list[float] = []
+    timer = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch_, logs: times.append(time.perf_counter())
+    )
+    start = time.perf_counter()
+    x, y, weight = data["train"]
+    history = model.fit(
+        x=x,
+        y=y,
+        sample_weight=weight,
+        batch_size=batch,
+        epochs=1,
+        validation_data=data["val"],
+        shuffle=True,
+        callbacks=[timer],
+        verbose=0,
+    ).history
+    steps = len(times)
+    rate = (steps - 1) * batch / (times[-1] - times[0]) if steps > 1 else math.nan
+    path = work / "model.keras"
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return {
+        "model": spec["name"],
+        "parameters": model.count_params(),
+        "policy": model.dtype_policy.name,
+        "objects": {split: len(arrays[1]) for split, arrays in data.items()},
+        "batch": batch,
+        "steps": steps,
+        "first_step_s": times[0] - start,  # compiling included
+        "samples_per_s": rate,
+        "loss": float(history["loss"][-1]),
+        "val_loss": float(history["val_loss"][-1]),
+        "model_keras": str(path),
+    }
+
+
+def onnx_from(source: Path, work: Path) -> dict:
+    """The onnx step on the model a ``--backend jax`` run wrote into ``source``/work, exported to
+    ``work``/model.onnx and checked against Keras on random inputs and on synthetic objects (the
+    TensorFlow path's shards are not there)."""
+    from egcalib.core.provenance import cpu_model
+    from egcalib.infer.onnx_export import check_onnx, export_onnx, random_inputs
+    from egcalib.train.models import load_for_inference
+
+    model = load_for_inference(source / "work" / "model.keras")  # float32, as inference computes
+    path = work / "model.onnx"
+    start = time.perf_counter()
+    export_onnx(model, path)
+    export_s = time.perf_counter() - start
+    config = reference_config()
+    objects = synthetic_objects(
+        256, image_shape_of(config), config["images"]["time_images"], SYNTHETIC_SEEDS["onnx"]
+    )[0]
+    checks = {"random inputs": random_inputs(model), "synthetic objects": objects}
+    return {
+        "export_s": export_s,
+        "onnx_bytes": path.stat().st_size,
+        "exported_on": f"CPU: {cpu_model()}",
+        "tolerance": TOLERANCE,
+        "max_difference": {
+            what: check_onnx(model, path, inputs, TOLERANCE, what)
+            for what, inputs in checks.items()
+        },
+    }
+
+
 def run_step(summary: dict, name: str, needs: tuple[str, ...], step: Callable[[], dict]) -> None:
     """Run ``step`` into ``summary["steps"][name]``: its status, wall time [s] and figures, or
     the error that stopped it; skipped where a step it ``needs`` is not ok. Never raises: a GPU
@@ -314,10 +656,14 @@ def headline(name: str, figures: dict) -> str:
     """One line of a step's main figures for summary.md."""
     f = figures
     if name == "environment":
+        versions = (
+            f"JAX {f['jax']}, Keras {f['keras']}" if "jax" in f else f"TensorFlow {f['tensorflow']}"
+        )
+        policy = f" ({f['policy']})" if "policy" in f else ""
         return (
-            f"TensorFlow {f['tensorflow']}, GPUs {f['gpus'] or 'none'}"
+            f"{versions}, GPUs {f['gpus'] or 'none'}"
             + (f" (nvidia-smi: {'; '.join(f['nvidia_smi'])})" if f["nvidia_smi"] else "")
-            + f", mixed precision {'on' if f['mixed_precision'] else 'off'}"
+            + f", mixed precision {'on' if f['mixed_precision'] else 'off'}{policy}"
         )
     if name == "benchmark":
         peak = f", {f['peak_fraction']:.2%} of peak" if f["peak_fraction"] is not None else ""
@@ -329,7 +675,15 @@ def headline(name: str, figures: dict) -> str:
             f"{f['model']} ({f['parameters']} parameters), batch {f['batch']}, {f['policy']}: "
             f"training {f['training_samples_per_s']:.0f} samples/s "
             f"({f['training_flops_per_s'] / 1e12:.3g} TFLOP/s{peak}), inference "
-            f"{f['inference_samples_per_s']:.0f} samples/s; pipeline / training: {pipeline}"
+            f"{f['inference_samples_per_s']:.0f} samples/s, "
+            f"{f['forward_flops_per_sample'] / 1e6:.1f} MFLOPs per sample forward"
+            + (f" ({f['flops_source']})" if "flops_source" in f else "")
+            + "".join(
+                f"; training under {other} {rate:.0f} samples/s"
+                for other, rate in f.get("training_samples_per_s_by_policy", {}).items()
+                if other != f["policy"]
+            )
+            + (f"; pipeline / training: {pipeline}" if pipeline else "")
         )
     if name == "shards":
         splits = ", ".join(f"{split} {n}" for split, n in f["objects"].items())
@@ -353,7 +707,7 @@ def write_summary(out: Path, summary: dict) -> None:
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=float) + "\n")
     lines = [
-        f"# GPU check ({summary['mode']})",
+        f"# GPU check ({summary['mode']}, {summary.get('backend', 'tensorflow')})",
         "",
         f"Device: {summary['device']}. Total {total:.0f} s (budget on one GPU: {BUDGET_S} s).",
     ]
@@ -372,13 +726,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder of the summary")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: a minute on a CPU")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="tensorflow", help="Keras's (jax: no TensorFlow)"
+    )
+    parser.add_argument(
+        "--policy", choices=POLICIES, default=POLICIES[0], help="--backend jax's mixed precision"
+    )
+    parser.add_argument(
+        "--export-from",
+        type=Path,
+        metavar="DIR",
+        help="the onnx step (TensorFlow) on the model of a --backend jax run's DIR",
+    )
     args = parser.parse_args()
+    backend = "tensorflow" if args.export_from else args.backend
+    # Before Keras is first imported (in the steps): it picks its backend once.
+    os.environ["KERAS_BACKEND"] = backend
     mode = "smoke" if args.smoke else "full"
     work = args.out / "work"
     work.mkdir(parents=True, exist_ok=True)
+    if args.export_from:
+        summary = json.loads((args.export_from / "summary.json").read_text())
+        run_step(summary, "onnx", ("train",), lambda: onnx_from(args.export_from, work))
+        write_summary(args.out, summary)
+        print((args.out / "summary.md").read_text())
+        return 0 if all(step["status"] == "ok" for step in summary["steps"].values()) else 1
     config = reference_config()
-    summary: dict = {"mode": mode, "device": "unknown", "gpu": False, "cuda_build": None}
-    summary["steps"] = {}
+    summary: dict = {"mode": mode, "backend": backend, "device": "unknown", "gpu": False}
+    summary.update(cuda_build=None, steps={})
+
+    def peak():  # of the GPU the environment step found
+        return peak_tflops(summary["device"]) if summary["gpu"] else None
+
     steps: list[tuple[str, tuple[str, ...], Callable[[], dict]]] = [
         ("environment", (), environment),
         ("benchmark", (), lambda: benchmark(config, SIZES[mode], args.smoke)),
@@ -386,15 +765,28 @@ def main() -> int:
         ("train", ("shards",), lambda: train_epoch(config, work, args.smoke)),
         ("onnx", ("train",), lambda: onnx(config, work)),
     ]
+    if backend == "jax":
+        steps = [
+            ("environment", (), lambda: environment_jax(args.policy)),
+            (
+                "benchmark",
+                (),
+                lambda: benchmark_jax(config, SIZES[mode], args.smoke, args.policy, peak()),
+            ),
+            (
+                "train",
+                (),
+                lambda: train_epoch_jax(config, work, SIZES[mode], args.smoke, args.policy),
+            ),
+        ]
     for name, needs, step in steps:
         run_step(summary, name, needs, step)
         if name == "environment" and summary["steps"][name]["status"] == "ok":
             found = summary["steps"][name]["figures"]
-            summary.update(
-                device=found["device"], gpu=bool(found["gpus"]), cuda_build=found["cuda_build"]
-            )
+            cuda_build = found.get("cuda_build")  # TensorFlow's; JAX says nothing of the kind
+            summary.update(device=found["device"], gpu=bool(found["gpus"]), cuda_build=cuda_build)
             if not found["gpus"]:
-                why = NO_CUDA * (not found["cuda_build"])
+                why = NO_CUDA * (cuda_build is False)
                 print(f"gpu_check: no GPU visible{why}: CPU figures", file=sys.stderr)
         write_summary(args.out, summary)  # after each step: a run cut short keeps the others
     print((args.out / "summary.md").read_text())

@@ -17,13 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from egcalib.core.atomic import atomic_path
 from egcalib.core.contract import N_TRACKS, SCALAR_COLUMNS, TRACK_FEATURES
-from egcalib.shards.skim_table import fixed_size, targets
-from egcalib.shards.splits import SPLITS, table_splits
-from egcalib.skim.duplicates import IDENTITY, table_without_later_copies
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,6 +106,14 @@ def training_statistics(
     other splits is read. ``splits_config``: the ``splits`` config (fractions, salt). ``later``:
     later copies of events (egcalib.skim.duplicates report rows), left out. Raises ValueError
     where no training object is left."""
+    # Here, not at the top: the models import this module for DEFAULT_TARGET_SCALE, and they
+    # must import where neither pyarrow nor TensorFlow is (the GPU check's JAX path).
+    import pyarrow.parquet as pq
+
+    from egcalib.shards.skim_table import fixed_size, targets
+    from egcalib.shards.splits import SPLITS, table_splits
+    from egcalib.skim.duplicates import IDENTITY, table_without_later_copies
+
     columns = list(SCALAR_COLUMNS) + [
         "tracks",
         "tracks_mask",
