@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import awkward as ak
 import numpy as np
@@ -42,6 +43,9 @@ from egcalib.skim.skimming import (
     with_optional_fields,
 )
 
+if TYPE_CHECKING:
+    import onnxruntime
+
 log = logging.getLogger(__name__)
 PREFIX = {"electron": "el", "photon": "ph"}
 
@@ -53,7 +57,7 @@ class Calibration:
     path: str
     name: str
     particle: str
-    session: object  # onnxruntime.InferenceSession
+    session: onnxruntime.InferenceSession
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
