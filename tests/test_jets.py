@@ -1,0 +1,115 @@
+"""The jets process of the toy detector (docs/toy-detector.md#jets-and-fake-photons): showers
+of several sources, meson decays and their two showers in the strips."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from egcalib.core.contract import LAYERS
+from egcalib.simulation.calorimeter import SubShowers, simulate_showers
+from egcalib.simulation.detector import EFFECTS, UNCONVERTED
+
+
+def _quiet(sim):
+    """sim without any effect and without sampling fluctuations: deposits as they are."""
+    out = copy.deepcopy(sim)
+    out["effects"] = dict.fromkeys(EFFECTS, False)
+    out["sampling_term"] = [0.0, 0.0, 0.0, 0.0]
+    return out
+
+
+def _sources(share, d_eta, d_phi, layer_energy=None, deposit_d_eta=None, deposit_d_phi=None):
+    n = len(share)
+    layer_energy = np.zeros((n, 0, 4)) if layer_energy is None else layer_energy
+    m = layer_energy.shape[1]
+    return SubShowers(
+        share=share,
+        d_eta=d_eta,
+        d_phi=d_phi,
+        layer_energy=layer_energy,
+        deposit_d_eta=np.zeros((n, m)) if deposit_d_eta is None else deposit_d_eta,
+        deposit_d_phi=np.zeros((n, m)) if deposit_d_phi is None else deposit_d_phi,
+        deposit_sigma_cells=1.5,
+    )
+
+
+def _showers(sim, energy, eta, phi, seed, sources=None, kind="mc"):
+    n = len(energy)
+    return simulate_showers(
+        energy,
+        eta,
+        phi,
+        np.zeros(n, int),
+        np.full(n, UNCONVERTED),
+        np.full(n, 30.0),
+        sim,
+        sim["detectors"][kind],
+        np.random.default_rng(seed),
+        sources,
+    )
+
+
+def test_one_subshower_at_the_object_is_the_object(sim):
+    """A single sub-shower carrying all the energy at zero offset draws the same random numbers
+    and gives the same cells as the object's own shower (to rounding)."""
+    n = 500
+    rng = np.random.default_rng(1)
+    eta, phi = rng.uniform(-2.4, 2.4, n), rng.uniform(-3, 3, n)
+    energy = 50.0 * np.cosh(eta)
+    plain = _showers(sim, energy, eta, phi, 2)
+    zeros = np.zeros((n, 1))
+    split = _showers(sim, energy, eta, phi, 2, _sources(np.ones((n, 1)), zeros, zeros))
+    for layer in LAYERS:
+        np.testing.assert_allclose(split.cells[layer], plain.cells[layer], atol=2e-5)
+    np.testing.assert_array_equal(split.centre_ieta, plain.centre_ieta)
+    np.testing.assert_allclose(split.e_in_window, plain.e_in_window, rtol=1e-9)
+
+
+def test_subshowers_keep_the_bookkeeping_and_land_where_they_point(sim):
+    """Two half-energy sub-showers 0.03 apart in eta: the EM bookkeeping stays exact, the
+    window centres on their barycentre and the strips see two peaks 0.03 / 0.003125 = 9.6
+    strips apart (to a strip: the overlapping tails pull them in); deposits of other
+    particles add to the cells only."""
+    quiet = _quiet(sim)
+    n = 200
+    rng = np.random.default_rng(3)
+    eta = rng.uniform(-0.5, 0.5, n)
+    phi = rng.uniform(-3, 3, n)
+    energy = np.full(n, 40.0)
+    share = np.full((n, 2), 0.5)
+    d_eta = np.tile([-0.015, 0.015], (n, 1))
+    hadron = np.zeros((n, 1, 4))
+    hadron[:, 0, :] = [0.01, 0.03, 0.12, 0.014]  # a MIP-like deposit [GeV]
+    sources = _sources(share, d_eta, np.zeros((n, 2)), hadron, np.full((n, 1), 0.05))
+    showers = _showers(quiet, energy, eta, phi, 4, sources)
+    out = (showers.e_layer - showers.e_in_window).sum(axis=1)
+    total = showers.e_dead + showers.e_in_window.sum(axis=1) + out + showers.e_leak
+    np.testing.assert_allclose(total, energy, rtol=1e-10)
+    window = sum(c.sum(axis=(1, 2)) for c in showers.cells.values())
+    # The hadron's deposit (0.174 GeV, 0.05 from the object) lies mostly in the window.
+    hadron_seen = window - showers.e_in_window.sum(axis=1)
+    assert np.all((hadron_seen > 0.12) & (hadron_seen < 0.174 + 1e-4))
+    strips = showers.cells["lr1"].sum(axis=2)
+    n_strips = strips.shape[1]
+    strip_eta = showers.window_eta0[:, None] + (np.arange(n_strips) + 0.5) * 0.175 / n_strips
+    lower = np.argmax(np.where(strip_eta < eta[:, None], strips, -np.inf), axis=1)
+    upper = np.argmax(np.where(strip_eta > eta[:, None], strips, -np.inf), axis=1)
+    separation = (upper - lower) * 0.175 / n_strips
+    # Photons that start showering behind the strips leave nothing there to resolve.
+    seen = showers.e_layer[:, 1] > 1.0
+    assert seen.mean() > 0.5
+    assert np.all(np.abs(separation - 0.03)[seen] <= 0.175 / n_strips + 1e-9)
+    centre = showers.window_eta0 + 3.5 * 0.025
+    assert np.all(np.abs(centre - eta) <= 0.0125 + 1e-9)
+
+
+def test_subshower_shares_are_checked(sim):
+    n = 3
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        _sources(np.full((n, 2), 0.6), np.zeros((n, 2)), np.zeros((n, 2)))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _sources(np.full((n, 2), 0.5), np.zeros((n, 3)), np.zeros((n, 2)))
+
