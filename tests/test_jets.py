@@ -4,13 +4,23 @@ of several sources, meson decays and their two showers in the strips."""
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from egcalib.core.contract import LAYERS
 from egcalib.simulation.calorimeter import SubShowers, simulate_showers
 from egcalib.simulation.detector import EFFECTS, UNCONVERTED
+from egcalib.simulation.mesons import (
+    ETA_PDG,
+    MESON_MASS,
+    PI0_PDG,
+    minimum_opening_angle,
+    opening_angle_cdf,
+    two_photon_decays,
+)
 
 
 def _quiet(sim):
@@ -113,3 +123,26 @@ def test_subshower_shares_are_checked(sim):
     with pytest.raises(ValueError, match="inconsistent shapes"):
         _sources(np.full((n, 2), 0.5), np.zeros((n, 3)), np.zeros((n, 2)))
 
+
+@pytest.mark.parametrize("pdg", [PI0_PDG, ETA_PDG])
+def test_opening_angle_follows_the_decay_kinematics(pdg):
+    """Isotropic two-photon decays boosted to the lab: the opening angle never falls below
+    2 arcsin(m / E) ~ 2m / E, its distribution is the analytic one (Kolmogorov-Smirnov at fixed
+    energy), energy and momentum are conserved and m(gamma gamma) is the meson's mass."""
+    n, energy = 20000, 40.0
+    rng = np.random.default_rng(21)
+    mass = np.full(n, MESON_MASS[pdg])
+    eta = rng.uniform(-2.4, 2.4, n)
+    decay = two_photon_decays(np.full(n, energy), eta, rng.uniform(-3, 3, n), mass, rng)
+    np.testing.assert_allclose(decay["e"].sum(axis=1), energy, rtol=1e-9)
+    assert np.all(decay["e"][:, 0] >= decay["e"][:, 1])
+    theta_min = minimum_opening_angle(energy, mass[0])
+    assert abs(theta_min / (2 * mass[0] / energy) - 1) < 1e-3
+    assert decay["opening_angle"].min() >= theta_min * (1 - 1e-6)
+    m2 = 2 * decay["e"][:, 0] * decay["e"][:, 1] * (1 - np.cos(decay["opening_angle"]))
+    np.testing.assert_allclose(np.sqrt(m2), mass, rtol=1e-5)
+    cdf = partial(opening_angle_cdf, energy=energy, mass=mass[0])
+    assert stats.kstest(decay["opening_angle"], cdf).pvalue > 0.01
+    # The analytic distribution peaks at its minimum: half the decays open by less than
+    # 2m/E / sqrt(1 - 1/4) ~ 1.15 x the minimum.
+    assert abs(np.median(decay["opening_angle"]) / theta_min - 1 / np.sqrt(0.75)) < 0.01
