@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from functools import partial
 
+import awkward as ak
 import numpy as np
 import pytest
 from scipy import stats
@@ -13,8 +14,15 @@ from scipy import stats
 from egcalib.core.contract import LAYERS
 from egcalib.simulation.calorimeter import SubShowers, simulate_showers
 from egcalib.simulation.detector import EFFECTS, UNCONVERTED
+from egcalib.simulation.hadronic import charged_hadron_deposits
+from egcalib.simulation.jets import (
+    field_feynman_cdf,
+    generate_jets,
+    mean_charged_multiplicity,
+)
 from egcalib.simulation.mesons import (
     ETA_PDG,
+    GAMMA_GAMMA_BR,
     MESON_MASS,
     PI0_PDG,
     minimum_opening_angle,
@@ -146,3 +154,88 @@ def test_opening_angle_follows_the_decay_kinematics(pdg):
     # The analytic distribution peaks at its minimum: half the decays open by less than
     # 2m/E / sqrt(1 - 1/4) ~ 1.15 x the minimum.
     assert abs(np.median(decay["opening_angle"]) / theta_min - 1 / np.sqrt(0.75)) < 0.01
+
+
+def test_jet_generator_follows_its_sources(sim):
+    """Jet pT ~ pT^-5, the leading meson's z from Field-Feynman's f(z) above z_min, the
+    eta : pi0 share of two-photon mesons R BR_eta / (R BR_eta + BR_pi0), and the jet's energy
+    shared between the meson and its fragments."""
+    jets_cfg = sim["jets"]
+    n = 20000
+    jets = generate_jets(n, sim["generator"], jets_cfg, np.random.default_rng(31))
+    lo, hi = jets_cfg["pt_range"]
+    k = 1 - jets_cfg["pt_power"]
+    assert stats.kstest(jets["pt"], lambda x: (x**k - lo**k) / (hi**k - lo**k)).pvalue > 0.01
+    a, z_min = jets_cfg["field_feynman_a"], jets_cfg["z_min"]
+    norm = field_feynman_cdf(1.0, a) - field_feynman_cdf(z_min, a)
+    assert (
+        stats.kstest(
+            jets["z"], lambda z: (field_feynman_cdf(z, a) - field_feynman_cdf(z_min, a)) / norm
+        ).pvalue
+        > 0.01
+    )
+    weight = jets_cfg["eta_to_pi0"] * GAMMA_GAMMA_BR[ETA_PDG]
+    p_eta = weight / (weight + GAMMA_GAMMA_BR[PI0_PDG])
+    assert abs(np.mean(jets["meson_pdg"] == ETA_PDG) - p_eta) < 4 * np.sqrt(p_eta / n)
+    fragments = jets["fragments"]
+    np.testing.assert_allclose(jets["meson_e"] + fragments["e"].sum(axis=1), jets["e"], rtol=1e-9)
+    assert np.all(fragments["e"][~fragments["mask"]] == 0)
+    assert np.all(fragments["d_r"] <= jets_cfg["jet_radius"])
+    n_charged = (fragments["mask"] & (fragments["charge"] != 0)).sum(axis=1)
+    expected = mean_charged_multiplicity(jets["pt"], jets_cfg)
+    assert abs(n_charged.mean() / np.minimum(expected, jets_cfg["max_fragments"]).mean() - 1) < 0.03
+
+
+def test_charged_hadrons_leave_a_mip_or_a_shower(sim):
+    """A hadron that does not interact in the EM calorimeter leaves ~7 MeV per X0 there; the
+    chance that it does is 1 - exp(-em_depth_lambda); what it leaves behind is its energy less
+    its EM deposit, less the leakage beyond the hadronic calorimeter."""
+    n = 40000
+    energy = np.full(n, 20.0)
+    deposits = charged_hadron_deposits(energy, np.zeros(n), sim, np.random.default_rng(41))
+    em = deposits["layers"].sum(axis=1)
+    had = sim["hadronic"]
+    mip = had["mip_gev_per_x0"] * (
+        sum(sim["longitudinal"]["layer_x0"]) + sim["longitudinal"]["presampler_x0"]
+    )
+    through = np.isclose(em, mip, rtol=1e-6)
+    assert abs(through.mean() - np.exp(-had["em_depth_lambda"])) < 4 * np.sqrt(0.25 / n)
+    assert np.all(em[~through] > 0) and np.all(deposits["had1"] <= deposits["had"] + 1e-12)
+    assert np.all(em + deposits["had"] <= energy * (1 + 1e-9) + mip)
+    assert 0.5 < np.mean(deposits["had"] / energy) < 0.9
+
+
+def test_jets_fake_photons_in_the_ntuple(sim, calibration):
+    """A jets chunk: photon candidates only, every one a fake (pdgId 0, not truth-matched) with
+    its meson and z recorded; their R_had (E_had over the cluster's energy) far above the
+    prompt photons', whose E_had is the EM leakage and noise; the fragments' switch removes
+    most of it."""
+    from egcalib.core.shower_shapes import r_had
+    from egcalib.simulation.events import simulate_chunk
+
+    def flat(branches, name):
+        return ak.to_numpy(ak.flatten(branches[name]))
+
+    jets = simulate_chunk("jets", "mc", 3000, 1, 1, sim, calibration, np.random.default_rng(5))
+    assert np.all(jets["mcChannelNumber"] == 364700) and ak.sum(ak.num(jets["el_e"])) == 0
+    assert np.all(flat(jets, "ph_truth_pdgId") == 0) and not np.any(flat(jets, "ph_truth_matched"))
+    assert set(flat(jets, "ph_truth_mesonPdgId")) == {PI0_PDG, ETA_PDG}
+    assert set(flat(jets, "ph_truth_origin")) == {42, 23}
+    z = flat(jets, "ph_truth_mesonZ")
+    assert np.all((z >= sim["jets"]["z_min"] - 1e-9) & (z <= 1))
+    cluster = sum(flat(jets, f"ph_cl_E{i}") for i in range(4))
+    gun = simulate_chunk("pgun", "mc", 3000, 1, 1, sim, calibration, np.random.default_rng(5))
+    gun_cluster = sum(flat(gun, f"ph_cl_E{i}") for i in range(4))
+    fake_r_had = np.nanmedian(r_had(flat(jets, "ph_Ehad"), cluster))
+    prompt_r_had = np.nanmedian(r_had(flat(gun, "ph_Ehad"), gun_cluster))
+    assert fake_r_had > 20 * abs(prompt_r_had), (fake_r_had, prompt_r_had)
+    assert abs(np.median(flat(gun, "ph_Ehad1"))) < 0.1
+    alone = copy.deepcopy(sim)
+    alone["effects"]["jets_fragments"] = False
+    bare = simulate_chunk("jets", "mc", 3000, 1, 1, alone, calibration, np.random.default_rng(5))
+    bare_cluster = sum(flat(bare, f"ph_cl_E{i}") for i in range(4))
+    assert np.nanmedian(r_had(flat(bare, "ph_Ehad"), bare_cluster)) < 0.2 * fake_r_had
+    np.testing.assert_array_equal(flat(bare, "ph_truth_mesonZ"), z)  # same jets
+    data = simulate_chunk("jets", "data", 500, 1, 1, sim, calibration, np.random.default_rng(6))
+    assert "ph_truth_pdgId" not in data and np.all(data["mcChannelNumber"] == 0)
+
