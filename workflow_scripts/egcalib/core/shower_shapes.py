@@ -108,13 +108,24 @@ def _strip_profile(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return profile, search, i_max
 
 
-def _strip_maxima(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """E(1st maximum), E(2nd maximum) and E(least strip between them), each (n,), of strip
-    windows; the last two 0 without a 2nd maximum (ATLAS's defaults)."""
+def strip_maxima_positions(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The strips of the 1st and 2nd maxima of (n, n_strips, n_phi) first-layer windows, as
+    Delta E and E_ratio find them (module docstring): two (n,) integer arrays of indices into
+    the window's n_strips strips, the second -1 where there is no 2nd maximum. Their distance
+    times the strip pitch is the two showers' separation in eta. Raises ValueError for windows
+    that are not three-dimensional."""
+    _, search, first, second, has_second, _ = _maxima(strips)
+    offset = int(np.argmax(search))
+    return first + offset, np.where(has_second, second + offset, -1)
+
+
+def _maxima(strips):
+    """ATLAS's strip array (n, 40) of strip windows, the (n_strips,) mask of its strips in the
+    window, the (n,) indices in it of the 1st and 2nd maxima, whether the 2nd exists (n,) and
+    the array's strip indices (40,)."""
     profile, search, i_max = _strip_profile(strips)
     energy = profile[:, search]  # (n, 40): ATLAS's strip array
     first = i_max - int(np.argmax(search))
-    e_first = np.take_along_axis(energy, first[:, None], axis=1)[:, 0]
     # Candidates: the inner strips hotter than both neighbours, positive, other than the 1st.
     inner = energy[:, 1:-1]
     index = np.arange(energy.shape[1])
@@ -126,6 +137,14 @@ def _strip_maxima(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
     has_second = peak.any(axis=1)
     second = 1 + np.argmax(np.where(peak, inner, -np.inf), axis=1)
+    return energy, search, first, second, has_second, index
+
+
+def _strip_maxima(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """E(1st maximum), E(2nd maximum) and E(least strip between them), each (n,), of strip
+    windows; the last two 0 without a 2nd maximum (ATLAS's defaults)."""
+    energy, _, first, second, has_second, index = _maxima(strips)
+    e_first = np.take_along_axis(energy, first[:, None], axis=1)[:, 0]
     e_second = np.take_along_axis(energy, second[:, None], axis=1)[:, 0]
     lo, hi = np.minimum(first, second)[:, None], np.maximum(first, second)[:, None]
     between = (index[None, :] > lo) & (index[None, :] < hi)
