@@ -6,8 +6,8 @@ identification variables (and the electron identification paper, Eur. Phys. J. C
 Table 1). Where the table leaves a choice (which strips, which maximum), ATLAS's reconstruction
 decides (athena, egammaStripsShape: strips; TPhotonIsEMSelector: R_had1 or R_had by |eta|).
 
-Hadronic leakage (the toy has no hadronic cells yet: the simulation is to supply the hadronic
-energies behind the cluster, and until then the caller passes them):
+Hadronic leakage (from the energies behind the cluster the caller passes: the toy's ntuples
+carry them as the optional Ehad1 and Ehad, simulation.hadronic):
 
 - R_had1 = E_T(first hadronic layer) / E_T(cluster), used for |eta| < 0.8 and |eta| >= 1.37;
 - R_had = E_T(whole hadronic calorimeter) / E_T(cluster), used for 0.8 <= |eta| < 1.37.
@@ -272,8 +272,8 @@ def f1(e_layers: np.ndarray) -> np.ndarray:
 def r_had1(e_had1: np.ndarray, e_cluster: np.ndarray) -> np.ndarray:
     """R_had1 = E_T(first hadronic layer) / E_T(EM cluster): (n,), dimensionless.
 
-    ``e_had1``: (n,) energy [GeV] in the first hadronic layer behind the cluster, which the
-    simulation is to supply (the toy has no hadronic cells yet); ``e_cluster``: (n,) the EM
+    ``e_had1``: (n,) energy [GeV] in the first hadronic layer behind the cluster (the
+    contract's optional Ehad1); ``e_cluster``: (n,) the EM
     cluster's energy [GeV]. Both at the cluster's eta, the ratio of transverse energies is that
     of energies (the cosh(eta) cancels), so no eta is needed. Negative leakage (noise) stays
     negative; NaN where ``e_cluster`` is not positive. ATLAS cuts on it for |eta| < 0.8 and
@@ -286,8 +286,8 @@ def r_had1(e_had1: np.ndarray, e_cluster: np.ndarray) -> np.ndarray:
 def r_had(e_had: np.ndarray, e_cluster: np.ndarray) -> np.ndarray:
     """R_had = E_T(whole hadronic calorimeter) / E_T(EM cluster): (n,), dimensionless.
 
-    ``e_had``: (n,) energy [GeV] in all hadronic layers behind the cluster, which the simulation
-    is to supply; ``e_cluster``: (n,) the EM cluster's energy [GeV]; as r_had1 (same eta, so the
+    ``e_had``: (n,) energy [GeV] in all hadronic layers behind the cluster (the contract's
+    optional Ehad); ``e_cluster``: (n,) the EM cluster's energy [GeV]; as r_had1 (same eta, so the
     ratio of energies). NaN where ``e_cluster`` is not positive. ATLAS cuts on it for
     0.8 <= |eta| < 1.37 (hadronic_leakage). Source: arXiv:1810.05087, Table 1. Raises
     ValueError unless both are (n,) of one length."""

@@ -58,7 +58,9 @@ def sample_z(n: int, a: float, z_min: float, rng: np.random.Generator) -> np.nda
     return np.interp(u, cdf, grid)
 
 
-def sample_power_law(n: int, lo: float, hi: float, power: float, rng) -> np.ndarray:
+def sample_power_law(
+    n: int, lo: float, hi: float, power: float, rng: np.random.Generator
+) -> np.ndarray:
     """n values (n,) with dN/dx ~ x^-power on [lo, hi] (power != 1), by inverting the CDF.
     Draws n uniforms."""
     k = 1.0 - power
@@ -122,7 +124,8 @@ def generate_jets(n_events: int, gen: dict, jets: dict, rng: np.random.Generator
     The meson is an eta with probability R BR_eta / (R BR_eta + BR_pi0), R = ``eta_to_pi0``,
     BR the two-photon branching ratios: the sample keeps the jets whose leading meson decays to
     two photons (a generator filter). Draws the same random numbers whatever the switches."""
-    pt = sample_power_law(n_events, *jets["pt_range"], jets["pt_power"], rng)
+    pt_lo, pt_hi = jets["pt_range"]
+    pt = sample_power_law(n_events, pt_lo, pt_hi, jets["pt_power"], rng)
     eta = rng.uniform(-gen["eta_max"], gen["eta_max"], n_events)
     phi = rng.uniform(-np.pi, np.pi, n_events)
     energy = pt * np.cosh(eta)
