@@ -67,6 +67,8 @@ def ntuple_dir(tmp_path_factory, sim, calibration) -> Path:
         ("data_zmumug", "data", "zmumug", 400),
         ("mc_egun", "mc", "egun", 600),
         ("mc_pgun", "mc", "pgun", 600),
+        ("mc_jets", "mc", "jets", 400),
+        ("data_jets", "data", "jets", 400),
     ):
         simulate_file(out / f"{dataset}.root", dataset, process, kind, 0, n, sim, calibration)
     return out

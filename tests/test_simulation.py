@@ -25,7 +25,17 @@ def _tree(ntuple_dir, name):
 
 
 @pytest.mark.parametrize(
-    "dataset", ["mc_zee", "data_zee", "mc_zmumug", "data_zmumug", "mc_egun", "mc_pgun"]
+    "dataset",
+    [
+        "mc_zee",
+        "data_zee",
+        "mc_zmumug",
+        "data_zmumug",
+        "mc_egun",
+        "mc_pgun",
+        "mc_jets",
+        "data_jets",
+    ],
 )
 def test_files_follow_the_branch_contract(ntuple_dir, sim, dataset):
     tree = _tree(ntuple_dir, dataset)

@@ -120,7 +120,10 @@ TRACK_BRANCHES = {
 # baseline el_e / ph_e as a reference); real ntuples may map it to an older calibration or lack
 # it. A mapping in config ntuple.branches makes it required: a mapped name that is missing is a
 # configuration mistake, not an absent reference.
-OPTIONAL_FIELDS = {"binned_e": "float32"}
+# Ehad1 and Ehad are the energies [GeV] in the first hadronic layer behind the cluster and in
+# the whole hadronic calorimeter behind it (ATLAS's hadronic leakage, from which R_had1 and R_had
+# are made: core.shower_shapes); the simulator writes them, real ntuples may lack them.
+OPTIONAL_FIELDS = {"binned_e": "float32", "Ehad1": "float32", "Ehad": "float32"}
 
 
 def optional_branches(prefix: str) -> dict[str, str]:
@@ -235,7 +238,14 @@ N_TRACKS = 10
 ELECTRON, PHOTON = 0, 1
 # The objects each process's skim keeps: a model is an electron or a photon model by the datasets
 # it trains on, and is evaluated on every dataset of its particle.
-PROCESS_PARTICLE = {"zee": "electron", "egun": "electron", "zmumug": "photon", "pgun": "photon"}
+PROCESS_PARTICLE = {
+    "zee": "electron",
+    "egun": "electron",
+    "zmumug": "photon",
+    "pgun": "photon",
+    # The photon candidates of jets: fakes, the photon identification's background.
+    "jets": "photon",
+}
 
 # Columns of the skim table (pyarrow types as strings). Cell/time windows are fixed-size lists of
 # float32 in eta-major order, of the native shape in config["images"]["native_shapes"].

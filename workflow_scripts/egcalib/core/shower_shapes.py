@@ -6,8 +6,8 @@ identification variables (and the electron identification paper, Eur. Phys. J. C
 Table 1). Where the table leaves a choice (which strips, which maximum), ATLAS's reconstruction
 decides (athena, egammaStripsShape: strips; TPhotonIsEMSelector: R_had1 or R_had by |eta|).
 
-Hadronic leakage (the toy has no hadronic cells yet: the simulation is to supply the hadronic
-energies behind the cluster, and until then the caller passes them):
+Hadronic leakage (from the energies behind the cluster the caller passes: the toy's ntuples
+carry them as the optional Ehad1 and Ehad, simulation.hadronic):
 
 - R_had1 = E_T(first hadronic layer) / E_T(cluster), used for |eta| < 0.8 and |eta| >= 1.37;
 - R_had = E_T(whole hadronic calorimeter) / E_T(cluster), used for 0.8 <= |eta| < 1.37.
@@ -108,13 +108,24 @@ def _strip_profile(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return profile, search, i_max
 
 
-def _strip_maxima(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """E(1st maximum), E(2nd maximum) and E(least strip between them), each (n,), of strip
-    windows; the last two 0 without a 2nd maximum (ATLAS's defaults)."""
+def strip_maxima_positions(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The strips of the 1st and 2nd maxima of (n, n_strips, n_phi) first-layer windows, as
+    Delta E and E_ratio find them (module docstring): two (n,) integer arrays of indices into
+    the window's n_strips strips, the second -1 where there is no 2nd maximum. Their distance
+    times the strip pitch is the two showers' separation in eta. Raises ValueError for windows
+    that are not three-dimensional."""
+    _, search, first, second, has_second, _ = _maxima(strips)
+    offset = int(np.argmax(search))
+    return first + offset, np.where(has_second, second + offset, -1)
+
+
+def _maxima(strips):
+    """ATLAS's strip array (n, 40) of strip windows, the (n_strips,) mask of its strips in the
+    window, the (n,) indices in it of the 1st and 2nd maxima, whether the 2nd exists (n,) and
+    the array's strip indices (40,)."""
     profile, search, i_max = _strip_profile(strips)
     energy = profile[:, search]  # (n, 40): ATLAS's strip array
     first = i_max - int(np.argmax(search))
-    e_first = np.take_along_axis(energy, first[:, None], axis=1)[:, 0]
     # Candidates: the inner strips hotter than both neighbours, positive, other than the 1st.
     inner = energy[:, 1:-1]
     index = np.arange(energy.shape[1])
@@ -126,6 +137,14 @@ def _strip_maxima(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
     has_second = peak.any(axis=1)
     second = 1 + np.argmax(np.where(peak, inner, -np.inf), axis=1)
+    return energy, search, first, second, has_second, index
+
+
+def _strip_maxima(strips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """E(1st maximum), E(2nd maximum) and E(least strip between them), each (n,), of strip
+    windows; the last two 0 without a 2nd maximum (ATLAS's defaults)."""
+    energy, _, first, second, has_second, index = _maxima(strips)
+    e_first = np.take_along_axis(energy, first[:, None], axis=1)[:, 0]
     e_second = np.take_along_axis(energy, second[:, None], axis=1)[:, 0]
     lo, hi = np.minimum(first, second)[:, None], np.maximum(first, second)[:, None]
     between = (index[None, :] > lo) & (index[None, :] < hi)
@@ -253,8 +272,8 @@ def f1(e_layers: np.ndarray) -> np.ndarray:
 def r_had1(e_had1: np.ndarray, e_cluster: np.ndarray) -> np.ndarray:
     """R_had1 = E_T(first hadronic layer) / E_T(EM cluster): (n,), dimensionless.
 
-    ``e_had1``: (n,) energy [GeV] in the first hadronic layer behind the cluster, which the
-    simulation is to supply (the toy has no hadronic cells yet); ``e_cluster``: (n,) the EM
+    ``e_had1``: (n,) energy [GeV] in the first hadronic layer behind the cluster (the
+    contract's optional Ehad1); ``e_cluster``: (n,) the EM
     cluster's energy [GeV]. Both at the cluster's eta, the ratio of transverse energies is that
     of energies (the cosh(eta) cancels), so no eta is needed. Negative leakage (noise) stays
     negative; NaN where ``e_cluster`` is not positive. ATLAS cuts on it for |eta| < 0.8 and
@@ -267,8 +286,8 @@ def r_had1(e_had1: np.ndarray, e_cluster: np.ndarray) -> np.ndarray:
 def r_had(e_had: np.ndarray, e_cluster: np.ndarray) -> np.ndarray:
     """R_had = E_T(whole hadronic calorimeter) / E_T(EM cluster): (n,), dimensionless.
 
-    ``e_had``: (n,) energy [GeV] in all hadronic layers behind the cluster, which the simulation
-    is to supply; ``e_cluster``: (n,) the EM cluster's energy [GeV]; as r_had1 (same eta, so the
+    ``e_had``: (n,) energy [GeV] in all hadronic layers behind the cluster (the contract's
+    optional Ehad); ``e_cluster``: (n,) the EM cluster's energy [GeV]; as r_had1 (same eta, so the
     ratio of energies). NaN where ``e_cluster`` is not positive. ATLAS cuts on it for
     0.8 <= |eta| < 1.37 (hadronic_leakage). Source: arXiv:1810.05087, Table 1. Raises
     ValueError unless both are (n,) of one length."""

@@ -15,6 +15,10 @@ Every object (electron or photon) gets, in one pass over numpy arrays of objects
 - bremsstrahlung in the inner-detector material (Bethe-Heitler): photons radiated along the
   track fly straight to the calorimeter while the electron, lighter after each emission, bends
   further in the 2 T field, so the deposit spreads in phi, partly beyond the 3x7 cluster;
+- optionally, several sources per object (SubShowers): electromagnetic sub-showers at their own
+  (eta, phi) offsets and energy shares (the photons of a meson decay, soft photons beside
+  them) sharing the object's longitudinal profile, and deposits of given layer energies (charged
+  hadrons in the EM layers: simulation.jets);
 - accordion phi- and eta-modulation of the response, a per-object constant term, per-layer scales,
   sampling fluctuations per cell, electronic noise, diffuse and discrete pile-up deposits with
   out-of-time cell times, and the crack / tile-gap scintillators.
@@ -39,6 +43,49 @@ from egcalib.simulation.inner_detector import bremsstrahlung, conversion_radius
 from egcalib.simulation.lateral import gauss_cell_fractions, lateral_width_scales, window_edges
 from egcalib.simulation.longitudinal import longitudinal_fractions
 from egcalib.simulation.pileup import pileup_particles
+
+
+@dataclass
+class SubShowers:
+    """Several sources of one object's deposit, k (EM) and m (other) per object, padded with
+    zero shares / energies. Angles in radians, energies in GeV.
+
+    ``share`` (n, k): the share of the object's electromagnetic energy (simulate_showers's
+    ``energy``) each EM sub-shower carries, at offsets ``d_eta``, ``d_phi`` (n, k) from the
+    object's direction; the object's own shower keeps 1 - sum(share) (0 for a meson whose
+    photons are all sub-showers). The sub-showers share the object's longitudinal profile and
+    lateral widths (drawn at its whole energy). ``layer_energy`` (n, m, 4): deposits of other
+    particles (charged hadrons) in the presampler, strips, middle and back, at offsets
+    ``deposit_d_eta``, ``deposit_d_phi`` (n, m), each a Gaussian of ``deposit_sigma_cells``
+    middle cells in eta and phi; they are not part of ``energy`` nor of the Showers' true
+    bookkeeping (e_layer, e_in_window), only of the cells.
+    """
+
+    share: np.ndarray
+    d_eta: np.ndarray
+    d_phi: np.ndarray
+    layer_energy: np.ndarray
+    deposit_d_eta: np.ndarray
+    deposit_d_phi: np.ndarray
+    deposit_sigma_cells: float
+
+    def __post_init__(self) -> None:
+        n = len(self.share)
+        shapes = {
+            "share": self.share.shape,
+            "d_eta": self.d_eta.shape,
+            "d_phi": self.d_phi.shape,
+            "layer_energy": self.layer_energy.shape[:2],
+            "deposit_d_eta": self.deposit_d_eta.shape,
+            "deposit_d_phi": self.deposit_d_phi.shape,
+        }
+        k, m = self.share.shape[1], self.layer_energy.shape[1]
+        expected = dict.fromkeys(("share", "d_eta", "d_phi"), (n, k))
+        expected.update(dict.fromkeys(("layer_energy", "deposit_d_eta", "deposit_d_phi"), (n, m)))
+        if shapes != expected or self.layer_energy.shape[2:] != (len(LAYERS),):
+            raise ValueError(f"SubShowers arrays of inconsistent shapes: {shapes}")
+        if np.any(self.share < 0) or np.any(self.share.sum(axis=1) > 1 + 1e-9):
+            raise ValueError("SubShowers shares must be >= 0 and sum to at most 1 per object")
 
 
 @dataclass
@@ -73,12 +120,16 @@ def simulate_showers(
     sim: dict,
     detector: dict,
     rng: np.random.Generator,
+    sources: SubShowers | None = None,
 ) -> Showers:
     """Simulate the calorimeter response to n objects (arrays of length n).
 
     ``energy``, ``eta``, ``phi`` are the true energy and the direction at the vertex; ``charge``
     is 0 for photons; ``mu`` is the event's average pile-up. Charged tracks bend in phi by
     bremsstrahlung(); the window is centred on the middle cell of the deposit's barycentre.
+    ``sources`` (SubShowers, optional) splits each object's EM deposit into sub-showers at their
+    own offsets and adds other deposits to its cells; without it (every process but jets) the
+    object is one shower, and the random numbers drawn are those of a call without it.
     """
     n = len(energy)
     abs_eta = np.abs(eta)
@@ -104,7 +155,14 @@ def simulate_showers(
     phi_el = phi - sign * el_offset
     phi_ph = phi[:, None] - sign[:, None] * ph_offsets
     phi_bary = kept * phi_el + (ph_fractions * phi_ph).sum(axis=1)
-    centre_ieta = np.floor(eta / MIDDLE_CELL_ETA).astype(np.int64)
+    eta_bary, own_kept, own_fractions = eta, kept, ph_fractions
+    if sources is not None:
+        # The object's own shower keeps what its sub-showers do not carry.
+        own = np.clip(1.0 - sources.share.sum(axis=1), 0.0, 1.0)
+        eta_bary = own * eta + (sources.share * (eta[:, None] + sources.d_eta)).sum(axis=1)
+        phi_bary = own * phi_bary + (sources.share * (phi[:, None] + sources.d_phi)).sum(axis=1)
+        own_kept, own_fractions = own * kept, own[:, None] * ph_fractions
+    centre_ieta = np.floor(eta_bary / MIDDLE_CELL_ETA).astype(np.int64)
     centre_iphi = np.floor(phi_bary / MIDDLE_CELL_PHI).astype(np.int64)
     eta0 = (centre_ieta - mid_eta // 2) * MIDDLE_CELL_ETA
     phi0 = (centre_iphi - mid_phi // 2) * MIDDLE_CELL_PHI
@@ -119,9 +177,9 @@ def simulate_showers(
     )
     core_eta, tail_eta = eta_width_scales(abs_eta, sim, detector)
     cells, in_window = {}, np.zeros((n, 4))
-    response = _response(eta, phi_bary, sim, detector, rng)
-    sources = [(kept, phi_el)] + [
-        (ph_fractions[:, k], phi_ph[:, k]) for k in range(ph_fractions.shape[1])
+    response = _response(eta_bary, phi_bary, sim, detector, rng)
+    phi_sources = [(own_kept, phi_el)] + [
+        (own_fractions[:, k], phi_ph[:, k]) for k in range(own_fractions.shape[1])
     ]
     for li, layer in enumerate(LAYERS):
         n_eta, n_phi = shapes[layer]
@@ -144,11 +202,31 @@ def simulate_showers(
             f_phi = sum(
                 share[:, None]
                 * gauss_cell_fractions(phi_edges, centre, sigma_cells * MIDDLE_CELL_PHI)
-                for share, centre in sources
+                for share, centre in phi_sources
             )
             profile += weight * f_eta[:, :, None] * f_phi[:, None, :]
+            if sources is not None:
+                profile += weight * _source_profile(
+                    eta_edges,
+                    phi_edges,
+                    eta[:, None] + sources.d_eta,
+                    phi[:, None] + sources.d_phi,
+                    sources.share,
+                    sigma_cells * eta_factor * MIDDLE_CELL_ETA,
+                    sigma_cells * MIDDLE_CELL_PHI,
+                )
         deposit = e_layer[:, li, None, None] * profile
         in_window[:, li] = deposit.sum(axis=(1, 2))
+        if sources is not None:  # other particles' deposits: in the cells, not the bookkeeping
+            deposit += _source_profile(
+                eta_edges,
+                phi_edges,
+                eta[:, None] + sources.deposit_d_eta,
+                phi[:, None] + sources.deposit_d_phi,
+                sources.layer_energy[:, :, li],
+                np.full(n, sources.deposit_sigma_cells * MIDDLE_CELL_ETA),
+                np.full(n, sources.deposit_sigma_cells * MIDDLE_CELL_PHI),
+            )
         visible = deposit * (response * detector["layer_scales"][li])[:, None, None]
         # Sampling fluctuations per cell: summed over cells they give a / sqrt(E).
         visible += (
@@ -159,7 +237,7 @@ def simulate_showers(
         cells[layer] = visible
 
     pileup, pu_energy, pu_time_weighted = pileup_particles(
-        eta, phi_bary, eta0, phi0, mu, shapes, sim, detector, rng, window_eta, window_phi
+        eta_bary, phi_bary, eta0, phi0, mu, shapes, sim, detector, rng, window_eta, window_phi
     )
     times = {}
     for li, layer in enumerate(LAYERS):
@@ -213,6 +291,32 @@ def simulate_showers(
         pileup=pileup,
         conversion_radius=conversion_radius(depth["t0"], x_tracker, shower_type, sim),
     )
+
+
+def _source_profile(
+    eta_edges: np.ndarray,
+    phi_edges: np.ndarray,
+    eta_centre: np.ndarray,
+    phi_centre: np.ndarray,
+    weight: np.ndarray,
+    sigma_eta: np.ndarray,
+    sigma_phi: np.ndarray,
+) -> np.ndarray:
+    """Sum over k sources of ``weight`` (n, k) times their Gaussian cell fractions, each source
+    at (``eta_centre``, ``phi_centre``) (n, k) with the object's widths ``sigma_eta``,
+    ``sigma_phi`` (n,) [rad], over the cells of ``eta_edges`` (n, n_eta + 1) and ``phi_edges``
+    (n, n_phi + 1): (n, n_eta, n_phi), in the units of ``weight``. Columnar over objects and
+    sources (no loop over either)."""
+    n, k = weight.shape
+    if k == 0:
+        return np.zeros((n, eta_edges.shape[1] - 1, phi_edges.shape[1] - 1))
+    f_eta = gauss_cell_fractions(
+        np.repeat(eta_edges, k, axis=0), eta_centre.reshape(-1), np.repeat(sigma_eta, k)
+    ).reshape(n, k, -1)
+    f_phi = gauss_cell_fractions(
+        np.repeat(phi_edges, k, axis=0), phi_centre.reshape(-1), np.repeat(sigma_phi, k)
+    ).reshape(n, k, -1)
+    return np.einsum("nk,nke,nkp->nep", weight, f_eta, f_phi)
 
 
 def _response(eta, phi, sim, detector, rng):

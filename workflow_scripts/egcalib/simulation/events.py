@@ -25,7 +25,9 @@ from egcalib.simulation.baseline_calibration import BaselineCalibration, as_cali
 from egcalib.simulation.calorimeter import Showers, simulate_showers
 from egcalib.simulation.detector import CONVERTED, ELECTRON, UNCONVERTED
 from egcalib.simulation.generator import ELECTRON_PDG, PHOTON_PDG, generate
+from egcalib.simulation.hadronic import hadronic_energies
 from egcalib.simulation.inner_detector import photon_converts
+from egcalib.simulation.jets import candidate_sources, generate_jets, jet_candidates
 from egcalib.simulation.ntuple import assemble_branches, branch_dtypes
 from egcalib.simulation.objects import calibrate_objects, cluster_objects
 from egcalib.simulation.pileup import sample_mu
@@ -39,24 +41,46 @@ def stream_seed(*parts: object) -> np.random.SeedSequence:
     return np.random.SeedSequence(int.from_bytes(digest[:16], "little"))
 
 
-def _generate(process, n_events, gen, detector, rng) -> tuple[dict, dict, dict]:
+def _generate(process, n_events, sim, detector, rng) -> tuple[dict, dict, dict]:
     """Generate: the hard process's final-state particles (generator.generate: flat arrays with
-    their event index), the event-level pile-up, arrays (n_events,) ``mu`` (interactions per
-    crossing), ``n_vtx`` (reconstructed vertices) and ``pv_z`` (primary vertex z [mm]), and the
-    electromagnetic candidates (_candidates). Returns ``(particles, event, cand)``."""
-    particles = generate(process, n_events, gen, rng)
+    their event index; for jets their leading mesons), the event-level pile-up, arrays
+    (n_events,) ``mu`` (interactions per crossing), ``n_vtx`` (reconstructed vertices) and
+    ``pv_z`` (primary vertex z [mm]), and the electromagnetic candidates (_candidates; for jets
+    jets.jet_candidates). Returns ``(particles, event, cand)``."""
+    gen = sim["generator"]
+    if process == "jets":
+        jets = generate_jets(n_events, gen, sim["jets"], rng)
+        particles = {
+            "event": jets["event"],
+            "pdg": jets["meson_pdg"],
+            "charge": np.zeros(n_events, int),
+            "e": jets["meson_e"],
+            "eta": jets["eta"],
+            "phi": jets["phi"],
+        }
+    else:
+        particles = generate(process, n_events, gen, rng)
     mu = sample_mu(n_events, detector, rng)
     n_vtx = 1 + rng.poisson(detector["vertices_per_mu"] * mu)
     pv_z = 35.0 * rng.standard_normal(n_events)
     event = {"mu": mu, "n_vtx": n_vtx, "pv_z": pv_z}
+    if process == "jets":
+        return particles, event, jet_candidates(jets, sim, rng)
     return particles, event, _candidates(particles, process, n_events, gen, rng)
+
+
+# MCTruthClassifier's ParticleOrigin (athena) of the candidates of each process's particles:
+# electrons from the Z (ZBoson 13) or the gun (SingleElec 1), photons from FSR (FSRPhot 40) or
+# the gun (SinglePhot 3); the jets' photons are jets.ORIGIN_*; fakes NonDefined (0).
+_ORIGIN = {"zee": (13, 40), "zmumug": (13, 40), "egun": (1, 3), "pgun": (1, 3)}
 
 
 def _candidates(particles, process, n_events, gen, rng) -> dict[str, np.ndarray]:
     """Electromagnetic candidates: electrons and photons in the acceptance, and fakes from
     jets / pile-up (photons in the photon samples, Z -> mumugamma and the photon gun; electrons
     otherwise). Flat arrays (n_cand,) sorted by event: event, e [GeV], eta, phi [rad], charge,
-    photon, fake."""
+    photon, fake, origin (the MCTruthClassifier origin: _ORIGIN), and the jets' meson_pdg,
+    meson_z and opening_angle, 0 here."""
     in_acceptance = np.abs(particles["eta"]) < gen["eta_max"]
     et = particles["e"] / np.cosh(particles["eta"])
     is_el = (particles["pdg"] == ELECTRON_PDG) & in_acceptance
@@ -100,6 +124,16 @@ def _candidates(particles, process, n_events, gen, rng) -> dict[str, np.ndarray]
             [np.zeros(is_el.sum() + is_ph.sum(), bool), np.ones(len(fake_event), bool)]
         ),
     }
+    el_origin, ph_origin = _ORIGIN[process]
+    cand["origin"] = np.concatenate(
+        [
+            np.full(is_el.sum(), el_origin),
+            np.full(is_ph.sum(), ph_origin),
+            np.zeros(len(fake_event)),
+        ]
+    ).astype(np.int64)
+    for name in ("meson_pdg", "meson_z", "opening_angle"):
+        cand[name] = np.zeros(len(cand["event"]), int if name == "meson_pdg" else float)
     order = np.argsort(cand["event"], kind="stable")
     return {k: v[order] for k, v in cand.items()}
 
@@ -122,6 +156,7 @@ def _shower(cand, mu, sim, detector, rng) -> tuple[Showers, np.ndarray]:
         sim,
         detector,
         rng,
+        candidate_sources(cand, sim),
     )
     return showers, shower_type
 
@@ -135,6 +170,18 @@ def _reconstruct(cand, particles, event, showers, clusters, sim, rng) -> dict[st
     tracks = reconstruct_tracks(cand, particles, showers, clusters, event, rng)
     el_track = track_match(cand, showers, clusters, tracks["electron_pt"], sim, rng)
     truth = truth_record(cand, sim["generator"], rng)
+    # The hadronic energies draw from a stream of their own (spawning draws nothing from
+    # ``rng``), so the branches the other processes had before them keep their values.
+    zeros = np.zeros(len(cand["e"]))
+    objects.update(
+        hadronic_energies(
+            showers.e_leak,
+            cand.get("hadrons_had1", zeros),
+            cand.get("hadrons_had", zeros),
+            sim,
+            rng.spawn(1)[0],
+        )
+    )
     return {"objects": objects, "tracks": tracks, "el_track": el_track, "truth": truth}
 
 
@@ -154,7 +201,7 @@ def simulate_chunk(
     them (baseline), reconstruct candidates, tracks and truth, assemble the branches. They draw
     from ``rng`` in this order, which must not change (module docstring)."""
     gen, detector = sim["generator"], sim["detectors"][kind]
-    particles, event, cand = _generate(process, n_events, gen, detector, rng)
+    particles, event, cand = _generate(process, n_events, sim, detector, rng)
     showers, shower_type = _shower(cand, event["mu"], sim, detector, rng)
     clusters = cluster_objects(showers, shower_type, sim, rng)
     calibrate_objects(clusters, shower_type, calibration)

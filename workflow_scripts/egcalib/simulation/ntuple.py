@@ -19,22 +19,40 @@ from egcalib.simulation.generator import MUON_PDG
 if TYPE_CHECKING:
     from egcalib.simulation.calorimeter import Showers
 
-# ATLAS's dataset numbers: Z -> ee, Z -> mumugamma, and the single-electron and single-photon
-# particle guns of the e/gamma calibration (ParticleGun_single_{electron,photon}_egammaET).
-MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000, "pgun": 423001}
+# ATLAS's dataset numbers: Z -> ee, Z -> mumugamma, the single-electron and single-photon
+# particle guns of the e/gamma calibration (ParticleGun_single_{electron,photon}_egammaET) and
+# the first of its Pythia 8 dijet slices (jetjet_JZ0W) for the jets.
+MC_CHANNEL = {"zee": 361106, "zmumug": 301535, "egun": 423000, "pgun": 423001, "jets": 364700}
 
 # Branches the simulator writes beyond the contract: the binned reference calibration, the
 # reconstructed photon conversion variables of the MVA calibration (0 without a reconstructed
 # conversion) and, in MC, the always-correct generator energy (the contract's truth_e is
 # deliberately mismatched for a fraction of objects) and the true conversion radius (0 for a
-# photon that did not convert in the tracker, whatever its reconstructed convType).
+# photon that did not convert in the tracker, whatever its reconstructed convType). The
+# hadronic energies behind each cluster, E_had1 and E_had (the contract's optional fields), and
+# in MC the truth origin (MCTruthClassifier's ParticleOrigin) and, for the jets' photon
+# candidates, the leading meson's pdgId, energy fraction z and the opening angle of its two
+# photons [rad] (0 for other candidates).
 EXTRA_BRANCHES = {
     "el_binned_e": "float32",
     "ph_binned_e": "float32",
     "ph_convRadius": "float32",
     "ph_convPtRatio": "float32",
+    "el_Ehad1": "float32",
+    "el_Ehad": "float32",
+    "ph_Ehad1": "float32",
+    "ph_Ehad": "float32",
 }
-MC_EXTRA_BRANCHES = {"el_gen_e": "float32", "ph_gen_e": "float32", "ph_truth_convRadius": "float32"}
+MC_EXTRA_BRANCHES = {
+    "el_gen_e": "float32",
+    "ph_gen_e": "float32",
+    "ph_truth_convRadius": "float32",
+    "el_truth_origin": "int32",
+    "ph_truth_origin": "int32",
+    "ph_truth_mesonPdgId": "int32",
+    "ph_truth_mesonZ": "float32",
+    "ph_truth_openingAngle": "float32",
+}
 
 
 def branch_dtypes(is_mc: bool) -> dict[str, str]:
@@ -69,8 +87,9 @@ def windows_to_jagged(
 
 def _egamma_branches(cand, showers, clusters, reco, n_events, is_mc):
     """The el_ and ph_ branches of the candidates (electrons: not photons): reconstructed
-    quantities, the electrons' charge and track match, the photons' reconstructed conversion,
-    the truth record in MC (with the photons' true conversion radius), and the cell windows.
+    quantities (with the hadronic energies), the electrons' charge and track match, the photons'
+    reconstructed conversion, the truth record in MC (with the truth origin, the photons' true
+    conversion radius and the jets' leading meson), and the cell windows.
     No random numbers."""
     branches = {}
     ev = cand["event"]
@@ -85,8 +104,12 @@ def _egamma_branches(cand, showers, clusters, reco, n_events, is_mc):
             values["convPtRatio"] = clusters["conversion_pt_ratio"][sel]
         if is_mc:
             values.update({k: v[sel] for k, v in reco["truth"].items()})
+            values["truth_origin"] = cand["origin"][sel]
             if prefix == "ph":
                 values["truth_convRadius"] = clusters["true_conversion_radius"][sel]
+                values["truth_mesonPdgId"] = cand["meson_pdg"][sel]
+                values["truth_mesonZ"] = cand["meson_z"][sel]
+                values["truth_openingAngle"] = cand["opening_angle"][sel]
         branches.update(counts_to_jagged(values, ev[sel], n_events, prefix))
         branches.update(windows_to_jagged(showers, ev[sel], n_events, prefix, sel))
     return branches
