@@ -35,6 +35,7 @@ from egcalib.core.contract import (
     TIME_COLUMNS,
     TRACK_FEATURES,
 )
+from egcalib.infer.onnx_export import compare_outputs
 from egcalib.shards.skim_table import fixed_size
 from egcalib.shards.upsampling import Upsampler
 from egcalib.train.normalisation import image_factor, normalise
@@ -243,29 +244,18 @@ def check_calibration(
 ) -> float:
     """Compare the ONNX calibration ``path`` with the Keras model end to end on the raw inputs
     ``raw`` (``what``: their description for the message); returns the largest difference of
-    E / E_acc. Raises RuntimeError when an output of either is not finite or when they differ
-    by more than ``tolerance`` in E / E_acc (a NaN difference fails too)."""
-    keras_out = keras_energies(model, stats, images, raw)
-    onnx_out = onnx_energies(path, raw)
-    bad = {
-        name: int(np.sum(~np.isfinite(out)))
-        for name, out in (("Keras", keras_out), ("ONNX", onnx_out))
-    }
-    if any(bad.values()):
-        raise RuntimeError(
-            f"model {model.name}: non-finite energies on {what} (of {keras_out.size}: "
-            + ", ".join(f"{n} from {name}" for name, n in bad.items())
-            + ")"
-        )
+    E in units of E_acc. Raises RuntimeError (onnx_export.compare_outputs) when an energy of
+    either is not finite or when they differ by more than ``tolerance`` of E_acc."""
     e_acc = np.maximum(np.abs(raw["scalars"][:, SCALARS.index("E_acc")]), 1e-3)[:, None]
-    difference = np.abs(onnx_out - keras_out) / e_acc
-    largest = float(np.max(difference, initial=0.0))
-    if not np.all(difference <= tolerance):
-        raise RuntimeError(
-            f"model {model.name}: the ONNX calibration differs from Keras by {largest:.2e} of "
-            f"E_acc on {what} (tolerance {tolerance:g})"
-        )
-    return largest
+    return compare_outputs(
+        model.name,
+        keras_energies(model, stats, images, raw),
+        onnx_energies(path, raw),
+        tolerance,
+        what,
+        scale=("E_acc", e_acc),
+        quantity="energy",
+    )
 
 
 def random_objects(images: dict, stats: dict, n: int = 8, seed: int = 0) -> dict[str, np.ndarray]:

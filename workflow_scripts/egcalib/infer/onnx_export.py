@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from egcalib.core.atomic import atomic_path
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
 def export_onnx(model: keras.Model, path: str | Path, opset: int = 17) -> None:
     """Write ``model`` as ONNX to ``path`` (atomically), with the egcalib version and the model's
     name in its metadata (``egcalib_version``, ``model_name``)."""
+    import tensorflow as tf
     import tf2onnx
 
     from egcalib import __version__
@@ -76,25 +76,41 @@ def check_onnx(
     model: keras.Model, onnx_path: str | Path, inputs: dict, tolerance: float, what: str
 ) -> float:
     """Compare ONNX and Keras on ``inputs`` (``what``: their description for the message) and
-    return the largest difference. Raises RuntimeError when an output of either is NaN or
-    infinite (counted, a model must give a finite correction for every object) or when they
-    differ by more than ``tolerance`` anywhere (a NaN difference fails too)."""
+    return the largest difference. Raises RuntimeError as compare_outputs does."""
     keras_out, onnx_out = outputs(model, onnx_path, inputs)
+    return compare_outputs(model.name, keras_out, onnx_out, tolerance, what)
+
+
+def compare_outputs(
+    name: str,
+    keras_out: np.ndarray,
+    onnx_out: np.ndarray,
+    tolerance: float,
+    what: str,
+    scale: tuple[str, np.ndarray] | None = None,
+    quantity: str = "output",
+) -> float:
+    """The largest |ONNX - Keras| of model ``name``'s outputs (n, k) on ``what``, in units of
+    ``scale`` if given: (its name, its values (n, 1)), e.g. ("E_acc", e_acc). Raises
+    RuntimeError when an output of either is NaN or infinite (counted: a model must give a
+    finite correction for every object) or when they differ by more than ``tolerance``
+    anywhere (a NaN difference fails too)."""
     bad = {
-        name: int(np.sum(~np.isfinite(out)))
-        for name, out in (("Keras", keras_out), ("ONNX", onnx_out))
+        source: int(np.sum(~np.isfinite(out)))
+        for source, out in (("Keras", keras_out), ("ONNX", onnx_out))
     }
     if any(bad.values()):
         raise RuntimeError(
-            f"model {model.name}: non-finite outputs on {what} (of {keras_out.size}: "
-            + ", ".join(f"{n} from {name}" for name, n in bad.items())
+            f"model {name}: non-finite {quantity}s on {what} (of {keras_out.size}: "
+            + ", ".join(f"{n} from {source}" for source, n in bad.items())
             + ")"
         )
-    difference = np.abs(onnx_out - keras_out)
+    difference = np.abs(onnx_out - keras_out) / (1.0 if scale is None else scale[1])
     largest = float(np.max(difference, initial=0.0))
     if not np.all(difference <= tolerance):
+        unit = "" if scale is None else f" of {scale[0]}"
         raise RuntimeError(
-            f"model {model.name}: ONNX output differs from Keras by {largest:.2e} on {what} "
+            f"model {name}: ONNX {quantity} differs from Keras by {largest:.2e}{unit} on {what} "
             f"(tolerance {tolerance:g})"
         )
     return largest
