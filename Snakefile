@@ -27,3 +27,9 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+# Friend trees of calibrated energies for every input file (rule `friend`): not part of `all`.
+rule friends:
+    input:
+        friend_files(),

@@ -264,6 +264,13 @@ def friend_models(dataset):
     return [m for m in selected_models() if m in CNN_MODELS and particle_of(m) == particle]
 
 
+def friend_files():
+    """The friend trees of every input file of the datasets some selected network calibrates."""
+    return per_file(
+        "results/friends/{dataset}/{file}.root", [d for d in DATASETS if friend_models(d)]
+    )
+
+
 def trained_on(model):
     """Where the model's training targets come from: "mc", "data" or "mc+data"."""
     from egcalib.core.model_specs import trained_on

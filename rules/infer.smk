@@ -73,8 +73,3 @@ rule friend:
         code=code_version("friend"),
     script:
         "../workflow_scripts/friend.py"
-
-
-rule friends:
-    input:
-        per_file("results/friends/{dataset}/{file}.root"),

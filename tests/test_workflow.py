@@ -254,6 +254,14 @@ def test_the_onnx_calibration_needs_nothing_but_onnxruntime(workflow_run, tmp_pa
     np.testing.assert_allclose(joined["energy"], joined["e_pred"], rtol=1e-5)
 
 
+def test_friend_trees_are_a_target_of_their_own(workflow_run):
+    """`snakemake friends`: one friend job per input file of the run, after the run; `all`
+    (tested above: nothing left to do) does not ask for them."""
+    jobs = planned_jobs(workflow_run, "friends")
+    files = len(list((workflow_run / "results/ntuples").glob("*/*.root")))
+    assert jobs == {"friend": files, "friends": 1}, jobs
+
+
 def test_friend_trees_carry_the_workflow_energies(workflow_run, tmp_path):
     """python -m egcalib.apply writes, beside an ntuple, one branch per calibration aligned with
     its electrons: the workflow's predictions for the objects both have, an energy for every
