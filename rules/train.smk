@@ -87,7 +87,7 @@ rule export_onnx:
         tolerance=1e-4,
         images=settings("images"),
         splits=settings("splits"),
-        spec=lambda wildcards: model_spec(wildcards.model),
+        spec=spec_param,
         particle=lambda wildcards: particle_of(wildcards.model),
         code=code_version("export_onnx"),
     script:

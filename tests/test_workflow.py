@@ -399,15 +399,16 @@ def more_files(workflow_run, tmp_path, dataset) -> tuple[str, str]:
 
 
 def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
-    # No model trains on data_zmumug: only the photon model evaluates it.
+    # No model trains on data_zmumug: only the photon models (the network and its BDT control)
+    # predict and evaluate it.
     jobs = planned_jobs(workflow_run, configfiles=more_files(workflow_run, tmp_path, "data_zmumug"))
     assert jobs.pop("simulate") == 1
     assert jobs.pop("skim") == 1
     assert jobs.pop("shards") == 1
-    assert jobs.pop("infer") == 1
+    assert jobs.pop("infer") == 1 and jobs.pop("infer_bdt") == 1
     # Aggregations over the file set.
     assert jobs.pop("find_duplicates") == 1 and jobs.pop("merge_cutflows") == 1
-    assert jobs.pop("evaluate") == 1 and jobs.pop("compare") == 1
+    assert jobs.pop("evaluate") == 2 and jobs.pop("compare") == 1
     assert set(jobs) <= {"all"}
     # Planned for SLURM, the new file's chain is one group job.
     grouped = snakemake(
