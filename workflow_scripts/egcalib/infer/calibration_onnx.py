@@ -35,7 +35,7 @@ from egcalib.core.contract import (
     TIME_COLUMNS,
     TRACK_FEATURES,
 )
-from egcalib.infer.onnx_export import compare_outputs
+from egcalib.infer.onnx_export import ENERGY, SIGMA, compare_outputs, onnx_energies, scalars_input
 from egcalib.shards.skim_table import fixed_size
 from egcalib.shards.upsampling import Upsampler
 from egcalib.train.normalisation import image_factor, normalise
@@ -43,16 +43,6 @@ from egcalib.train.normalisation import image_factor, normalise
 if TYPE_CHECKING:
     import keras
     import pyarrow as pa
-
-# Units of the scalars (contract.SCALARS order), for the metadata.
-SCALAR_UNITS = {
-    "E_acc": "GeV",
-    "p_track": "GeV",
-    "E_tilegap": "GeV",
-    "dphi_rescaled": "rad",
-    "dphi_h3": "rad",
-}
-ENERGY, SIGMA = "energy", "sigma_energy"
 
 
 def raw_inputs(images: dict, time_images: bool | None = None) -> dict[str, dict]:
@@ -74,11 +64,7 @@ def raw_inputs(images: dict, time_images: bool | None = None) -> dict[str, dict]
                 "unit": "ns",
                 "description": f"cell times of layer {layer}",
             }
-    inputs["scalars"] = {
-        "shape": [len(SCALARS)],
-        "unit": {name: SCALAR_UNITS.get(name, "1") for name in SCALARS},
-        "description": "the 16 scalars in contract order: " + ", ".join(SCALARS),
-    }
+    inputs["scalars"] = scalars_input()
     inputs["tracks"] = {
         "shape": [N_TRACKS, len(TRACK_FEATURES)],
         "unit": "pT/q GeV, angles rad, z0 mm",
@@ -222,15 +208,6 @@ def keras_energies(
         inputs["time_image"] = upsampler(upsampler.concatenate(times), intensive=True).copy()
     output = np.asarray(model(normalise(inputs, stats), training=False))
     return output * e_acc[:, None]
-
-
-def onnx_energies(path: str | Path, raw: dict[str, np.ndarray]) -> np.ndarray:
-    """The ONNX calibration ``path`` run with onnxruntime on ``raw``: (n, k) float32 [GeV]."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feed = {i.name: raw[i.name] for i in session.get_inputs()}
-    return np.stack(session.run(None, feed), axis=1)
 
 
 def check_calibration(

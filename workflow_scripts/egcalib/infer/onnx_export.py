@@ -1,5 +1,6 @@
 """ONNX export of a trained model, checked against Keras with onnxruntime
-(docs/design.md#models).
+(docs/design.md#models); what every exported calibration shares (the scalars input, the energy
+output, running one, comparing it with its reference), the CNN's and the BDT's alike.
 
 tf2onnx converts a traced tf.function with a fixed input signature (the Keras 3 model object
 itself is not a tf.keras model). The inputs keep the model's names. Export the float32 copy
@@ -18,11 +19,42 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from egcalib.core.atomic import atomic_path
+from egcalib.core.contract import SCALARS
 
 if TYPE_CHECKING:
     import keras
 
     from egcalib.train.input_pipeline import InputPipeline
+
+# Units of the scalars (contract.SCALARS order), for the metadata.
+SCALAR_UNITS = {
+    "E_acc": "GeV",
+    "p_track": "GeV",
+    "E_tilegap": "GeV",
+    "dphi_rescaled": "rad",
+    "dphi_h3": "rad",
+}
+ENERGY, SIGMA = "energy", "sigma_energy"
+
+
+def scalars_input() -> dict:
+    """The metadata of a calibration's ``scalars`` input: {"shape": [16], "unit": {scalar name
+    -> unit, in input order}, "description"}."""
+    return {
+        "shape": [len(SCALARS)],
+        "unit": {name: SCALAR_UNITS.get(name, "1") for name in SCALARS},
+        "description": "the 16 scalars in contract order: " + ", ".join(SCALARS),
+    }
+
+
+def onnx_energies(path: str | Path, raw: dict[str, np.ndarray]) -> np.ndarray:
+    """The ONNX calibration ``path`` run with onnxruntime on ``raw`` (input name -> float32
+    array, the object first): (n, k) float32, its k outputs [GeV] side by side."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {i.name: raw[i.name] for i in session.get_inputs()}
+    return np.stack(session.run(None, feed), axis=1)
 
 
 def export_onnx(model: keras.Model, path: str | Path, opset: int = 17) -> None:
@@ -89,15 +121,17 @@ def compare_outputs(
     what: str,
     scale: tuple[str, np.ndarray] | None = None,
     quantity: str = "output",
+    reference: str = "Keras",
 ) -> float:
-    """The largest |ONNX - Keras| of model ``name``'s outputs (n, k) on ``what``, in units of
-    ``scale`` if given: (its name, its values (n, 1)), e.g. ("E_acc", e_acc). Raises
+    """The largest |ONNX - reference| of model ``name``'s outputs (n, k) on ``what``, in units
+    of ``scale`` if given: (its name, its values (n, 1)), e.g. ("E_acc", e_acc); ``keras_out``
+    is the reference's (``reference``: what computed it, for the messages). Raises
     RuntimeError when an output of either is NaN or infinite (counted: a model must give a
     finite correction for every object) or when they differ by more than ``tolerance``
     anywhere (a NaN difference fails too)."""
     bad = {
         source: int(np.sum(~np.isfinite(out)))
-        for source, out in (("Keras", keras_out), ("ONNX", onnx_out))
+        for source, out in ((reference, keras_out), ("ONNX", onnx_out))
     }
     if any(bad.values()):
         raise RuntimeError(
@@ -110,8 +144,8 @@ def compare_outputs(
     if not np.all(difference <= tolerance):
         unit = "" if scale is None else f" of {scale[0]}"
         raise RuntimeError(
-            f"model {name}: ONNX {quantity} differs from Keras by {largest:.2e}{unit} on {what} "
-            f"(tolerance {tolerance:g})"
+            f"model {name}: ONNX {quantity} differs from {reference} by {largest:.2e}{unit} on "
+            f"{what} (tolerance {tolerance:g})"
         )
     return largest
 
