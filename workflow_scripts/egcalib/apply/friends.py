@@ -1,7 +1,7 @@
 """Friend trees of calibrated energies: every electron or photon of an ntuple through one or more
-self-contained calibrations (egcalib.infer.calibration_onnx), written as a ROOT file with the
-input's entries in the input's order, so it can be read beside the ntuple (uproot, or ROOT's
-TTree::AddFriend).
+self-contained calibrations (a network's: egcalib.infer.calibration_onnx; a BDT control's:
+egcalib.bdt.calibration_onnx), written as a ROOT file with the input's entries in the input's
+order, so it can be read beside the ntuple (uproot, or ROOT's TTree::AddFriend).
 
 The friend tree holds ``runNumber`` and ``eventNumber`` (to check the alignment) and, per
 calibration, ``el_e_<model>`` or ``ph_e_<model>`` [GeV] (and ``..._sigma`` for MDN models):
@@ -61,9 +61,9 @@ class Calibration:
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
-        """Open ``path`` (model.onnx of the export_onnx rule) with onnxruntime on the CPU.
-        Raises ValueError naming the file when its metadata lack the model name or particle
-        (not a self-contained egcalib calibration)."""
+        """Open ``path`` (model.onnx of the export_onnx or export_onnx_bdt rule) with onnxruntime
+        on the CPU. Raises ValueError naming the file when its metadata lack the model name,
+        particle or inputs (not a self-contained egcalib calibration)."""
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -72,7 +72,7 @@ class Calibration:
         if missing:
             raise ValueError(
                 f"{path}: not a self-contained egcalib calibration (metadata lack {missing}); "
-                f"export it with the workflow's export_onnx rule"
+                "export it with the workflow's export_onnx or export_onnx_bdt rule"
             )
         return cls(str(path), meta["model_name"], meta["particle"], session)
 
@@ -81,6 +81,33 @@ class Calibration:
         """Its inputs' shapes per object, from its metadata (input name -> shape)."""
         meta = self.session.get_modelmeta().custom_metadata_map
         return {name: spec["shape"] for name, spec in json.loads(meta["inputs"]).items()}
+
+    @property
+    def native_shapes(self) -> dict[str, list[int]]:
+        """The cell windows it reads (layer -> [eta, phi]): a network's cell inputs' shapes; a
+        BDT's, which reads only the scalars, the windows the skim computed them from (metadata
+        ``native_shapes``, egcalib.bdt.calibration_onnx). Raises ValueError naming the file
+        when it says neither."""
+        cells = {
+            name.split("_", 1)[1]: shape
+            for name, shape in self.input_shapes.items()
+            if name.startswith("cells_")
+        }
+        if cells:
+            return cells
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "native_shapes" not in meta:
+            raise ValueError(
+                f"{self.path}: its metadata give neither cell inputs nor the native_shapes of "
+                "the windows its scalars come from; export it with the workflow's rules"
+            )
+        return json.loads(meta["native_shapes"])
+
+    @property
+    def n_tracks(self) -> int | None:
+        """The number of nearest tracks it reads, None when it reads no tracks."""
+        mask = self.input_shapes.get("track_mask")
+        return None if mask is None else mask[0]
 
     @property
     def branch(self) -> str:
@@ -131,26 +158,25 @@ def decorate(
     """Write the friend tree of ``in_path`` (tree ``tree``; ``branches``: the config's
     ntuple.branches mapping) with every calibration's energies to ``out_path``, atomically (a
     failure leaves no file). The cell-window shapes and the number of tracks are the
-    calibrations' inputs'. Returns {"entries", "objects": {branch: n}, "nonfinite": {branch:
-    n}}. Raises the skim's errors (InputFileError, NtupleContentError) naming the file and the
-    branch for what the contract forbids, and ValueError for no calibration or calibrations
-    that want different windows."""
+    calibrations' (a network's inputs'; a BDT's windows from its metadata). Returns
+    {"entries", "objects": {branch: n}, "nonfinite": {branch: n}}. Raises the skim's errors
+    (InputFileError, NtupleContentError) naming the file and the branch for what the contract
+    forbids, and ValueError for no calibration or calibrations that want different windows or
+    numbers of tracks (Calibration.native_shapes, n_tracks)."""
     import uproot
 
     if not calibrations:
         raise ValueError("no calibration to apply")
-    shapes = {json.dumps(c.input_shapes, sort_keys=True) for c in calibrations}
-    if len(shapes) > 1:
+    windows = {json.dumps(c.native_shapes, sort_keys=True) for c in calibrations}
+    tracks = {c.n_tracks for c in calibrations if c.n_tracks is not None}
+    if len(windows) > 1 or len(tracks) > 1:
         raise ValueError(
             "the calibrations read different cell windows or tracks: "
             + ", ".join(f"{c.path}: {c.input_shapes}" for c in calibrations)
         )
-    native_shapes = {
-        name.split("_", 1)[1]: shape
-        for name, shape in calibrations[0].input_shapes.items()
-        if name.startswith("cells_")
-    }
-    n_tracks = calibrations[0].input_shapes["track_mask"][0]
+    native_shapes = calibrations[0].native_shapes
+    # Without a network among them no input holds tracks: any number serves.
+    n_tracks = tracks.pop() if tracks else contract.N_TRACKS
     particles = sorted({c.particle for c in calibrations})
     names = list(EVENT_FIELDS) + [f"trk_{f}" for f in TRACK_FIELDS]
     optional = ["mcChannelNumber"]
