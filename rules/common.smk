@@ -257,15 +257,16 @@ def particle_of(model):
 
 
 def friend_models(dataset):
-    """The selected networks that calibrate ``dataset``'s particle: its friend tree's branches."""
+    """The selected models (networks and BDT controls) that calibrate ``dataset``'s particle:
+    its friend tree's branches."""
     from egcalib.core.contract import PROCESS_PARTICLE
 
     particle = PROCESS_PARTICLE[config["datasets"][dataset]["process"]]
-    return [m for m in selected_models() if m in CNN_MODELS and particle_of(m) == particle]
+    return [m for m in selected_models() if particle_of(m) == particle]
 
 
 def friend_files():
-    """The friend trees of every input file of the datasets some selected network calibrates."""
+    """The friend trees of every input file of the datasets some selected model calibrates."""
     return per_file(
         "results/friends/{dataset}/{file}.root", [d for d in DATASETS if friend_models(d)]
     )
@@ -334,12 +335,7 @@ def all_outputs():
     outputs += expand("results/skim/{dataset}.cutflow.csv", dataset=DATASETS)
     outputs += per_file("results/shards/{dataset}/{file}.parquet")
     outputs += expand("results/eval/{model}/metrics.json", model=selected_models())
-    # The ONNX export is of the networks; a BDT's deliverable is its LightGBM text model.
-    outputs += expand(
-        "results/models/{model}/model.onnx", model=[m for m in selected_models() if m in CNN_MODELS]
-    )
-    outputs += expand(
-        "results/models/{model}/model.txt", model=[m for m in selected_models() if m in BDT_MODELS]
-    )
+    # Every model's self-contained calibration (a BDT's from its LightGBM text model).
+    outputs += expand("results/models/{model}/model.onnx", model=selected_models())
     outputs += rules.compare.output
     return outputs

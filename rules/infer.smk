@@ -50,7 +50,7 @@ rule infer_bdt:
 
 
 # The exported calibrations on the input ntuples: a friend ROOT file per file, with one branch
-# per selected network of the dataset's particle (el_e_<model> / ph_e_<model>). Not part of
+# per selected model of the dataset's particle (el_e_<model> / ph_e_<model>). Not part of
 # `all`: `snakemake friends`, or one file's path.
 rule friend:
     input:

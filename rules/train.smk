@@ -1,5 +1,6 @@
 # Training: normalisation from the training split, then one (GPU) job per CNN model; BDT
-# control models train on the sidecars' scalars in one CPU job each.
+# control models train on the sidecars' scalars in one CPU job each. Each model is exported as a
+# self-contained ONNX calibration (raw ntuple inputs in, GeV out).
 
 
 rule normalise:
@@ -128,3 +129,29 @@ rule train_bdt:
         code=code_version("train_bdt"),
     script:
         "../workflow_scripts/train_bdt.py"
+
+
+rule export_onnx_bdt:
+    input:
+        model="results/models/{model}/model.txt",
+        # Real objects to compare ONNX and LightGBM on: the validation objects of the sidecars
+        # the model trains on.
+        sidecars=training_files("results/shards/{dataset}/{file}.parquet"),
+    output:
+        "results/models/{model}/model.onnx",
+    log:
+        "results/logs/export_onnx_bdt/{model}.log",
+    wildcard_constraints:
+        model=one_of(BDT_MODELS),
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        # Of E_acc: float32 sums of the leaves stay near 1e-6 (egcalib/bdt/calibration_onnx.py).
+        tolerance=1e-5,
+        # The windows the scalars were computed from, recorded for egcalib.apply.
+        native_shapes=canonical(config["images"]["native_shapes"]),
+        spec=spec_param,
+        particle=lambda wildcards: particle_of(wildcards.model),
+        code=code_version("export_onnx_bdt"),
+    script:
+        "../workflow_scripts/export_onnx_bdt.py"

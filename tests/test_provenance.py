@@ -95,6 +95,14 @@ def test_workflow_scripts_reach_what_they_run():
         "train/losses.py",
         "train/input_pipeline.py",
     } & (reached("train_bdt") | reached("infer_bdt"))
+    # Nor does its ONNX export: the networks' export and their training stack stay apart.
+    assert {"bdt/calibration_onnx.py", "infer/onnx_export.py"} <= reached("export_onnx_bdt")
+    assert not {
+        "infer/calibration_onnx.py",
+        "train/models.py",
+        "train/normalisation.py",
+        "shards/upsampling.py",
+    } & reached("export_onnx_bdt")
     # Nor does the BDT's prediction reach the networks' inference.
     assert "bdt/training.py" not in reached("infer") and "bdt/prediction.py" not in reached("infer")
     assert "train/history.py" in train
@@ -174,7 +182,7 @@ def test_no_package_imports_a_later_one():
     "modules",
     [
         # The BDT control's jobs run in the CPU environment (envs/analysis.yaml).
-        "egcalib.bdt.training, egcalib.bdt.prediction",
+        "egcalib.bdt.training, egcalib.bdt.prediction, egcalib.bdt.calibration_onnx",
         # Calibrating one's own ntuples needs onnxruntime, not the training stack.
         "egcalib.apply.friends, egcalib.apply.__main__",
     ],

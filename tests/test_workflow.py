@@ -61,6 +61,7 @@ def test_end_to_end_outputs(workflow_run):
         history = pd.read_csv(directory / "history.csv")
         if model.startswith("bdt"):  # a BDT control: a LightGBM text model, no network files
             assert (directory / "model.txt").read_text().startswith("tree")
+            assert (directory / "model.onnx").stat().st_size > 1_000
             assert not (directory / "model.keras").exists()
             assert history.columns.tolist() == ["round", "loss", "val_loss"] and len(history) > 1
         else:
@@ -228,9 +229,10 @@ json.dump({"ids": ids, "energy": energy.tolist(), "name": meta["model_name"]}, o
 """
 
 
-def test_the_onnx_calibration_needs_nothing_but_onnxruntime(workflow_run, tmp_path):
-    """model.onnx takes the raw objects of an ntuple and gives the workflow's energies in GeV."""
-    model = "recommended_mc_data"
+@pytest.mark.parametrize("model", ["recommended_mc_data", "bdt"])
+def test_the_onnx_calibration_needs_nothing_but_onnxruntime(workflow_run, tmp_path, model):
+    """model.onnx, a network's or a BDT's, takes the raw objects of an ntuple and gives the
+    workflow's energies in GeV."""
     out = tmp_path / "energies.json"
     subprocess.run(
         [
@@ -268,9 +270,8 @@ def test_friend_trees_carry_the_workflow_energies(workflow_run, tmp_path):
     other object too (no selection), the input's entries in its order."""
     import uproot
 
-    models = [
-        workflow_run / f"results/models/{m}/model.onnx" for m in ("basic", "recommended_mc_data")
-    ]
+    names = ("basic", "recommended_mc_data", "bdt")  # the BDT's reads only the scalars
+    models = [workflow_run / f"results/models/{m}/model.onnx" for m in names]
     ntuple = workflow_run / "results/ntuples/mc_zee/f000.root"
     out = tmp_path / "f000.friend.root"
     subprocess.run(
@@ -279,21 +280,16 @@ def test_friend_trees_carry_the_workflow_energies(workflow_run, tmp_path):
     )
     friend = uproot.open(out)["egamma"].arrays(library="ak")
     events = uproot.open(ntuple)["egamma"].arrays(["runNumber", "eventNumber", "el_e"])
-    assert friend.fields == [
-        "runNumber",
-        "eventNumber",
-        "el_e_basic",
-        "el_e_recommended_mc_data",
-    ] or set(friend.fields) >= {
+    branches = [f"el_e_{m}" for m in names]
+    assert friend.fields == ["runNumber", "eventNumber", *branches] or set(friend.fields) >= {
         "runNumber",
         "eventNumber",
         "nel",
-        "el_e_basic",
-        "el_e_recommended_mc_data",
+        *branches,
     }
     assert ak.all(friend.eventNumber == events.eventNumber)
     assert ak.all(ak.num(friend.el_e_basic) == ak.num(events.el_e))
-    for model in ("basic", "recommended_mc_data"):
+    for model in names:
         energies = pd.DataFrame(
             {
                 "runNumber": ak.to_numpy(
@@ -429,6 +425,7 @@ def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_
     # The two electron networks and the BDT train on the gun; the photon model is left alone.
     assert jobs.pop("normalise") == 2 and jobs.pop("train") == 2
     assert jobs.pop("export_onnx") == 2 and jobs.pop("train_bdt") == 1
+    assert jobs.pop("export_onnx_bdt") == 1
     # A retrained model predicts again for every file of its datasets: one job per chunk of
     # files (inference.files_per_job 50: one each for mc_zee, mc_egun and data_zee).
     assert jobs.pop("infer") == 2 * 3 and jobs.pop("infer_bdt") == 3
@@ -474,8 +471,9 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
         "shards": 2,
         "normalise": 1,
         **PHOTON_MODEL_JOBS,
-        # and the photons' BDT control, trained and evaluated on the same photons
+        # and the photons' BDT control, trained, exported and evaluated on the same photons
         "train_bdt": 1,
+        "export_onnx_bdt": 1,
         "infer_bdt": 3,
         "evaluate": 2,
     }, jobs
@@ -549,7 +547,13 @@ DOWNSTREAM_OF_TRAINING = {"train", "export_onnx", "infer", "evaluate", "compare"
         ("stats/bw_cb.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
         ("train/losses.py", "train", DOWNSTREAM_OF_TRAINING),
         # The BDT control: its training and what follows, no network.
-        ("bdt/training.py", "train_bdt", {"train_bdt", "infer_bdt", "evaluate", "compare", "all"}),
+        (
+            "bdt/training.py",
+            "train_bdt",
+            {"train_bdt", "export_onnx_bdt", "infer_bdt", "evaluate", "compare", "all"},
+        ),
+        # Its ONNX export alone.
+        ("bdt/calibration_onnx.py", "export_onnx_bdt", {"export_onnx_bdt", "all"}),
         # Its predictions: no retraining, and the networks' inference is left alone.
         ("bdt/prediction.py", "infer_bdt", {"infer_bdt", "evaluate", "compare", "all"}),
         # The object table read back: the shards and all after them, the normalisation included.
