@@ -24,7 +24,7 @@ from egcalib.apply.friends import Calibration, decorate  # noqa: E402
 from egcalib.bdt.calibration_onnx import (  # noqa: E402
     TREES_PER_NODE,
     ZERO_THRESHOLD,
-    _calibration_graph,
+    calibration_graph,
     check_bdt_calibration,
     export_bdt_calibration,
     lightgbm_energies,
@@ -134,7 +134,7 @@ def test_every_float32_input_takes_lightgbms_leaves(bdt):
     # The converter alone, on the unrounded thresholds: other leaves at the thresholds.
     import onnxruntime
 
-    unrounded = _calibration_graph(original, "bdt").SerializeToString()
+    unrounded = calibration_graph(original, "bdt").SerializeToString()
     session = onnxruntime.InferenceSession(unrounded, providers=["CPUExecutionProvider"])
     (energy,) = session.run(["energy"], {"scalars": objects})
     difference = np.abs(energy - lightgbm_energies(model, objects)[:, 0]) / objects[:, 0]

@@ -124,10 +124,12 @@ def model_hash(spec: dict, model_text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _calibration_graph(booster: lgb.Booster, name: str):  # -> onnx.ModelProto
+def calibration_graph(booster: lgb.Booster, name: str):  # -> onnx.ModelProto
     """onnxmltools' conversion of ``booster`` (the correction, (n, 1)) wrapped into the
-    calibration: ``scalars`` (n, 16) -> ``energy`` = correction x E_acc (n,), the trees reading
-    the scalars as LightGBM does (ZERO_THRESHOLD)."""
+    calibration: ``scalars`` (n, 16) float32 -> ``energy`` = correction x E_acc (n,) float32
+    [GeV], the trees reading the scalars as LightGBM does (ZERO_THRESHOLD). Its thresholds as
+    given: export_bdt_calibration passes the rounded_model. No metadata. Raises onnx's
+    ValidationError if the graph is not valid ONNX."""
     import onnx
     from onnx import TensorProto, helper
     from onnxmltools import convert_lightgbm
@@ -200,7 +202,7 @@ def export_bdt_calibration(
 
     model_text = Path(model_path).read_text()
     booster = lgb.Booster(model_str=rounded_model(model_text))
-    proto = _calibration_graph(booster, spec["name"])
+    proto = calibration_graph(booster, spec["name"])
     metadata = {
         "egcalib_version": __version__,
         "model_name": spec["name"],
