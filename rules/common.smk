@@ -15,6 +15,13 @@ sys.path.insert(0, str(LIBRARY))
 # Jobs use the same numpy and OpenBLAS kernels on every x86-64 CPU (egcalib.core.provenance): what a
 # user set already is kept.
 from egcalib.core.provenance import SAME_KERNELS_ON_EVERY_CPU  # noqa: E402
+from egcalib.core.remote_files import (  # noqa: E402
+    canonical_url,
+    is_remote,
+    list_directory,
+    remote_glob,
+    remote_identity,
+)
 
 for _name, _value in SAME_KERNELS_ON_EVERY_CPU.items():
     os.environ.setdefault(_name, _value)
@@ -107,11 +114,18 @@ def dataset_files(dataset):
     return sorted(_external_files(dataset))
 
 
+# Each remote directory listed once per planning (egcalib.core.remote_files).
+_remote_directory = functools.cache(list_directory)
+
+
 @functools.cache
 def _external_files(dataset):
     files = {}
     for pattern in config["datasets"][dataset]["files"]:
-        matches = sorted(glob.glob(os.path.expanduser(pattern))) or [pattern]
+        if is_remote(pattern):
+            matches = remote_glob(pattern, dataset, _remote_directory) or [canonical_url(pattern)]
+        else:
+            matches = sorted(glob.glob(os.path.expanduser(pattern))) or [pattern]
         for path in matches:
             name = Path(path).name.removesuffix(".root")
             if name in files and files[name] != path:
@@ -128,7 +142,10 @@ def ntuple_file(dataset, file):
 
 
 def ntuple_path(wildcards):
-    return ntuple_file(wildcards.dataset, wildcards.file)
+    """Input function: the job's ntuple, or none for a remote one (read where it is; its
+    identity param decides reruns)."""
+    path = ntuple_file(wildcards.dataset, wildcards.file)
+    return [] if is_remote(path) else path
 
 
 # Each directory of the input paths resolved once per planning (not across plannings: a
@@ -142,7 +159,10 @@ def _ntuple_identity(dataset, file):
         return None
     from egcalib.core.file_identity import file_identity
 
-    return file_identity(_external_files(dataset)[file], dataset, _real_directory)
+    path = _external_files(dataset)[file]
+    if is_remote(path):
+        return remote_identity(path, dataset, _remote_directory)
+    return file_identity(path, dataset, _real_directory)
 
 
 def ntuple_identity(wildcards):
@@ -165,11 +185,19 @@ def datasets_of(kind=None, process=None, source=None):
     ]
 
 
-def ntuples_of(kind, process):
-    """Input function: the ntuple of every file of the datasets of ``kind`` and ``process``."""
-    return lambda wildcards: [
-        ntuple_file(d, f) for d in datasets_of(kind=kind, process=process) for f in dataset_files(d)
-    ]
+def ntuples_of(kind, process, remote=False):
+    """Input function: the local ntuple of every file of the datasets of ``kind`` and
+    ``process``; with ``remote``, a param: the identities of their remote ones."""
+
+    def ntuples(wildcards):
+        return [
+            _ntuple_identity(d, f) if remote else path
+            for d in datasets_of(kind=kind, process=process)
+            for f in dataset_files(d)
+            if is_remote(path := ntuple_file(d, f)) == remote
+        ]
+
+    return ntuples
 
 
 def dataset_selection(wildcards):

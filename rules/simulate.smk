@@ -70,6 +70,10 @@ rule validate_simulation:
     conda:
         "../envs/analysis.yaml"
     params:
+        # Remote ntuples (XRootD) are read where they are; their identities decide reruns.
+        remote_egun=ntuples_of("mc", "egun", remote=True),
+        remote_mc_zee=ntuples_of("mc", "zee", remote=True),
+        remote_data_zee=ntuples_of("data", "zee", remote=True),
         simulation=simulation_settings(validation=True),
         images=SIMULATION_IMAGES,
         tree=config["ntuple"]["tree"],

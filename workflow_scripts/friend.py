@@ -8,7 +8,8 @@ log = log_to_file(snakemake.log[0])  # first: libraries print on import
 from egcalib.apply.friends import Calibration, decorate
 
 summary = decorate(
-    snakemake.input.ntuple,
+    # A remote ntuple is no Snakemake input (egcalib.core.remote_files): its URL is in the param.
+    snakemake.input.ntuple or snakemake.params.input_file["path"],
     snakemake.output[0],
     [Calibration.load(path) for path in snakemake.input.models],
     tree=snakemake.params.ntuple["tree"],

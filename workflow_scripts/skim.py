@@ -8,7 +8,8 @@ from egcalib.skim.skimming import skim_file
 
 params = snakemake.params
 skim_file(
-    snakemake.input[0],
+    # A remote ntuple is no Snakemake input (egcalib.core.remote_files): its URL is in the param.
+    snakemake.input[0] if snakemake.input else params.input_file["path"],
     snakemake.output.table,
     snakemake.output.cutflow,
     dataset=snakemake.wildcards.dataset,

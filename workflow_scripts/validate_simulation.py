@@ -7,11 +7,18 @@ log = log_to_file(snakemake.log[0])  # first: libraries print on import
 from egcalib.simulation.config import simulation_config
 from egcalib.simulation.validation import validate
 
+
+def ntuples(group):
+    """The local ntuples of an input group, then its remote ones (URLs)."""
+    remote = snakemake.params[f"remote_{group}"]
+    return list(snakemake.input[group]) + [identity["path"] for identity in remote]
+
+
 sim = simulation_config(snakemake.params.simulation, snakemake.params.images)
 summary = validate(
-    list(snakemake.input.egun),
-    list(snakemake.input.mc_zee),
-    list(snakemake.input.data_zee),
+    ntuples("egun"),
+    ntuples("mc_zee"),
+    ntuples("data_zee"),
     snakemake.params.images["native_shapes"],
     snakemake.params.tree,
     snakemake.output.summary,

@@ -15,6 +15,7 @@ import awkward as ak
 import uproot
 
 from egcalib.core import contract
+from egcalib.core.remote_files import is_remote
 from egcalib.skim.branch_mapping import (
     InputFileError,
     Source,
@@ -34,15 +35,27 @@ class Step(NamedTuple):
     sources: dict[str, Source]
 
 
-def open_tree(path: str, tree: str) -> uproot.TTree | uproot.behaviors.RNTuple.RNTuple:
-    """Open ``tree`` (a TTree or an RNTuple) in ``path``, turning uproot's errors into one that
-    names the file."""
+def open_ntuple(path: str) -> uproot.ReadOnlyDirectory:
+    """Open the ROOT file ``path`` (a local path or an XRootD URL), turning uproot's errors into
+    one that names the file. Close it (``with``) when done: a remote file's connection lives as
+    long as the file object, not as long as a tree read from it."""
     try:
-        file = uproot.open(path)
+        return uproot.open(path)
     except Exception as error:  # uproot raises many types for corrupt/truncated files
-        raise InputFileError(
-            f"{path}: not a readable ROOT file ({type(error).__name__}: {error})"
-        ) from error
+        # XRootD's client raises OSError for a server that is down or a file it does not have.
+        problem = (
+            "cannot be opened over XRootD"
+            if is_remote(path) and isinstance(error, OSError)
+            else "not a readable ROOT file"
+        )
+        raise InputFileError(f"{path}: {problem} ({type(error).__name__}: {error})") from error
+
+
+def tree_in(
+    file: uproot.ReadOnlyDirectory, path: str, tree: str
+) -> uproot.TTree | uproot.behaviors.RNTuple.RNTuple:
+    """``tree`` (a TTree or an RNTuple) of the open ``file`` read from ``path``; InputFileError
+    naming the file and its keys when there is none."""
     try:
         return file[tree]
     except Exception as error:
@@ -93,32 +106,36 @@ def iterate(
     optional) branches; NtupleContentError for a branch uproot cannot interpret or whose type
     cannot be converted to the contract type.
     """
-    tree = open_tree(path, tree_name)
-    names = list(logical_names)
-    sources, _ = resolve(tree, path, names, mapping)
-    for name in present_optional(tree, path, optional, mapping):
-        sources.update(resolve(tree, path, [name], mapping)[0])
-    types = {**contract.logical_dtypes(sources), **(dtypes or {})}
-    expressions, aliases = _read(tree, sources)
-    rntuple = is_rntuple(tree)
+    with open_ntuple(path) as file:
+        tree = tree_in(file, path, tree_name)
+        names = list(logical_names)
+        sources, _ = resolve(tree, path, names, mapping)
+        for name in present_optional(tree, path, optional, mapping):
+            sources.update(resolve(tree, path, [name], mapping)[0])
+        types = {**contract.logical_dtypes(sources), **(dtypes or {})}
+        expressions, aliases = _read(tree, sources)
+        rntuple = is_rntuple(tree)
 
-    def converted(arrays):
-        return coerce_events(_logical(arrays, sources, rntuple), types, sources, path)
+        def converted(arrays):
+            return coerce_events(_logical(arrays, sources, rntuple), types, sources, path)
 
-    if tree.num_entries == 0:  # still one (empty) step, so the cutflow has every cut
-        arrays = tree.arrays(expressions, entry_stop=0, **({"aliases": aliases} if aliases else {}))
-        yield Step(converted(arrays), 0, sources) if report else converted(arrays)
-        return
-    options = {"aliases": aliases} if aliases else {}
-    try:
-        for arrays, info in tree.iterate(
-            expressions, step_size=step_size, library="ak", report=True, **options
-        ):
-            events = converted(arrays)
-            yield Step(events, int(info.tree_entry_start), sources) if report else events
-    except InputFileError:
-        raise
-    except Exception as error:  # a truncated basket surfaces only while reading
-        raise InputFileError(
-            f"{path}: failed while reading ({type(error).__name__}: {error})"
-        ) from error
+        if tree.num_entries == 0:  # still one (empty) step, so the cutflow has every cut
+            arrays = tree.arrays(
+                expressions, entry_stop=0, **({"aliases": aliases} if aliases else {})
+            )
+            yield Step(converted(arrays), 0, sources) if report else converted(arrays)
+            return
+        options = {"aliases": aliases} if aliases else {}
+        try:
+            for arrays, info in tree.iterate(
+                expressions, step_size=step_size, library="ak", report=True, **options
+            ):
+                events = converted(arrays)
+                yield Step(events, int(info.tree_entry_start), sources) if report else events
+        except InputFileError:
+            raise
+        except Exception as error:  # a truncated basket surfaces only while reading
+            where = " over XRootD (did the connection break off?)" if is_remote(path) else ""
+            raise InputFileError(
+                f"{path}: failed while reading{where} ({type(error).__name__}: {error})"
+            ) from error
