@@ -78,6 +78,8 @@ from bench_training import (
     synthetic_inputs,
 )
 
+from egcalib.core.config_files import merge_config
+
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = 480  # on one GPU: the check must fit the minutes a GPU is lent for
 TOLERANCE = 1e-4  # the export_onnx rule's (rules/train.smk)
@@ -120,17 +122,6 @@ def reference_config() -> dict:
         return config
     update_config(config, reference)
     validate(config, str(schema))
-    return config
-
-
-def merge_config(config: dict, overrides: dict) -> dict:
-    """``overrides`` merged into ``config`` (changed in place and returned), mappings key by key
-    and anything else replaced, as snakemake.utils.update_config merges a --configfile."""
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            config[key] = merge_config(config.get(key, {}), value)
-        else:
-            config[key] = value
     return config
 
 

@@ -21,15 +21,8 @@ from pathlib import Path
 import yaml
 
 from egcalib.apply.friends import Calibration, decorate
+from egcalib.core.config_files import merge_config
 from egcalib.skim.branch_mapping import InputFileError
-
-
-def _merged(base: dict, over: dict) -> dict:
-    """``over`` merged into ``base`` key by key (Snakemake's update_config)."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merged(out[key], value) if isinstance(out.get(key), dict) else value
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     *models, ntuple = args.models
     config: dict = {}
     for path in args.config:
-        config = _merged(config, yaml.safe_load(path.read_text()) or {})
+        merge_config(config, yaml.safe_load(path.read_text()) or {})
     ntuple_config = config.get("ntuple", {})
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -17,6 +17,7 @@ layouts, plausibility), so a file the skim refuses is refused here with the same
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,7 @@ class Calibration:
     name: str
     particle: str
     session: onnxruntime.InferenceSession
+    metadata: dict[str, str]  # the file's metadata map (egcalib.infer.calibration_onnx)
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
@@ -74,13 +76,12 @@ class Calibration:
                 f"{path}: not a self-contained egcalib calibration (metadata lack {missing}); "
                 "export it with the workflow's export_onnx or export_onnx_bdt rule"
             )
-        return cls(str(path), meta["model_name"], meta["particle"], session)
+        return cls(str(path), meta["model_name"], meta["particle"], session, dict(meta))
 
-    @property
+    @functools.cached_property
     def input_shapes(self) -> dict[str, list[int]]:
         """Its inputs' shapes per object, from its metadata (input name -> shape)."""
-        meta = self.session.get_modelmeta().custom_metadata_map
-        return {name: spec["shape"] for name, spec in json.loads(meta["inputs"]).items()}
+        return {name: spec["shape"] for name, spec in json.loads(self.metadata["inputs"]).items()}
 
     @property
     def native_shapes(self) -> dict[str, list[int]]:
@@ -95,13 +96,12 @@ class Calibration:
         }
         if cells:
             return cells
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "native_shapes" not in meta:
+        if "native_shapes" not in self.metadata:
             raise ValueError(
                 f"{self.path}: its metadata give neither cell inputs nor the native_shapes of "
                 "the windows its scalars come from; export it with the workflow's rules"
             )
-        return json.loads(meta["native_shapes"])
+        return json.loads(self.metadata["native_shapes"])
 
     @property
     def n_tracks(self) -> int | None:
@@ -129,7 +129,7 @@ class Calibration:
         return list(self.session.run(None, feed))
 
 
-def raw_inputs(inputs: dict, native_shapes: dict) -> dict[str, np.ndarray]:
+def calibration_feed(inputs: dict, native_shapes: dict) -> dict[str, np.ndarray]:
     """The calibration inputs (infer.calibration_onnx.raw_inputs names) of n objects from the
     skim's object_inputs: cell windows (n, eta, phi), scalars (n, 16) in contract order, tracks
     (n, 10, 11) and their mask (n, 10), float32."""
@@ -236,7 +236,7 @@ def _calibrate(
     finite, _ = finite_objects(events, objects, windows, prefix, fields)
     flat = ak.flatten(finite)
     _, _, inputs = object_inputs(events, flat, prefix, native_shapes, n_tracks, windows)
-    raw = raw_inputs(inputs, native_shapes)
+    raw = calibration_feed(inputs, native_shapes)
     # The objects' places among all the chunk's objects, in event then object order.
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     place = offsets[ak.to_numpy(flat.event_row)] + ak.to_numpy(flat.object_index)
