@@ -41,6 +41,7 @@ from egcalib.infer.onnx_export import ENERGY, compare_outputs, onnx_energies, sc
 
 if TYPE_CHECKING:
     import lightgbm as lgb
+    import onnx
 
 # The converter's largest opset (onnxmltools 1.16 with onnx 1.23).
 OPSET = 15
@@ -123,7 +124,7 @@ def model_hash(spec: dict, model_text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def calibration_graph(booster: lgb.Booster, name: str):  # -> onnx.ModelProto
+def calibration_graph(booster: lgb.Booster, name: str) -> onnx.ModelProto:
     """onnxmltools' conversion of ``booster`` (the correction, (n, 1)) wrapped into the
     calibration: ``scalars`` (n, 16) float32 -> ``energy`` = correction x E_acc (n,) float32
     [GeV], the trees reading the scalars as LightGBM does (ZERO_THRESHOLD). Its thresholds as
