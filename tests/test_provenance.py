@@ -125,6 +125,7 @@ PACKAGES = (
     "infer",
     "bdt",
     "evaluate",
+    "photon_id",
     "card",
     "apply",
 )
