@@ -116,9 +116,11 @@ def test_cells_below_the_threshold_do_not_change_the_output(spec):
 
 def test_the_tokens_are_the_native_cells():
     rng = np.random.default_rng(3)
-    native = {layer: rng.normal(size=(2, *shape)).astype(np.float32) for layer, shape in NATIVE.items()}
+    native = {
+        layer: rng.normal(size=(2, *shape)).astype(np.float32) for layer, shape in NATIVE.items()
+    }
     image = np.zeros((2, *IMAGE), np.float32)
-    for index, (layer, cells) in enumerate(native.items()):
+    for index, cells in enumerate(native.values()):
         f_eta, f_phi = IMAGE[0] // cells.shape[1], IMAGE[1] // cells.shape[2]
         up = np.repeat(np.repeat(cells, f_eta, 1), f_phi, 2) / (f_eta * f_phi)
         image[..., index] = up * IMAGE[0] * IMAGE[1]  # the pipeline's pixels / E_acc, E_acc 1
@@ -174,8 +176,7 @@ def test_a_few_steps_reduce_the_loss(spec):
 
 def test_the_onnx_calibration_matches_keras(default_config, spec, tmp_path):
     pytest.importorskip("tf2onnx")
-    from egcalib.infer.calibration_onnx import check_calibration, export_calibration
-    from egcalib.infer.calibration_onnx import random_objects
+    from egcalib.infer.calibration_onnx import check_calibration, export_calibration, random_objects
     from egcalib.train.normalisation import identity_statistics
 
     images = default_config["images"]
@@ -192,3 +193,34 @@ def test_the_onnx_calibration_matches_keras(default_config, spec, tmp_path):
     difference = check_calibration(model, stats, images, path, raw, 1e-4, "random objects")
     print(f"largest ONNX - Keras difference: {difference:.2e} of E_acc")
     assert difference < 1e-4
+
+
+def test_it_trains_through_the_training_loop_and_reloads(default_config, spec, tmp_path):
+    """train() (XLA as on the workflow's CPUs, the checkpoints, the best epoch) and the saved
+    model read back for inference as the infer rule reads it."""
+    from egcalib.train.models import load_for_inference
+    from egcalib.train.training import train
+
+    def data(n, seed):
+        x = inputs(n, seed)
+        share = x["image"][..., 0].sum((1, 2)) / x["image"].sum((1, 2, 3))
+        target = (1.0 + 2.0 * (share - 0.25)).astype(np.float32)
+        return tf.data.Dataset.from_tensor_slices((x, target, np.ones(n, np.float32))).batch(32)
+
+    training = {
+        **copy.deepcopy(default_config["training"]),
+        "epochs": 2,
+        "jit_compile_cpu": True,
+    }
+    out = {
+        "out_model": tmp_path / "model.keras",
+        "out_history": tmp_path / "history.csv",
+        "out_plot": tmp_path / "training.png",
+        "work_dir": tmp_path / "work",
+    }
+    model = train(spec, training, data(128, 1), data(64, 2), IMAGE, native_shapes=NATIVE, **out)
+    loaded = load_for_inference(out["out_model"])
+    x = inputs(8, seed=3)
+    np.testing.assert_allclose(
+        loaded(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-6
+    )

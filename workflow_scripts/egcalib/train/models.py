@@ -129,8 +129,8 @@ def build_model(
 ) -> keras.Model:
     """The Keras network of ``spec`` (a resolved model entry, egcalib.core.model_specs);
     ``target_scale`` is (median, IQR) of the training targets (normalisation.json);
-    ``native_shapes``: layer -> (n_eta, n_phi) cell window (config images.native_shapes), which a transformer needs to recover the cells from the image (ValueError
-    without it)."""
+    ``native_shapes``: layer -> (n_eta, n_phi) cell window (config images.native_shapes), which
+    a transformer needs to recover the cells from the image (ValueError without it)."""
     arch = spec["architecture"]
     activation = arch["activation"]
     # BatchNorm's moving statistics (used at inference) follow the batches with this momentum:

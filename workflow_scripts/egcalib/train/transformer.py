@@ -155,8 +155,6 @@ def encoder_block(x, attention_mask, settings: dict, activation: str, name: str)
     )
     x = layers.Add(name=f"{name}_add_attention")([x, h])
     h = layers.LayerNormalization(name=f"{name}_norm_mlp")(x)
-    h = layers.Dense(settings["mlp_ratio"] * d_model, activation=activation, name=f"{name}_mlp0")(
-        h
-    )
+    h = layers.Dense(settings["mlp_ratio"] * d_model, activation=activation, name=f"{name}_mlp0")(h)
     h = layers.Dense(d_model, name=f"{name}_mlp1")(h)
     return layers.Add(name=f"{name}_add_mlp")([x, h])
