@@ -172,6 +172,9 @@ def build_model(
             image_shape,
             spec["transformer"]["cell_threshold"],
             time=time_images,
+            # float32 under mixed precision too: the mask (a threshold on E / E_acc) is then
+            # the one of the float32 copy and of the ONNX export.
+            dtype="float32",
             name="cell_tokens",
         )([inputs["image"]] + ([inputs["time_image"]] if time_images else []))
         widths = [spec["transformer"]["d_model"]] * spec["transformer"]["layers"]
