@@ -2,9 +2,10 @@
 and which one binds.
 
 - training and inference samples/s of the default (CPU-sized) and the paper-size recommended
-  model at the config's batch, on inputs already in memory; the bound for training is inference
-  of the same model in the same run (a training step is a forward and a ~2x backward pass: ~1/3
-  expected);
+  model, and beside each the transformer of the same size (``kind: transformer``, the cells as
+  a set of tokens; configs/paper.yaml's settings at paper size), at the config's batch, on
+  inputs already in memory; the bound for training is inference of the same model in the same
+  run (a training step is a forward and a ~2x backward pass: ~1/3 expected);
 - the model's FLOPs per sample (forward pass, TensorFlow's profiler; a multiply-add counts 2)
   and the FLOP/s that the training rate implies (3x forward); with a GPU also the fraction of
   its peak (PEAK_TFLOPS, NVIDIA's data sheets);
@@ -36,6 +37,8 @@ PAPER_ARCHITECTURE = {
     "tracknet": [128, 64, 32, 16],
     "top": [512, 512],
 }
+# configs/paper.yaml's transformer settings (its cell threshold is config.yaml's).
+PAPER_TRANSFORMER = {"d_model": 128, "heads": 8, "layers": 4, "mlp_ratio": 4}
 # Dense peak TFLOP/s under mixed precision (FP16/BF16 tensor cores, without sparsity), from
 # NVIDIA's data sheets (A100 SXM, H100 SXM, H200 SXM); a GPU not listed gets no fraction.
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}
@@ -73,13 +76,14 @@ def forward_flops(model) -> int:
     return int(info.total_float_ops)
 
 
-def measure(spec, training, batch, steps):
-    """(parameters, FLOPs per sample, training samples/s, inference samples/s)."""
+def measure(spec, training, batch, steps, native_shapes=None):
+    """(parameters, FLOPs per sample, training samples/s, inference samples/s); a transformer
+    needs the ``native_shapes`` of its cells (config images.native_shapes)."""
     import tensorflow as tf
 
     from egcalib.train.training import compile_model
 
-    model = compile_model(spec, training, (56, 55, 4), False)
+    model = compile_model(spec, training, (56, 55, 4), False, native_shapes=native_shapes)
     inputs = synthetic_inputs(batch)
     target = np.ones(batch, np.float32)
     data = tf.data.Dataset.from_tensors((inputs, target)).repeat(steps)
@@ -158,9 +162,20 @@ def recommended_spec(config: dict, architecture: dict) -> dict:
     return resolve_model("recommended", entry, config["model_defaults"])
 
 
-def model_figures(spec, training, batch, steps, pipeline: dict, peak) -> dict:
+def transformer_spec(config: dict, settings: dict, architecture: dict) -> dict:
+    """config.yaml's ``transformer`` entry resolved with ``settings`` over the defaults'
+    transformer settings and ``architecture`` (the CNN's, its convolutions left out) over the
+    architecture ({}: the config's own)."""
+    from egcalib.core.model_specs import resolve_model
+
+    shared = {k: v for k, v in architecture.items() if k != "cnn"}
+    entry = {**config["models"]["transformer"], "transformer": settings, "architecture": shared}
+    return resolve_model("transformer", entry, config["model_defaults"])
+
+
+def model_figures(spec, training, batch, steps, pipeline: dict, peak, native_shapes=None) -> dict:
     """measure's figures of one model and what follows from them (derived_figures)."""
-    return derived_figures(*measure(spec, training, batch, steps), pipeline, peak)
+    return derived_figures(*measure(spec, training, batch, steps, native_shapes), pipeline, peak)
 
 
 def derived_figures(params, flops, train_rate, infer_rate, pipeline: dict, peak) -> dict:
@@ -196,23 +211,44 @@ def main(batch: int | None = None, n: int = 16384) -> None:
             f"input pipeline, {mode} shards (training mode, {n} objects): {rate:9.0f} samples/s "
             f"({rate / cores:.0f} per core)"
         )
-    for label, architecture, steps in (("default", {}, 20), ("paper-size", PAPER_ARCHITECTURE, 3)):
-        spec = recommended_spec(config, architecture)
-        f = model_figures(spec, config["training"], batch, steps, pipeline, peak)
+    native_shapes = config["images"]["native_shapes"]
+    sizes = (("default", {}, {}, 20), ("paper-size", PAPER_ARCHITECTURE, PAPER_TRANSFORMER, 3))
+    for label, architecture, settings, steps in sizes:
+        cnn = recommended_spec(config, architecture)
+        transformer = transformer_spec(config, settings, architecture)
+        figures = {}
+        for name, spec in (("recommended model", cnn), ("transformer", transformer)):
+            f = model_figures(spec, config["training"], batch, steps, pipeline, peak, native_shapes)
+            figures[name] = f
+            print_figures(f"{label} {name}", f, peak)
+        cnn_f, transformer_f = figures["recommended model"], figures["transformer"]
         print(
-            f"{label} recommended model ({f['parameters']} parameters, "
-            f"{f['forward_flops_per_sample'] / 1e6:.1f} MFLOPs per sample forward):"
+            f"  transformer / CNN: FLOPs per sample "
+            f"{transformer_f['forward_flops_per_sample'] / cnn_f['forward_flops_per_sample']:.2f}"
+            f", training samples/s "
+            f"{transformer_f['training_samples_per_s'] / cnn_f['training_samples_per_s']:.3f}"
+            f", inference samples/s "
+            f"{transformer_f['inference_samples_per_s'] / cnn_f['inference_samples_per_s']:.3f}"
         )
-        print(
-            f"  training  : {f['training_samples_per_s']:9.1f} samples/s "
-            f"({f['training_flops_per_s'] / 1e9:.1f} GFLOP/s)"
-            + (f", {f['peak_fraction']:.2%} of the GPU's peak" if peak else "")
-        )
-        print(f"  inference : {f['inference_samples_per_s']:9.1f} samples/s  (bound)")
-        ratio = f["training_samples_per_s"] / f["inference_samples_per_s"]
-        print(f"  ratio     : {ratio:9.3f}")
-        for mode, over in f["pipeline_over_training"].items():
-            print(f"  {mode} shards: pipeline / training = {over:8.2f}: {f['binds'][mode]} binds")
+
+
+def print_figures(label: str, f: dict, peak) -> None:
+    """One model's figures (model_figures), its training rate against its inference rate (the
+    bound) and per shard mode which of pipeline and training step binds."""
+    print(
+        f"{label} ({f['parameters']} parameters, "
+        f"{f['forward_flops_per_sample'] / 1e6:.1f} MFLOPs per sample forward):"
+    )
+    print(
+        f"  training  : {f['training_samples_per_s']:9.1f} samples/s "
+        f"({f['training_flops_per_s'] / 1e9:.1f} GFLOP/s)"
+        + (f", {f['peak_fraction']:.2%} of the GPU's peak" if peak else "")
+    )
+    print(f"  inference : {f['inference_samples_per_s']:9.1f} samples/s  (bound)")
+    ratio = f["training_samples_per_s"] / f["inference_samples_per_s"]
+    print(f"  ratio     : {ratio:9.3f}")
+    for mode, over in f["pipeline_over_training"].items():
+        print(f"  {mode} shards: pipeline / training = {over:8.2f}: {f['binds'][mode]} binds")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def _select_datasets():
 _select_datasets()
 DATASETS = list(config["datasets"])
 
+from egcalib.core.model_specs import NETWORK_KINDS  # noqa: E402
 from egcalib.core.rule_params import canonical, output_settings, selection_of  # noqa: E402
 
 
@@ -81,15 +82,16 @@ def per_attempt(base):
 SIMULATION_IMAGES = canonical({"native_shapes": config["images"]["native_shapes"]})
 
 
-def _models_of_kind(kind):
+def _models_of_kind(*kinds):
     from egcalib.core.model_specs import models_of_kind
 
-    return models_of_kind(config["models"], config["model_defaults"], kind)
+    return models_of_kind(config["models"], config["model_defaults"], *kinds)
 
 
-# CNN and BDT models write files of the same names (history, training plot, predictions): the
-# {model} wildcard of each kind's rules matches only that kind's names.
-CNN_MODELS = _models_of_kind("cnn")
+# Networks and BDT models write files of the same names (history, training plot, predictions):
+# the {model} wildcard of each kind's rules matches only that kind's names. CNNs and
+# transformers are both Keras networks: the same rules train, export and apply them.
+NETWORK_MODELS = _models_of_kind(*NETWORK_KINDS)
 BDT_MODELS = _models_of_kind("bdt")
 NO_MATCH = "(?!)"  # a regular expression that matches nothing: a kind without models
 

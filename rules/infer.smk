@@ -13,7 +13,7 @@ rule infer:
     log:
         "results/logs/infer/{model}/{dataset}/{chunk}.log",
     wildcard_constraints:
-        model=one_of(CNN_MODELS),
+        model=one_of(NETWORK_MODELS),
     conda:
         "../envs/analysis.yaml"
     resources:

@@ -1,6 +1,6 @@
-# Training: normalisation from the training split, then one (GPU) job per CNN model; BDT
-# control models train on the sidecars' scalars in one CPU job each. Each model is exported as a
-# self-contained ONNX calibration (raw ntuple inputs in, GeV out).
+# Training: normalisation from the training split, then one (GPU) job per network (CNN or
+# transformer); BDT control models train on the sidecars' scalars in one CPU job each. Each model
+# is exported as a self-contained ONNX calibration (raw ntuple inputs in, GeV out).
 
 
 rule normalise:
@@ -13,7 +13,7 @@ rule normalise:
     log:
         "results/logs/normalise/{model}.log",
     wildcard_constraints:
-        model=one_of(CNN_MODELS),
+        model=one_of(NETWORK_MODELS),
     conda:
         "../envs/analysis.yaml"
     params:
@@ -48,7 +48,7 @@ rule train:
     log:
         "results/logs/train/{model}.log",
     wildcard_constraints:
-        model=one_of(CNN_MODELS),
+        model=one_of(NETWORK_MODELS),
     conda:
         "../envs/train-gpu.yaml"
     threads: 2
@@ -81,7 +81,7 @@ rule export_onnx:
     log:
         "results/logs/export_onnx/{model}.log",
     wildcard_constraints:
-        model=one_of(CNN_MODELS),
+        model=one_of(NETWORK_MODELS),
     conda:
         "../envs/train-gpu.yaml"
     params:

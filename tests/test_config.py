@@ -38,6 +38,14 @@ def test_default_config_is_valid(default_config, repo):
         (lambda c: c["models"]["bdt"].update(film=["scalars"]), "film"),
         (lambda c: c["models"]["basic"].update(bdt={"num_leaves": 7}), "bdt"),
         (lambda c: c["models"]["basic"].update(kind="xgboost"), "kind"),
+        (lambda c: c["models"]["basic"].update(transformer={"layers": 1}), "transformer"),
+        (
+            lambda c: c["models"]["transformer"].update(
+                architecture={"cnn": {"blocks": 1, "depth": 1, "filters": 4, "kernel": 3}}
+            ),
+            "no convolutions",
+        ),
+        (lambda c: c["models"]["transformer"].update(transformer={"heads": 0}), "heads"),
         (
             lambda c: c["model_defaults"]["bdt"].pop("early_stopping_rounds"),
             "early_stopping_rounds",
@@ -105,8 +113,9 @@ def test_paper_scale_config_builds_its_dag(repo, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     import re
 
-    # The 12 ablation variants, recommended trained on data and on MC + data, the photon model.
-    assert re.search(r"^train\s+16$", result.stdout, re.M), "every model variant trains"
+    # The 12 ablation variants, recommended trained on data and on MC + data, the photon model,
+    # the electron and photon transformers.
+    assert re.search(r"^train\s+18$", result.stdout, re.M), "every model variant trains"
     assert "tensorflow" not in result.stderr.lower(), "building the DAG must not import TF"
 
 
@@ -168,6 +177,16 @@ def test_model_entries_resolve_to_the_keys_of_their_kind(default_config):
         resolve_model("odd", {"kind": "bdt", "film": []}, defaults)
     with pytest.raises(ValueError, match="model baseline: the name labels a baseline"):
         resolve_model("baseline", {"film": [], "top": []}, defaults)
+    # A transformer holds its settings and the shared widths, not the convolutions.
+    transformer = resolve_model("transformer", default_config["models"]["transformer"], defaults)
+    assert transformer["transformer"] == defaults["transformer"] and "transformer" not in cnn
+    assert "cnn" not in transformer["architecture"] and "cnn" in cnn["architecture"]
+    assert models_of_kind(default_config["models"], defaults, "transformer") == [
+        "transformer",
+        "transformer_photon",
+    ]
+    with pytest.raises(ValueError, match="not a multiple of heads"):
+        resolve_model("odd", {"kind": "transformer", "transformer": {"d_model": 10}}, defaults)
 
 
 def test_init_from_names_another_cnn_model_without_a_cycle(default_config):

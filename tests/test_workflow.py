@@ -55,6 +55,7 @@ def test_end_to_end_outputs(workflow_run):
         "bdt": {"mc_zee", "data_zee"},
         "recommended_photon": {"mc_zmumug", "data_zmumug"},
         "bdt_photon": {"mc_zmumug", "data_zmumug"},
+        "transformer": {"mc_zee", "data_zee"},  # the cells as a set, at a tiny size
     }
     for model, datasets in z_datasets.items():
         directory = workflow_run / "results/models" / model
@@ -353,9 +354,9 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     from egcalib.core.provenance import cpu_model
 
     assert f"The networks trained on: {cpu_model()}." in text  # from the training logs
-    # The tiny run trains basic and recommended_mc_data beside the BDT control: both are
-    # compared with it and with the binned baseline on the same objects.
-    for model in ("basic", "recommended_mc_data"):
+    # The tiny run trains basic, recommended_mc_data and the transformer beside the BDT control:
+    # each is compared with it and with the binned baseline on the same objects.
+    for model in ("basic", "recommended_mc_data", "transformer"):
         assert f"| {model} | BDT control bdt |" in text, model
         assert f"| {model} | binned baseline |" in text, model
     # The photon model against the BDT control trained on the same photons.
@@ -422,14 +423,15 @@ def test_adding_a_training_file_retrains_only_the_models_trained_on_it(workflow_
     assert jobs.pop("simulate") == 1 and jobs.pop("skim") == 1 and jobs.pop("shards") == 1
     assert jobs.pop("merge_cutflows") == 1 and jobs.pop("validate_simulation") == 1
     assert jobs.pop("find_duplicates") == 1
-    # The two electron networks and the BDT train on the gun; the photon model is left alone.
-    assert jobs.pop("normalise") == 2 and jobs.pop("train") == 2
-    assert jobs.pop("export_onnx") == 2 and jobs.pop("train_bdt") == 1
+    # The three electron networks (two CNNs, the transformer) and the BDT train on the gun; the
+    # photon model is left alone.
+    assert jobs.pop("normalise") == 3 and jobs.pop("train") == 3
+    assert jobs.pop("export_onnx") == 3 and jobs.pop("train_bdt") == 1
     assert jobs.pop("export_onnx_bdt") == 1
     # A retrained model predicts again for every file of its datasets: one job per chunk of
     # files (inference.files_per_job 50: one each for mc_zee, mc_egun and data_zee).
-    assert jobs.pop("infer") == 2 * 3 and jobs.pop("infer_bdt") == 3
-    assert jobs.pop("evaluate") == 3 and jobs.pop("compare") == 1
+    assert jobs.pop("infer") == 3 * 3 and jobs.pop("infer_bdt") == 3
+    assert jobs.pop("evaluate") == 4 and jobs.pop("compare") == 1
     assert set(jobs) <= {"all"}
 
 
@@ -443,7 +445,7 @@ def test_selection_change_reruns_skims_not_simulation(workflow_run, tmp_path):
     # The electron files only (mc_zee 2, data_zee 1, mc_egun 1): Z -> mumugamma skims carry
     # their own process's cuts, so the photon model is left alone.
     assert jobs["skim"] == 4 and jobs["merge_cutflows"] == 3 and jobs["find_duplicates"] == 3
-    assert jobs["train"] == 2 and jobs["train_bdt"] == 1 and jobs["compare"] == 1
+    assert jobs["train"] == 3 and jobs["train_bdt"] == 1 and jobs["compare"] == 1
 
 
 # The photon model retrained: its export, inference on mc_zmumug, mc_pgun and data_zmumug,

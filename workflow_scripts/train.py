@@ -62,6 +62,7 @@ train(
     snakemake.output.plot,
     params.work_dir,
     time_images=params.images["time_images"],
+    native_shapes=params.images["native_shapes"],
     target_scale=(stats["target_median"], stats["target_iqr"]),
     fingerprint={
         "train": sorted(train_files["mc"] + train_files["data"]),

@@ -10,13 +10,18 @@ RESERVED_NAMES = ("baseline", "baseline_binned")
 # What each kind of entry may set; the rest of model_defaults belongs to the other kind.
 KIND_KEYS = {
     "cnn": ("film", "top", "train_on", "loss", "architecture", "init_from"),
+    "transformer": ("film", "top", "train_on", "loss", "architecture", "transformer", "init_from"),
     "bdt": ("train_on", "bdt"),
 }
+# The kinds trained as Keras networks (rules normalise, train, infer, export_onnx); the rest of
+# the architecture defaults is shared, but the convolutions are the CNN's alone.
+NETWORK_KINDS = ("cnn", "transformer")
 
 
 def model_kind(entry: dict, defaults: dict) -> str:
-    """ "cnn" (the network of docs/design.md#models) or "bdt" (the gradient-boosted-trees control
-    on the 16 scalars); entries that do not say are of model_defaults' kind."""
+    """ "cnn" (the network of docs/design.md#models), "transformer" (the cells as a set of
+    tokens) or "bdt" (the gradient-boosted-trees control on the 16 scalars); entries that do not
+    say are of model_defaults' kind."""
     return entry.get("kind", defaults.get("kind", "cnn"))
 
 
@@ -42,9 +47,21 @@ def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
         return spec
     spec["architecture"] = {**defaults["architecture"], **entry.get("architecture", {})}
     spec["loss"] = {**defaults["loss"], **entry.get("loss", {})}
+    if kind == "transformer":
+        if "cnn" in entry.get("architecture", {}):
+            raise ValueError(f"model {name}: a transformer model takes no architecture.cnn")
+        # Not in its spec: a transformer does not retrain when the CNN's widths change.
+        spec["architecture"].pop("cnn", None)
+        spec["transformer"] = {**defaults.get("transformer", {}), **entry.get("transformer", {})}
+        settings = spec["transformer"]
+        if settings.get("d_model", 0) % settings.get("heads", 1):
+            raise ValueError(
+                f"model {name}: transformer d_model {settings['d_model']} is not a multiple of "
+                f"heads {settings['heads']}"
+            )
     for place in ("film", "top"):
         if place not in spec:
-            raise ValueError(f"model {name}: a cnn model needs `{place}` (a list of inputs)")
+            raise ValueError(f"model {name}: a {kind} model needs `{place}` (a list of inputs)")
         unknown = set(spec[place]) - {"scalars", "tracks"}
         if unknown:
             raise ValueError(f"model {name}: unknown {place} inputs {sorted(unknown)}")
@@ -52,22 +69,23 @@ def resolve_model(name: str, entry: dict, defaults: dict) -> dict:
 
 
 def check_init_from(name: str, models: dict, defaults: dict) -> None:
-    """A CNN model's ``init_from`` (the model whose trained weights it starts from) must name
-    another CNN model of ``models`` with the same film and top inputs and architecture (weights
-    of the same shapes can mean other inputs: the top-only scalars in place of the tracks),
-    without a cycle. Raises ValueError naming the model."""
+    """A network's ``init_from`` (the model whose trained weights it starts from) must name
+    another network of ``models`` of its kind with the same film and top inputs and architecture
+    (and transformer settings; weights of the same shapes can mean other inputs: the top-only
+    scalars in place of the tracks), without a cycle. Raises ValueError naming the model."""
     chain = [name]
     mine = resolve_model(name, models[name], defaults)
     while (source := mine.get("init_from")) is not None:
-        if source not in models or model_kind(models[source], defaults) != "cnn":
-            raise ValueError(f"model {chain[-1]}: init_from names no cnn model: {source!r}")
+        kind = mine["kind"]
+        if source not in models or model_kind(models[source], defaults) != kind:
+            raise ValueError(f"model {chain[-1]}: init_from names no {kind} model: {source!r}")
         if source in chain:
             raise ValueError(
                 f"model {name}: init_from forms a cycle {' -> '.join(chain + [source])}"
             )
         theirs = resolve_model(source, models[source], defaults)
-        for key in ("film", "top", "architecture"):
-            if mine[key] != theirs[key]:
+        for key in ("film", "top", "architecture", "transformer"):
+            if mine.get(key) != theirs.get(key):
                 raise ValueError(
                     f"model {chain[-1]}: init_from {source} has another {key} "
                     f"({theirs[key]} against {mine[key]}): its weights would mean other inputs"
@@ -76,9 +94,9 @@ def check_init_from(name: str, models: dict, defaults: dict) -> None:
         mine = theirs
 
 
-def models_of_kind(models: dict, defaults: dict, kind: str) -> list[str]:
-    """Names of the ``models`` entries of one kind, in config order."""
-    return [name for name, entry in models.items() if model_kind(entry, defaults) == kind]
+def models_of_kind(models: dict, defaults: dict, *kinds: str) -> list[str]:
+    """Names of the ``models`` entries of the ``kinds``, in config order."""
+    return [name for name, entry in models.items() if model_kind(entry, defaults) in kinds]
 
 
 def model_particle(spec: dict, datasets: dict) -> str:

@@ -5,7 +5,9 @@ the FiLM generator, which produces a per-channel (gamma, beta) for every convolu
 ``top: [scalars, tracks]`` concatenates them with the pooled CNN features before the Top dense
 block. The 12 variants of the seed's ablation table are 12 such entries. The network predicts a
 correction r = E_true / E_acc (ReLU output); with the ``mdn`` loss it also predicts a
-per-object resolution sigma > 0 (softplus).
+per-object resolution sigma > 0 (softplus). A ``kind: transformer`` entry replaces the CNN by a
+set encoder on the native cells (egcalib.train.transformer, encode_set): the same inputs, FiLM
+(per encoder block, in place of per convolution), Top, heads and losses.
 
 Target normalisation (seed 002): the last Dense layer predicts z on a unit scale, and the output
 is relu(median + iqr * z) with the median and IQR of the training targets, so the network starts
@@ -22,8 +24,9 @@ from typing import TYPE_CHECKING
 import keras
 from keras import layers, ops
 
-from egcalib.core.contract import N_TRACKS, SCALARS, TRACK_FEATURES
+from egcalib.core.contract import LAYERS, N_TRACKS, SCALARS, TRACK_FEATURES
 from egcalib.train.normalisation import DEFAULT_TARGET_SCALE
+from egcalib.train.transformer import CellTokens, KeyMask, TokenFiLM, encoder_block
 
 if TYPE_CHECKING:
     import tensorflow as tf  # the Keras backend: its tensors
@@ -42,14 +45,25 @@ class FiLM(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="egcalib")
 class MaskedPooling(layers.Layer):
-    """Sum and mean over the real tracks: invariant to their order and to the padding."""
+    """Sum and mean over the real tracks (or cells): invariant to their order and to the padding.
+    ``mean_only``: the mean alone (a transformer's cells, whose sum would grow with their count
+    after LayerNorm); zero when every element is padding."""
+
+    def __init__(self, mean_only: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.mean_only = bool(mean_only)
 
     def call(self, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
         features, mask = inputs
         mask = ops.expand_dims(ops.cast(mask, features.dtype), -1)
         total = ops.sum(features * mask, axis=1)
         count = ops.maximum(ops.sum(mask, axis=1), 1.0)
+        if self.mean_only:
+            return total / count
         return ops.concatenate([total, total / count], axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean_only": self.mean_only}
 
 
 @keras.saving.register_keras_serializable(package="egcalib")
@@ -111,9 +125,12 @@ def build_model(
     image_shape: Sequence[int],
     time_images: bool = False,
     target_scale: tuple[float, float] = DEFAULT_TARGET_SCALE,
+    native_shapes: dict | None = None,
 ) -> keras.Model:
     """The Keras network of ``spec`` (a resolved model entry, egcalib.core.model_specs);
-    ``target_scale`` is (median, IQR) of the training targets (normalisation.json)."""
+    ``target_scale`` is (median, IQR) of the training targets (normalisation.json);
+    ``native_shapes``: layer -> (n_eta, n_phi) cell window (config images.native_shapes), which
+    a transformer needs to recover the cells from the image (ValueError without it)."""
     arch = spec["architecture"]
     activation = arch["activation"]
     # BatchNorm's moving statistics (used at inference) follow the batches with this momentum:
@@ -126,10 +143,8 @@ def build_model(
         "track_mask": keras.Input((N_TRACKS,), name="track_mask"),
         "log_e_acc": keras.Input((1,), name="log_e_acc"),
     }
-    image = inputs["image"]
     if time_images:  # the seed's "gate" image: cell times as extra channels
         inputs["time_image"] = keras.Input(image_shape, name="time_image")
-        image = layers.Concatenate(name="image_and_time")([image, inputs["time_image"]])
 
     branches = {}
     uses = set(spec["film"]) | set(spec["top"])
@@ -149,32 +164,29 @@ def build_model(
             pooled
         )
 
-    channels = conv_channels(arch["cnn"])
-    film = None
-    if spec["film"]:
-        context = [branches[name] for name in spec["film"]]
-        context = context[0] if len(context) == 1 else layers.Concatenate(name="film_in")(context)
-        context = _dense_block(context, arch["film"], activation, "film", momentum)
-        # Zero-initialised: every modulation starts as the identity.
-        film = layers.Dense(2 * sum(channels), kernel_initializer="zeros", name="film_params")(
-            context
-        )
-
-    x, offset = image, 0
-    for index, width in enumerate(channels):
-        block = index // arch["cnn"]["depth"]
-        if index and index % arch["cnn"]["depth"] == 0:
-            x = layers.MaxPooling2D(2, padding="same", name=f"pool{block}")(x)
-        x = layers.Conv2D(width, arch["cnn"]["kernel"], padding="same", name=f"conv{index}")(x)
-        if arch["cnn"].get("normalisation", "batch") == "batch":
-            x = layers.BatchNormalization(momentum=momentum, name=f"conv_bn{index}")(x)
-        if film is not None:
-            gamma = film[:, offset : offset + width]
-            beta = film[:, sum(channels) + offset : sum(channels) + offset + width]
-            x = FiLM(name=f"film{index}")([x, gamma, beta])
-        x = layers.Activation(activation, name=f"conv_act{index}")(x)
-        offset += width
-    x = layers.GlobalMaxPooling2D(name="global_max_pool")(x)
+    if spec.get("kind", "cnn") == "transformer":
+        if native_shapes is None:
+            raise ValueError(f"model {spec['name']}: a transformer needs the native shapes")
+        tokens, mask = CellTokens(
+            [native_shapes[layer] for layer in LAYERS],
+            image_shape,
+            spec["transformer"]["cell_threshold"],
+            time=time_images,
+            # float32 under mixed precision too: the mask (a threshold on E / E_acc) is then
+            # the one of the float32 copy and of the ONNX export.
+            dtype="float32",
+            name="cell_tokens",
+        )([inputs["image"]] + ([inputs["time_image"]] if time_images else []))
+        widths = [spec["transformer"]["d_model"]] * spec["transformer"]["layers"]
+        film = _film_params(spec, branches, widths, activation, momentum)
+        x = encode_set(tokens, mask, spec["transformer"], activation, film)
+    else:
+        image = inputs["image"]
+        if time_images:
+            image = layers.Concatenate(name="image_and_time")([image, inputs["time_image"]])
+        channels = conv_channels(arch["cnn"])
+        film = _film_params(spec, branches, channels, activation, momentum)
+        x = _cnn_features(image, arch, channels, film, activation, momentum)
 
     # The images are divided by E_acc (normalisation.py): the energy scale joins at the top, so
     # every variant, the CNN alone included, can make its correction depend on it.
@@ -197,6 +209,60 @@ def build_model(
     else:
         outputs = layers.Activation("linear", dtype="float32", name="output")(correction)
     return keras.Model(inputs, outputs, name=spec["name"])
+
+
+def _film_params(spec, branches, widths, activation, momentum):
+    """The FiLM generator on the spec's ``film`` inputs: (n, 2 sum(widths)), every gamma then
+    every beta, one per feature of each modulated layer of ``widths``; None without film."""
+    if not spec["film"]:
+        return None
+    context = [branches[name] for name in spec["film"]]
+    context = context[0] if len(context) == 1 else layers.Concatenate(name="film_in")(context)
+    context = _dense_block(context, spec["architecture"]["film"], activation, "film", momentum)
+    # Zero-initialised: every modulation starts as the identity.
+    return layers.Dense(2 * sum(widths), kernel_initializer="zeros", name="film_params")(context)
+
+
+def _cnn_features(image, arch, channels, film, activation, momentum):
+    """The CNN on the image: Conv -> BatchNorm -> FiLM -> activation per convolution, MaxPool
+    between blocks, global max pool: (n, channels[-1])."""
+    x, offset = image, 0
+    for index, width in enumerate(channels):
+        block = index // arch["cnn"]["depth"]
+        if index and index % arch["cnn"]["depth"] == 0:
+            x = layers.MaxPooling2D(2, padding="same", name=f"pool{block}")(x)
+        x = layers.Conv2D(width, arch["cnn"]["kernel"], padding="same", name=f"conv{index}")(x)
+        if arch["cnn"].get("normalisation", "batch") == "batch":
+            x = layers.BatchNormalization(momentum=momentum, name=f"conv_bn{index}")(x)
+        if film is not None:
+            gamma = film[:, offset : offset + width]
+            beta = film[:, sum(channels) + offset : sum(channels) + offset + width]
+            x = FiLM(name=f"film{index}")([x, gamma, beta])
+        x = layers.Activation(activation, name=f"conv_act{index}")(x)
+        offset += width
+    return layers.GlobalMaxPooling2D(name="global_max_pool")(x)
+
+
+def encode_set(tokens, mask, settings: dict, activation: str, film=None):
+    """The set encoder: tokens (n, T, F) with their mask (n, T) -> (n, d_model), the masked mean
+    of the encoded real tokens. A Dense embedding (its weights on the layer one-hot are the
+    learned layer embedding), ``settings["layers"]`` pre-norm encoder blocks
+    (transformer.encoder_block) attending to the real tokens only, each followed by FiLM with
+    the block's slice of ``film`` (_film_params; None: none), a final LayerNorm. No positional
+    encoding beyond the tokens' features: permuting the tokens leaves the output unchanged, and
+    masked tokens (their values, their number) change nothing."""
+    d_model, depth = settings["d_model"], settings["layers"]
+    attention_mask = KeyMask(name="set_attention_mask")(mask)
+    x = layers.Dense(d_model, name="set_embedding")(tokens)
+    for index in range(depth):
+        x = encoder_block(x, attention_mask, settings, activation, f"set_block{index}")
+        if film is not None:
+            offset = index * d_model
+            gamma = film[:, offset : offset + d_model]
+            beta = film[:, depth * d_model + offset : depth * d_model + offset + d_model]
+            x = TokenFiLM(name=f"film{index}")([x, gamma, beta])
+    x = layers.LayerNormalization(name="set_norm")(x)
+    return MaskedPooling(mean_only=True, name="set_pool")([x, mask])
 
 
 def float32_copy(model: keras.Model) -> keras.Model:

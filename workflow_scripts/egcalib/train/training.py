@@ -55,9 +55,11 @@ def compile_model(
     image_shape: Sequence[int],
     time_images: bool,
     target_scale: tuple[float, float] = DEFAULT_TARGET_SCALE,
+    native_shapes: dict | None = None,
 ) -> keras.Model:
     """Build and compile the Keras model of ``spec`` (a resolved model entry) with its loss and
-    the optimizer of ``training``."""
+    the optimizer of ``training`` (``native_shapes``: the cell windows a transformer recovers,
+    models.build_model)."""
     gpu = has_gpu()
     keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "float32")
     strategy = (
@@ -66,7 +68,7 @@ def compile_model(
         else tf.distribute.get_strategy()
     )
     with strategy.scope():
-        model = build_model(spec, image_shape, time_images, target_scale)
+        model = build_model(spec, image_shape, time_images, target_scale, native_shapes)
         model.compile(
             optimizer=keras.optimizers.Adam(training["learning_rate"]),
             loss=get_loss(spec["loss"]),
@@ -126,13 +128,16 @@ def train(
     target_scale: tuple[float, float] = DEFAULT_TARGET_SCALE,
     fingerprint: object = None,
     initial_model: str | Path | None = None,
+    native_shapes: dict | None = None,
 ) -> keras.Model:
     """Train, resuming from ``work_dir`` when a previous run of the same job was killed.
     ``target_scale`` is the (median, IQR) of the training targets (normalisation.json);
     ``fingerprint`` describes the inputs (files, statistics) beyond model and training settings:
     a checkpoint written for others is discarded (discard_stale_checkpoint). ``initial_model``,
     a saved model's path (the spec's ``init_from``), gives the starting weights instead of the
-    random initialisation (models.copy_weights; ValueError for another architecture)."""
+    random initialisation (models.copy_weights; ValueError for another architecture).
+    ``native_shapes``: config images.native_shapes, the cell windows a transformer recovers from
+    the image (models.build_model)."""
     keras.utils.set_random_seed(training["seed"])
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -149,12 +154,13 @@ def train(
             "training": {k: v for k, v in training.items() if k not in knobs},
             "image_shape": list(image_shape),
             "time_images": time_images,
+            "native_shapes": native_shapes,
             "target_scale": list(target_scale),
             "inputs": fingerprint,
             "initial_model": initial_digest,
         },
     )
-    model = compile_model(spec, training, image_shape, time_images, target_scale)
+    model = compile_model(spec, training, image_shape, time_images, target_scale, native_shapes)
     log.info("model %s: %d parameters", model.name, model.count_params())
     if initial_model is not None:  # a resumed job's backup then replaces these (on_train_begin)
         copied = copy_weights(load_for_inference(initial_model), model)
