@@ -1,9 +1,9 @@
 """Results-card sections (egcalib.card.results_card writes the card): photon models' rIQR for
 unconverted and converted photons apart (seed 001's split) per dataset, from their metrics.json,
-and, recomputed from the models' prediction files, every CNN model against the BDT control of
-its particle and against the binned baseline on the same MC test objects. Also the card's
-percentage format (``percent``, "n/a" with its flags for an undefined number) and ``finite``,
-used here and in the card's other sections.
+and, recomputed from the models' prediction files, every network (CNN or transformer) against
+the BDT control of its particle and against the binned baseline on the same MC test objects.
+Also the card's percentage format (``percent``, "n/a" with its flags for an undefined number)
+and ``finite``, used here and in the card's other sections.
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
 
 
 def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
-    """Every CNN model against the BDT control of its particle and against the binned
-    baseline: rIQR on the same MC test objects, paired bootstrap errors (positive: the model is
-    better; "n/a" with its flag where a width is zero or undefined)."""
+    """Every network (CNN or transformer) against the BDT control of its particle and against the
+    binned baseline: rIQR on the same MC test objects, paired bootstrap errors (positive: the
+    model is better; "n/a" with its flag where a width is zero or undefined)."""
     kinds = table.drop_duplicates("model").set_index("model")["particle"]
     # A BDT control's deliverable is its LightGBM text model (a network's is model.keras).
     controls = {
