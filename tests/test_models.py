@@ -24,12 +24,14 @@ def entries(default_config):
     return {name: model for name, model in models.items() if model["kind"] == "cnn"}
 
 
-def inputs(n=4, seed=0):
+def inputs(n=4, seed=0, image=IMAGE, n_tracks=4):
+    """Random network inputs for n objects: images of shape ``image``, ``n_tracks`` real tracks
+    of 10."""
     rng = np.random.default_rng(seed)
     mask = np.zeros((n, 10), np.float32)
-    mask[:, :4] = 1
+    mask[:, :n_tracks] = 1
     return {
-        "image": rng.exponential(1, (n, *IMAGE)).astype(np.float32),
+        "image": rng.exponential(1, (n, *image)).astype(np.float32),
         "scalars": rng.normal(size=(n, 16)).astype(np.float32),
         "tracks": (rng.normal(size=(n, 10, 11)) * mask[..., None]).astype(np.float32),
         "track_mask": mask,

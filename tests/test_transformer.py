@@ -8,6 +8,7 @@ import copy
 
 import numpy as np
 import pytest
+from test_models import inputs as model_inputs
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -40,16 +41,7 @@ def _perturbed(model, seed=11):
 
 
 def inputs(n=4, seed=0):
-    rng = np.random.default_rng(seed)
-    mask = np.zeros((n, 10), np.float32)
-    mask[:, :3] = 1
-    return {
-        "image": rng.exponential(1, (n, *IMAGE)).astype(np.float32),
-        "scalars": rng.normal(size=(n, 16)).astype(np.float32),
-        "tracks": (rng.normal(size=(n, 10, 11)) * mask[..., None]).astype(np.float32),
-        "track_mask": mask,
-        "log_e_acc": rng.normal(size=(n, 1)).astype(np.float32),
-    }
+    return model_inputs(n, seed, image=IMAGE, n_tracks=3)
 
 
 def _set_encoder(settings, width, film=False):

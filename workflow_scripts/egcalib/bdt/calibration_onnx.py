@@ -24,7 +24,6 @@ has.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import re
@@ -35,9 +34,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from egcalib.bdt.training import NUM_THREADS
-from egcalib.core.atomic import atomic_path
 from egcalib.core.contract import SCALAR_COLUMNS, SCALARS
-from egcalib.infer.onnx_export import ENERGY, compare_outputs, onnx_energies, scalars_input
+from egcalib.infer.onnx_export import (
+    ENERGY,
+    compare_outputs,
+    onnx_energies,
+    scalars_input,
+    write_calibration,
+)
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -198,31 +202,19 @@ def export_bdt_calibration(
     ValueError for a model with a categorical split (numerical_splits)."""
     import lightgbm as lgb
 
-    from egcalib import __version__
-
     model_text = Path(model_path).read_text()
     booster = lgb.Booster(model_str=rounded_model(model_text))
     proto = calibration_graph(booster, spec["name"])
-    metadata = {
-        "egcalib_version": __version__,
-        "model_name": spec["name"],
-        "particle": particle,
-        "model_spec": json.dumps(spec, sort_keys=True),
-        "trained_on": json.dumps(list(spec["train_on"])),
-        "inputs": json.dumps({"scalars": scalars_input()}),
-        "outputs": json.dumps({ENERGY: {"shape": [], "unit": "GeV"}}),
-        "native_shapes": json.dumps(
-            {layer: list(shape) for layer, shape in sorted(native_shapes.items())}
-        ),
-        "model_hash": model_hash(spec, model_text),
-        "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(proto.SerializeToString())
-    return metadata
+    native = {layer: list(shape) for layer, shape in sorted(native_shapes.items())}
+    return write_calibration(
+        proto,
+        path,
+        spec,
+        particle,
+        {"scalars": scalars_input()},
+        model_hash(spec, model_text),
+        native_shapes=json.dumps(native),
+    )
 
 
 def lightgbm_energies(model_path: str | Path, scalars: np.ndarray) -> np.ndarray:

@@ -18,7 +18,6 @@ E_acc in the last float32 digit: the two agree to float32 rounding, not bit for 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from egcalib.core.atomic import atomic_path
 from egcalib.core.contract import (
     CELL_COLUMNS,
     LAYERS,
@@ -35,7 +33,14 @@ from egcalib.core.contract import (
     TIME_COLUMNS,
     TRACK_FEATURES,
 )
-from egcalib.infer.onnx_export import ENERGY, SIGMA, compare_outputs, onnx_energies, scalars_input
+from egcalib.infer.onnx_export import (
+    ENERGY,
+    SIGMA,
+    compare_outputs,
+    onnx_energies,
+    scalars_input,
+    write_calibration,
+)
 from egcalib.shards.skim_table import fixed_size
 from egcalib.shards.upsampling import Upsampler
 from egcalib.train.normalisation import image_factor, normalise
@@ -142,29 +147,16 @@ def export_calibration(
     models), both (n,) float32 [GeV]. Returns the metadata written into the file."""
     import tf2onnx
 
-    from egcalib import __version__
-
     forward, signature = _forward(model, stats, images)
     proto, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=opset)
-    metadata = {
-        "egcalib_version": __version__,
-        "model_name": spec["name"],
-        "particle": particle,
-        "model_spec": json.dumps(spec, sort_keys=True),
-        "trained_on": json.dumps(list(spec["train_on"])),
-        "inputs": json.dumps(raw_inputs(images, "time_image" in model.input)),
-        "outputs": json.dumps(
-            {name: {"shape": [], "unit": "GeV"} for name in [o.name for o in proto.graph.output]}
-        ),
-        "model_hash": model_hash(spec, images, stats),
-        "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(proto.SerializeToString())
-    return metadata
+    return write_calibration(
+        proto,
+        path,
+        spec,
+        particle,
+        raw_inputs(images, "time_image" in model.input),
+        model_hash(spec, images, stats),
+    )
 
 
 def objects_from_skim(table: pa.Table, images: dict) -> dict[str, np.ndarray]:

@@ -12,6 +12,8 @@ comparison passed a model that gives NaN everywhere.
 
 from __future__ import annotations
 
+import datetime
+import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +25,7 @@ from egcalib.core.contract import SCALARS
 
 if TYPE_CHECKING:
     import keras
+    import onnx
 
     from egcalib.train.input_pipeline import InputPipeline
 
@@ -45,6 +48,42 @@ def scalars_input() -> dict:
         "unit": {name: SCALAR_UNITS.get(name, "1") for name in SCALARS},
         "description": "the 16 scalars in contract order: " + ", ".join(SCALARS),
     }
+
+
+def write_calibration(
+    proto: onnx.ModelProto,
+    path: str | Path,
+    spec: dict,
+    particle: str,
+    inputs: dict,
+    model_hash: str,
+    **extra: str,
+) -> dict[str, str]:
+    """Write the calibration graph ``proto`` to ``path`` atomically, with the metadata every
+    egcalib calibration carries (egcalib_version, model_name, particle, model_spec, trained_on,
+    inputs, outputs, model_hash, exported) and the ``extra`` keys, all strings. ``spec`` is the
+    resolved model entry (with ``name`` and ``train_on``), ``inputs`` the input name -> {shape,
+    unit, description} of the graph; its outputs are energies in GeV. Returns the metadata."""
+    from egcalib import __version__
+
+    metadata = {
+        "egcalib_version": __version__,
+        "model_name": spec["name"],
+        "particle": particle,
+        "model_spec": json.dumps(spec, sort_keys=True),
+        "trained_on": json.dumps(list(spec["train_on"])),
+        "inputs": json.dumps(inputs),
+        "outputs": json.dumps({o.name: {"shape": [], "unit": "GeV"} for o in proto.graph.output}),
+        **extra,
+        "model_hash": model_hash,
+        "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+    return metadata
 
 
 def onnx_energies(path: str | Path, raw: dict[str, np.ndarray]) -> np.ndarray:
