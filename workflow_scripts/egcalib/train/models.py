@@ -243,7 +243,13 @@ def _cnn_features(image, arch, channels, film, activation, momentum):
     return layers.GlobalMaxPooling2D(name="global_max_pool")(x)
 
 
-def encode_set(tokens, mask, settings: dict, activation: str, film=None):
+def encode_set(
+    tokens: keras.KerasTensor,
+    mask: keras.KerasTensor,
+    settings: dict,
+    activation: str,
+    film: keras.KerasTensor | None = None,
+) -> keras.KerasTensor:
     """The set encoder: tokens (n, T, F) with their mask (n, T) -> (n, d_model), the masked mean
     of the encoded real tokens. A Dense embedding (its weights on the layer one-hot are the
     learned layer embedding), ``settings["layers"]`` pre-norm encoder blocks

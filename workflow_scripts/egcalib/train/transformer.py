@@ -104,7 +104,9 @@ class CellTokens(layers.Layer):
         tokens = ops.where(keep[..., None], tokens, ops.zeros_like(tokens))
         return tokens, ops.cast(keep, tokens.dtype)
 
-    def compute_output_spec(self, inputs):
+    def compute_output_spec(
+        self, inputs: Sequence[keras.KerasTensor]
+    ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
         n_cells = self.geometry.shape[0]
         width = self.geometry.shape[1] + 2 + int(self.time)
         batch = inputs[0].shape[0]
@@ -131,7 +133,7 @@ class KeyMask(layers.Layer):
     def call(self, mask: tf.Tensor) -> tf.Tensor:
         return ops.expand_dims(ops.cast(mask, "bool"), 1)
 
-    def compute_output_spec(self, mask):
+    def compute_output_spec(self, mask: keras.KerasTensor) -> keras.KerasTensor:
         return keras.KerasTensor((mask.shape[0], 1, mask.shape[1]), dtype="bool")
 
 
@@ -144,7 +146,13 @@ class TokenFiLM(layers.Layer):
         return tokens * (1.0 + gamma[:, None, :]) + beta[:, None, :]
 
 
-def encoder_block(x, attention_mask, settings: dict, activation: str, name: str):
+def encoder_block(
+    x: keras.KerasTensor,
+    attention_mask: keras.KerasTensor,
+    settings: dict,
+    activation: str,
+    name: str,
+) -> keras.KerasTensor:
     """One pre-norm transformer encoder block on tokens ``x`` (n, T, d_model): x + MHA(LN(x)),
     then x + MLP(LN(x)) (Xiong et al., arXiv:2002.04745: pre-norm trains without warm-up).
     ``settings``: the spec's ``transformer`` (d_model, heads, mlp_ratio)."""
