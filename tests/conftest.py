@@ -17,6 +17,15 @@ from egcalib.core.provenance import SAME_KERNELS_ON_EVERY_CPU
 for _name, _value in SAME_KERNELS_ON_EVERY_CPU.items():
     os.environ.setdefault(_name, _value)
 
+# The XRootD client's C extension crashes the process (segmentation fault) when it loads after
+# TensorFlow's (xrootd 6.2.1 and tensorflow-cpu 2.21 wheels), and this process loads both: the
+# client first, with the remote-input tests' short retries. No workflow job loads both.
+from xrootd_server import CLIENT_ENV  # noqa: E402
+
+for _name, _value in CLIENT_ENV.items():
+    os.environ.setdefault(_name, _value)
+import XRootD.client  # noqa: E402, F401
+
 REPO = Path(__file__).resolve().parents[1]
 
 
