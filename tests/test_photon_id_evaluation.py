@@ -19,6 +19,7 @@ from egcalib.photon_id.evaluation import (
     roc_curve,
     working_point_table,
 )
+from egcalib.photon_id.plotting import efficiency_figure, roc_figure
 
 
 def _brute_force_auc(scores, labels, weights):
@@ -182,3 +183,28 @@ def test_data_mc_efficiency_scale_factor():
         data_mc_efficiency(data, np.zeros(10, bool))
     with pytest.raises(ValueError, match="data"):
         data_mc_efficiency(np.zeros(0, bool), mc)
+
+
+def test_figures_written(tmp_path):
+    labels, scores, menu, rng = _toy()
+    n = len(labels)
+    groups = {
+        "inclusive": np.ones(n, bool),
+        **bin_masks(rng.uniform(10, 50, n), [10, 20, 30, 50], "et"),
+        "et_50_60": np.zeros(n, bool),  # an empty bin: a NaN row, left out
+        **bin_masks(rng.uniform(0, 2.37, n), [0, 1.37, 2.37], "abs_eta"),
+    }
+    table = working_point_table(scores, labels, menu, groups)
+    sig, bkg, _ = roc_curve(scores, labels)
+    inclusive = table.set_index("group").loc["inclusive"]
+    roc_figure(
+        {"BDT": (sig, bkg), "noisy": roc_curve(scores + rng.normal(size=n), labels)[:2]},
+        {"tight": (inclusive["menu_signal_eff"], inclusive["menu_background_eff"])},
+        tmp_path / "roc.png",
+    )
+    efficiency_figure(table, "et", tmp_path / "et.png")
+    efficiency_figure(table, "abs_eta", tmp_path / "eta.png")
+    for name in ("roc.png", "et.png", "eta.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="mu"):
+        efficiency_figure(table, "mu", tmp_path / "mu.png")
