@@ -1,5 +1,6 @@
-"""The shower-shape BDT of photon identification: the project's control for the CNN of seeds
-003/004, which compare a CNN on the cells with ATLAS's cut-based menus (egcalib.photon_id.menus).
+"""The shower-shape BDT of photon identification (docs/photon-id.md#the-shower-shape-bdt): the
+project's control for the CNN of seeds 003/004, which compare a CNN on the cells with ATLAS's
+cut-based menus (egcalib.photon_id.menus).
 
 The BDT sees what the menus cut on (MENU_VARIABLES, egcalib.photon_id.inputs) and what the
 menus bin in (|eta|, conversion) plus the photon's ET, and learns prompt photons (label 1)

@@ -1,9 +1,10 @@
-"""Photon-ID metrics as seeds 003/004 and ATLAS report them: the ROC curve of a classifier
-(signal efficiency against background efficiency, background rejection = 1 / background
-efficiency), its AUC, the classifier's signal efficiency at a menu's background efficiency (and
-the background at its signal efficiency), Clopper-Pearson intervals of efficiencies, a table of
-these per group of photons (conversion, ET, |eta|, <mu> bins), and the data/MC efficiency scale
-factor of a pure photon sample (radiative Z decays: Eur. Phys. J. C 79 (2019) 205).
+"""Photon-ID metrics as seeds 003/004 and ATLAS report them (docs/photon-id.md#metrics): the
+ROC curve of a classifier (signal efficiency against background efficiency, background
+rejection = 1 / background efficiency), its AUC, the classifier's signal efficiency at a menu's
+background efficiency (and the background at its signal efficiency), Clopper-Pearson intervals
+of efficiencies, a table of these per group of photons (conversion, ET, |eta|, <mu> bins), and
+the data/MC efficiency scale factor of a pure photon sample (radiative Z decays: Eur. Phys. J.
+C 79 (2019) 205).
 
 Conventions: labels are 1 (True) for signal (prompt photons) and 0 for background (jets faking
 photons); a classifier cut passes the objects with ``score >= threshold``; efficiencies are
