@@ -21,6 +21,7 @@ include: "rules/shards.smk"
 include: "rules/train.smk"
 include: "rules/infer.smk"
 include: "rules/evaluate.smk"
+include: "rules/photon_id.smk"
 
 
 rule all:

@@ -46,6 +46,7 @@ def _select_datasets():
     config["datasets"] = {d: spec for d, spec in config["datasets"].items() if d in chosen}
 
 
+CONFIGURED_DATASETS = dict(config["datasets"])  # before selected_datasets
 _select_datasets()
 DATASETS = list(config["datasets"])
 
@@ -358,6 +359,27 @@ def all_predictions(wildcards):
     ]
 
 
+def _photon_id_datasets():
+    """The datasets of the photon-identification stage (`photon_id`: its `datasets` and the
+    radiative-Z pair), or none: the stage is off when `datasets` is empty or
+    `selected_datasets` leaves one of them out. A name no dataset has is an error."""
+    section = config["photon_id"]
+    if not section["datasets"]:
+        return []
+    from egcalib.photon_id.candidates import stage_datasets
+
+    names = stage_datasets(section, CONFIGURED_DATASETS)
+    return names if set(names) <= set(DATASETS) else []
+
+
+PHOTON_ID_DATASETS = _photon_id_datasets()
+
+
+def photon_id_files(datasets):
+    """The photon-identification tables of ``datasets`` (rule photon_id_candidates)."""
+    return expand("results/photon_id/candidates/{dataset}.parquet", dataset=datasets)
+
+
 def all_outputs():
     outputs = []
     if datasets_of(source="simulate"):
@@ -368,4 +390,7 @@ def all_outputs():
     # Every model's self-contained calibration (a BDT's from its LightGBM text model).
     outputs += expand("results/models/{model}/model.onnx", model=selected_models())
     outputs += rules.compare.output
+    if PHOTON_ID_DATASETS:
+        outputs += rules.evaluate_photon_id.output
+        outputs += rules.export_photon_id_onnx.output
     return outputs

@@ -1,0 +1,57 @@
+"""The photon-identification stage's datasets and labels (egcalib.photon_id.candidates)."""
+
+import numpy as np
+import pytest
+
+from egcalib.photon_id.candidates import (
+    BACKGROUND,
+    SIGNAL,
+    UNLABELLED,
+    stage_datasets,
+    truth_labels,
+)
+
+DATASETS = {
+    "mc_pgun": {"kind": "mc", "process": "pgun"},
+    "mc_zmumug": {"kind": "mc", "process": "zmumug"},
+    "mc_jets": {"kind": "mc", "process": "jets"},
+    "data_zmumug": {"kind": "data", "process": "zmumug"},
+    "mc_zee": {"kind": "mc", "process": "zee"},
+}
+SECTION = {
+    "datasets": ["mc_pgun", "mc_zmumug", "mc_jets"],
+    "radiative_z": {"data": "data_zmumug", "mc": "mc_zmumug"},
+}
+
+
+def test_prompt_photon_origins_are_signal_and_the_jets_mesons_background():
+    # SinglePhot 3, FSRPhot 40, ISRPhot 39 prompt; PiZero 42, LightMeson 23, NonDefined 0 not.
+    origin = np.array([3, 40, 39, 42, 23, 0])
+    labels = truth_labels(origin, is_mc=True)
+    assert labels.tolist() == [SIGNAL] * 3 + [BACKGROUND] * 3
+
+
+def test_data_candidates_have_no_label_and_mc_ones_need_an_origin():
+    assert (truth_labels(np.array([-1, 3]), is_mc=False) == UNLABELLED).all()
+    with pytest.raises(ValueError, match="1 MC photon candidates have no truth origin"):
+        truth_labels(np.array([3, -1]), is_mc=True)
+
+
+def test_the_stage_reads_its_datasets_once_each_in_order():
+    assert stage_datasets(SECTION, DATASETS) == ["mc_pgun", "mc_zmumug", "mc_jets", "data_zmumug"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"datasets": ["mc_pgun", "mc_typo"]}, "photon_id.datasets: unknown dataset 'mc_typo'"),
+        ({"datasets": ["mc_zee"]}, "dataset 'mc_zee' is mc zee; it must be mc of process"),
+        (
+            {"radiative_z": {"data": "mc_zmumug", "mc": "mc_zmumug"}},
+            "photon_id.radiative_z.data: dataset 'mc_zmumug' is mc zmumug; it must be data",
+        ),
+    ],
+)
+def test_a_wrong_dataset_is_named_with_its_key(change, message):
+    with pytest.raises(ValueError, match=message):
+        stage_datasets({**SECTION, **change}, DATASETS)
