@@ -128,7 +128,7 @@ def train_id_cnn(
         labels = frame["label"].to_numpy()
         return (
             model_inputs(frame, native_shapes),
-            labels.astype(np.float32),
+            labels.astype(np.float32).reshape(-1, 1),
             class_weights(labels, frame["weight"].to_numpy()).astype(np.float32),
         )
 
