@@ -133,7 +133,7 @@ rule evaluate_photon_id:
     log:
         "results/logs/evaluate_photon_id.log",
     conda:
-        "../envs/analysis.yaml"
+        "../envs/train-gpu.yaml"  # loads the Keras CNN
     params:
         binning=canonical(config["photon_id"]["binning"]),
         native_shapes=canonical(config["images"]["native_shapes"]),

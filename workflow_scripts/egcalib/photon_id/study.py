@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -201,57 +201,47 @@ def evaluate(
     radiative_z_data: pd.DataFrame,
     radiative_z_mc: pd.DataFrame,
     menu_file: dict,
-    booster,
+    classifiers: Mapping[str, Callable[[pd.DataFrame], np.ndarray]],
     binning: Mapping,
     out: Mapping[str, str | Path],
 ) -> dict:
-    """Evaluate the menus and the BDT on the test split of ``frame`` and on radiative Z
-    photons; write ``out`` (working_points CSV, radiative_z CSV, metrics JSON, roc and
-    efficiency figures). The working points: per group (_groups), the tight and loose menus'
-    efficiencies and the BDT's signal efficiency at each menu's background efficiency
-    (evaluation.working_point_table). The radiative-Z photons of data (all of them) and of MC
-    (test split, signal) give each menu's efficiency in data and MC and their scale factor
-    (evaluation.data_mc_efficiency). Returns the metrics written."""
+    """Evaluate the menus and the ``classifiers`` (name -> the scores (n,) of a frame's
+    candidates; the first is the figures' main one) on the test split of ``frame`` and the
+    menus on radiative Z photons; write ``out`` (working_points and radiative_z CSV, metrics
+    JSON, roc and efficiency figures). The working points: per classifier, menu and group
+    (_groups), the menu's efficiencies and the classifier's signal efficiency at the menu's
+    background efficiency (evaluation.working_point_table). The radiative-Z photons of data
+    (all of them) and of MC (test split, signal) give each menu's efficiency in data and MC
+    and their scale factor (evaluation.data_mc_efficiency). Returns the metrics written."""
     test = frame[(frame["split"] == TEST) & (frame["label"] >= 0)].reset_index(drop=True)
     labels = test["label"].to_numpy()
     weights = test["weight"].to_numpy()
-    loose, tight = menus.apply_menus(
-        menu_file, _menu_table(test), test["eta"].to_numpy(), test["converted"].to_numpy()
+    decisions = dict(
+        zip(
+            ("loose", "tight"),
+            menus.apply_menus(
+                menu_file, _menu_table(test), test["eta"].to_numpy(), test["converted"].to_numpy()
+            ),
+        )
     )
-    scores = classifier.id_scores(booster, features(test))
+    scores = {name: score(test) for name, score in classifiers.items()}
     groups = _groups(test, binning)
     tables = {
-        name: evaluation.working_point_table(scores, labels, passed, groups, weights)
-        for name, passed in (("tight", tight), ("loose", loose))
+        (name, menu): evaluation.working_point_table(scores[name], labels, passed, groups, weights)
+        for name in scores
+        for menu, passed in decisions.items()
     }
     working_points = pd.concat(
-        [t.assign(menu=name) for name, t in tables.items()], ignore_index=True
+        [t.assign(classifier=name, menu=menu) for (name, menu), t in tables.items()],
+        ignore_index=True,
     )
-    z_mc = radiative_z_mc[
-        (radiative_z_mc["split"] == TEST) & (radiative_z_mc["label"] == SIGNAL)
-    ].reset_index(drop=True)
-    z_rows = []
-    for name, index in (("loose", 0), ("tight", 1)):
-        passed = {
-            sample: menus.apply_menus(
-                menu_file, _menu_table(z), z["eta"].to_numpy(), z["converted"].to_numpy()
-            )[index]
-            for sample, z in (("data", radiative_z_data), ("mc", z_mc))
-        }
-        z_rows.append(
-            {
-                "menu": name,
-                **evaluation.data_mc_efficiency(
-                    passed["data"], passed["mc"], z_mc["weight"].to_numpy()
-                ),
-            }
-        )
-    radiative_z = pd.DataFrame(z_rows)
-    fpr_tpr = evaluation.roc_curve(scores, labels, weights)
-    inclusive = working_points.set_index(["menu", "group"])
+    radiative_z = _radiative_z(radiative_z_data, radiative_z_mc, menu_file)
     metrics = {
-        "test_candidates": {"signal": int((labels == 1).sum()), "background": int((labels == 0).sum())},
-        "bdt_auc": float(evaluation.roc_auc(scores, labels, weights)),
+        "test_candidates": {
+            "signal": int((labels == SIGNAL).sum()),
+            "background": int((labels != SIGNAL).sum()),
+        },
+        "auc": {name: evaluation.roc_auc(s, labels, weights) for name, s in scores.items()},
         "working_points": json.loads(working_points.to_json(orient="records")),
         "radiative_z": json.loads(radiative_z.to_json(orient="records")),
     }
@@ -261,13 +251,39 @@ def evaluate(
         radiative_z.to_csv(tmp, index=False)
     with atomic_path(out["metrics"]) as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    main = next(iter(scores))
+    inclusive = tables[(main, "tight")].set_index("group"), tables[(main, "loose")].set_index("group")
     menu_points = {
-        name: (
-            float(inclusive.loc[(name, "inclusive"), "menu_signal_eff"]),
-            float(inclusive.loc[(name, "inclusive"), "menu_background_eff"]),
+        menu: (
+            float(table.loc["inclusive", "menu_signal_eff"]),
+            float(table.loc["inclusive", "menu_background_eff"]),
         )
-        for name in ("loose", "tight")
+        for menu, table in zip(("tight", "loose"), inclusive)
     }
-    plotting.roc_figure({"shower-shape BDT": fpr_tpr[:2]}, menu_points, out["roc"])
-    plotting.efficiency_figure(tables["tight"], "et", out["efficiency"])
+    curves = {name: evaluation.roc_curve(s, labels, weights)[:2] for name, s in scores.items()}
+    plotting.roc_figure(curves, menu_points, out["roc"])
+    plotting.efficiency_figure(tables[(main, "tight")], "et", out["efficiency"])
     return metrics
+
+
+def _radiative_z(data: pd.DataFrame, mc: pd.DataFrame, menu_file: dict) -> pd.DataFrame:
+    """Each menu's efficiency on the photons of radiative Z decays: all of ``data``'s, and the
+    prompt photons of ``mc``'s test split; their scale factor."""
+    mc = mc[(mc["split"] == TEST) & (mc["label"] == SIGNAL)].reset_index(drop=True)
+    passed = {
+        sample: menus.apply_menus(
+            menu_file, _menu_table(z), z["eta"].to_numpy(), z["converted"].to_numpy()
+        )
+        for sample, z in (("data", data), ("mc", mc))
+    }
+    return pd.DataFrame(
+        [
+            {
+                "menu": menu,
+                **evaluation.data_mc_efficiency(
+                    passed["data"][i], passed["mc"][i], mc["weight"].to_numpy()
+                ),
+            }
+            for i, menu in enumerate(("loose", "tight"))
+        ]
+    )
