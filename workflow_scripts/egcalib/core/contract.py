@@ -124,11 +124,22 @@ TRACK_BRANCHES = {
 # the whole hadronic calorimeter behind it (ATLAS's hadronic leakage, from which R_had1 and R_had
 # are made: core.shower_shapes); the simulator writes them, real ntuples may lack them.
 OPTIONAL_FIELDS = {"binned_e": "float32", "Ehad1": "float32", "Ehad": "float32"}
+# Optional MC-only per-object branches, read in MC when the file has them; -1 in the skim table
+# when not (and in data). truth_origin is MCTruthClassifier's ParticleOrigin of the object's
+# truth particle (ATLAS: ph_truthOrigin, mapped in ntuple.branches); photon identification
+# separates prompt photons from the fakes of jets with it.
+OPTIONAL_TRUTH_FIELDS = {"truth_origin": "int32"}
+MISSING_TRUTH_ORIGIN = -1
 
 
 def optional_branches(prefix: str) -> dict[str, str]:
     """Optional logical branches of one collection ('el' or 'ph'), with their dtypes."""
     return {f"{prefix}_{name}": dtype for name, dtype in OPTIONAL_FIELDS.items()}
+
+
+def optional_truth_branches(prefix: str) -> dict[str, str]:
+    """Optional MC-only logical branches of one collection ('el' or 'ph'), with their dtypes."""
+    return {f"{prefix}_{name}": dtype for name, dtype in OPTIONAL_TRUTH_FIELDS.items()}
 
 
 def cell_branches(prefix: str) -> list[str]:
@@ -170,7 +181,9 @@ def logical_dtypes(names: Iterable[str]) -> dict[str, str]:
     """The contract's numpy dtype of each of ``names`` that the contract defines.
 
     Flags (triggers, IDs, truth_matched) are ``bool``; cell windows ``float32``."""
-    known = {**all_branches(True), **optional_branches("el"), **optional_branches("ph")}
+    known = {**all_branches(True)}
+    for prefix in ("el", "ph"):
+        known.update({**optional_branches(prefix), **optional_truth_branches(prefix)})
     return {name: known[name] for name in names if name in known}
 
 
@@ -286,6 +299,13 @@ SKIM_OBJECT_COLUMNS = {
     "mumu_eta": "float32",
     "mumu_phi": "float32",
     "mumu_m": "float32",
+    # The hadronic energies behind the cluster [GeV] (the optional Ehad1 and Ehad; NaN when the
+    # file lacks them): photon identification's R_had1 and R_had.
+    "e_had1": "float32",
+    "e_had": "float32",
+    # MCTruthClassifier's ParticleOrigin (the optional truth_origin): -1 in data and where the
+    # file lacks it.
+    "truth_origin": "int32",
 }
 SCALAR_COLUMNS = tuple(f"scalar_{name}" for name in SCALARS)
 CELL_COLUMNS = tuple(f"cells_{layer}" for layer in LAYERS)

@@ -13,6 +13,9 @@ KIND_KEYS = {
     "transformer": ("film", "top", "train_on", "loss", "architecture", "transformer", "init_from"),
     "bdt": ("train_on", "bdt"),
 }
+# Processes no energy calibration trains on or is evaluated on: the photon candidates of jets are
+# fakes, photon identification's background, with no true photon energy to regress.
+NOT_FOR_REGRESSION = ("jets",)
 # The kinds trained as Keras networks (rules normalise, train, infer, export_onnx); the rest of
 # the architecture defaults is shared, but the convolutions are the CNN's alone.
 NETWORK_KINDS = ("cnn", "transformer")
@@ -100,10 +103,20 @@ def models_of_kind(models: dict, defaults: dict, *kinds: str) -> list[str]:
 
 
 def model_particle(spec: dict, datasets: dict) -> str:
-    """ "electron" or "photon": the one particle of the datasets the model trains on."""
+    """ "electron" or "photon": the one particle of the datasets the model trains on.
+
+    Raises ValueError naming the model for unknown datasets, a dataset of a process no model
+    trains on (NOT_FOR_REGRESSION: jets) or a mix of electron and photon datasets."""
     unknown = [d for d in spec["train_on"] if d not in datasets]
     if unknown:
         raise ValueError(f"model {spec['name']}: train_on names unknown datasets {unknown}")
+    for d in spec["train_on"]:
+        if datasets[d]["process"] in NOT_FOR_REGRESSION:
+            raise ValueError(
+                f"model {spec['name']}: cannot train on dataset {d} of process "
+                f"{datasets[d]['process']}: its photon candidates are fakes of jets (photon "
+                "identification's background) without a true photon energy"
+            )
     particles = {PROCESS_PARTICLE[datasets[d]["process"]] for d in spec["train_on"]}
     if len(particles) != 1:
         raise ValueError(
@@ -115,9 +128,15 @@ def model_particle(spec: dict, datasets: dict) -> str:
 
 def evaluation_datasets(spec: dict, datasets: dict) -> list[str]:
     """Every dataset of the model's particle (electrons: Z -> ee and the gun; photons:
-    Z -> mumugamma), in config order."""
+    Z -> mumugamma and the gun; not jets, NOT_FOR_REGRESSION), in config order. Raises
+    ValueError as model_particle."""
     particle = model_particle(spec, datasets)
-    return [d for d, spec in datasets.items() if PROCESS_PARTICLE[spec["process"]] == particle]
+    return [
+        d
+        for d, spec in datasets.items()
+        if PROCESS_PARTICLE[spec["process"]] == particle
+        and spec["process"] not in NOT_FOR_REGRESSION
+    ]
 
 
 def trained_on(spec: dict, datasets: dict) -> str:

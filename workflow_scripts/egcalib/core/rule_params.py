@@ -26,6 +26,7 @@ PROCESS_SELECTION = {
     "zmumug": ("zmumug",),
     "egun": ("electron",),
     "pgun": ("pgun",),
+    "jets": ("jets",),
 }
 
 

@@ -115,7 +115,7 @@ def z_mass_label(probe_eta: Any, tag_et: Any, tag_eta: Any, d_phi: Any, z_mass: 
 
 def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc, crack=None):
     """Valid energy, ET, |eta| (outside the ``crack`` (lo, hi) in |eta| if given) and
-    identification, each step in the cutflow."""
+    identification (none when ``id_flag`` is None), each step in the cutflow."""
     objects = objects[valid_energy(objects, is_mc)]
     cutflow.add_objects(f"{kind}: valid energy", objects)
     objects = objects[_et(objects) > et_min]
@@ -126,14 +126,16 @@ def _object_cuts(objects, kind, et_min, eta_max, id_flag, cutflow, is_mc, crack=
         lo, hi = crack
         objects = objects[~((np.abs(objects.eta) >= lo) & (np.abs(objects.eta) <= hi))]
         cutflow.add_objects(f"{kind}: abs(eta) outside [{lo}, {hi}]", objects)
-    objects = objects[require_mask(objects[id_flag], f"{kind} {id_flag}")]
-    cutflow.add_objects(f"{kind}: {id_flag}", objects)
+    if id_flag is not None:
+        objects = objects[require_mask(objects[id_flag], f"{kind} {id_flag}")]
+        cutflow.add_objects(f"{kind}: {id_flag}", objects)
     return objects
 
 
 def _photon_cuts(ph, cuts, cutflow, is_mc):
-    """A process's photon cuts (``selection.zmumug`` or ``selection.pgun``: photon_et_min,
-    photon_eta_max, photon_id and, where the block has it, photon_eta_crack)."""
+    """A process's photon cuts (``selection.zmumug``, ``selection.pgun`` or ``selection.jets``:
+    photon_et_min, photon_eta_max, photon_id (null: no identification requirement) and, where
+    the block has it, photon_eta_crack)."""
     crack = cuts.get("photon_eta_crack")
     et_min, eta_max, id_flag = cuts["photon_et_min"], cuts["photon_eta_max"], cuts["photon_id"]
     return _object_cuts(ph, "photon", et_min, eta_max, id_flag, cutflow, is_mc, crack=crack)
@@ -289,3 +291,20 @@ def select_pgun(events: ak.Array, ph: ak.Array, sel: dict, is_mc: bool) -> tuple
     cutflow.add("all", len(events), ak.sum(ak.num(ph)))
     ph = _photon_cuts(ph, cuts, cutflow, is_mc)
     return _single_particles(ph, sel, cutflow, is_mc)
+
+
+def select_jets(events: ak.Array, ph: ak.Array, sel: dict, is_mc: bool) -> tuple[ak.Array, Cutflow]:
+    """The photon candidates of jets (fakes, photon identification's background): the ``jets``
+    photon cuts (ET, |eta| outside the crack, the identification if ``photon_id`` is not null),
+    no event-level requirement and no truth matching: no candidate is a true photon of the
+    hard process, and the identification study needs them all, whatever E/E_truth is.
+
+    ``events`` (n_events,), ``ph`` their photons (n_events, var; e [GeV], eta, phi [rad], the
+    ID flags, truth_e [GeV] for MC). Returns the selected photons (n_events, var) with
+    m_candidate and e_label NaN, and the cutflow."""
+    cutflow = Cutflow()
+    cutflow.add("all", len(events), ak.sum(ak.num(ph)))
+    ph = _photon_cuts(ph, sel["jets"], cutflow, is_mc)
+    ph = ak.with_field(ph, ak.full_like(ph.e, np.nan), "m_candidate")
+    ph = ak.with_field(ph, ak.full_like(ph.e, np.nan), "e_label")
+    return ph, cutflow

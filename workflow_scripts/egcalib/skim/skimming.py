@@ -31,6 +31,7 @@ from egcalib.skim.selection import (
     Cutflow,
     collection,
     select_egun,
+    select_jets,
     select_pgun,
     select_zee,
     select_zmumug,
@@ -71,21 +72,28 @@ def needed_branches(process: str, is_mc: bool, trigger_names: Iterable[str]) -> 
     return names
 
 
-def optional_branches(process: str) -> list[str]:
-    """The optional logical branches a skim of this process reads when the file has them:
-    mcChannelNumber (0 when absent) and the collection's optional fields."""
-    return ["mcChannelNumber", *contract.optional_branches(collection_prefix(process))]
+def optional_branches(process: str, is_mc: bool = False) -> list[str]:
+    """The optional logical branches a skim of this process and kind reads when the file has
+    them: mcChannelNumber (0 when absent), the collection's optional fields and, in MC, its
+    optional truth fields (the truth origin)."""
+    prefix = collection_prefix(process)
+    truth = list(contract.optional_truth_branches(prefix)) if is_mc else []
+    return ["mcChannelNumber", *contract.optional_branches(prefix), *truth]
 
 
 def with_optional_fields(events: ak.Array, prefix: str) -> ak.Array:
-    """Every optional field of the collection, NaN per object where the file lacks the branch,
-    and mcChannelNumber, 0 where it lacks that, so selection and the table see one layout
-    whatever the file carries."""
+    """Every optional field of the collection, NaN per object where the file lacks the branch
+    (the truth origin: -1, also in data, where it is not read), and mcChannelNumber, 0 where it
+    lacks that, so selection and the table see one layout whatever the file carries."""
     if "mcChannelNumber" not in events.fields:
         events = ak.with_field(events, np.zeros(len(events), np.int32), "mcChannelNumber")
     for name in contract.optional_branches(prefix):
         if name not in events.fields:
             events = ak.with_field(events, ak.full_like(events[f"{prefix}_e"], np.nan), name)
+    for name, dtype in contract.optional_truth_branches(prefix).items():
+        if name not in events.fields:
+            missing = ak.full_like(events[f"{prefix}_e"], contract.MISSING_TRUTH_ORIGIN, dtype=dtype)
+            events = ak.with_field(events, missing, name)
     return events
 
 
@@ -116,7 +124,11 @@ def indexed_objects(events: ak.Array, prefix: str, fields: Sequence[str], is_mc:
     """The collection ``prefix`` of a chunk (events x objects; ``fields`` and, in MC, the truth
     energy) with the bookkeeping needed after selection: ``event_row``, ``object_index`` (in
     the event's collection) and ``cell_row``, the object's row in the chunk's cell windows."""
-    names = _checked_fields(fields, is_mc) + tuple(contract.OPTIONAL_FIELDS)
+    names = (
+        _checked_fields(fields, is_mc)
+        + tuple(contract.OPTIONAL_FIELDS)
+        + tuple(contract.OPTIONAL_TRUTH_FIELDS)
+    )
     objects = collection(events, prefix, names)
     counts = ak.num(objects.e)
     objects = ak.with_field(
@@ -231,11 +243,16 @@ def chunk_table(
         "cl_eta": obj["cl_eta"],
         "cl_phi": obj["cl_phi"],
         **{f"cl_E{i}": obj[f"cl_E{i}"] for i in range(4)},
-        "e_truth": obj["truth_e"] if is_mc else nan,
+        # 0 is no truth energy: an unmatched photon candidate of jets (the others are matched).
+        "e_truth": np.where(obj["truth_e"] > 0, obj["truth_e"], np.nan) if is_mc else nan,
         "e_label": obj["e_label"],
         "weight": event["mcEventWeight"] if is_mc else np.ones(n, np.float32),
         "m_candidate": obj["m_candidate"],
         **{f"mumu_{k}": obj.get(f"mumu_{k}", nan) for k in ("pt", "eta", "phi", "m")},
+        "e_had1": obj["Ehad1"],
+        "e_had": obj["Ehad"],
+        # Read in MC only (optional_branches): data keeps the -1 of with_optional_fields.
+        "truth_origin": obj["truth_origin"],
         **inputs["scalars"],
         **{name: _fixed_size(values) for name, values in inputs["windows"].items()},
         "tracks": _fixed_size(inputs["tracks"].reshape(n, -1)),
@@ -299,12 +316,14 @@ def skim_file(
             names,
             ntuple["branches"],
             skim["step_size"],
-            optional=optional_branches(process),
+            optional=optional_branches(process, is_mc),
             dtypes=dict.fromkeys(triggers, "bool"),
             report=True,
         ):
             layouts.check_collections(events, path, sources, entry_start)
-            plausibility.check_energies(events, path, sources)
+            # A jet's photon candidate is a fake: mostly matched to no truth particle, truth_e 0.
+            unmatched = [f"{prefix}_truth_e"] if process == "jets" else []
+            plausibility.check_energies(events, path, sources, zero_is_absent=unmatched)
             if is_mc:
                 check_weights(events, path, sources, entry_start)
             windows = cell_windows(events, prefix, native_shapes, path, sources, entry_start)
@@ -338,6 +357,8 @@ def skim_file(
                 selected, flow = select_zmumug(events, objects, muons, selection, is_mc)
             elif process == "pgun":
                 selected, flow = select_pgun(events, objects, selection, is_mc)
+            elif process == "jets":
+                selected, flow = select_jets(events, objects, selection, is_mc)
             else:
                 selected, flow = select_egun(events, objects, selection, is_mc)
             # The selection counts from the objects with finite inputs.
