@@ -89,7 +89,10 @@ def test_it_learns_the_two_showers_and_exports_to_onnx(tmp_path):
     metadata = session.get_modelmeta().custom_metadata_map
     assert metadata["task"] == "photon identification"
     assert metadata["model_name"] == "photon_id_cnn"
-    assert json.loads(json.dumps(cnn.input_metadata(SHAPES, "layer")))["cells_lr1"]["shape"] == [56, 5]
+    assert json.loads(json.dumps(cnn.input_metadata(SHAPES, "layer")))["cells_lr1"]["shape"] == [
+        56,
+        5,
+    ]
 
 
 def test_the_same_seed_gives_the_same_network(tmp_path):

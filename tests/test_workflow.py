@@ -117,6 +117,50 @@ def test_end_to_end_outputs(workflow_run):
     assert (workflow_run / "results/eval/basic/pulls.png").stat().st_size > 5_000
 
 
+def test_photon_identification_runs_end_to_end(workflow_run):
+    """The tiny run's photon-ID chain: labelled candidates, the menu file, the BDT, the CNN
+    and its ONNX export, the working points and the radiative-Z efficiencies (its physics is
+    the reference run's: docs/photon-id.md)."""
+    import onnxruntime
+
+    from egcalib.photon_id.cnn import model_inputs
+    from egcalib.photon_id.menus import read_menus
+
+    results = workflow_run / "results/photon_id"
+    candidates = {
+        d: pd.read_parquet(results / f"candidates/{d}.parquet")
+        for d in ("mc_pgun", "mc_jets", "data_zmumug")
+    }
+    assert (candidates["mc_pgun"]["label"] == 1).mean() > 0.95  # truth-matched gun photons
+    assert (candidates["mc_jets"]["label"] == 0).all()  # every jet candidate is a fake
+    assert (candidates["data_zmumug"]["label"] == -1).all()
+    menus = read_menus(results / "menus.yaml")
+    assert set(menus["tight"]) == {"unconverted", "converted"}
+    metrics = json.loads((results / "evaluation/metrics.json").read_text())
+    assert set(metrics["auc"]) == {"cnn", "bdt"} and metrics["auc"]["bdt"] > 0.8
+    points = pd.read_csv(results / "evaluation/working_points.csv")
+    groups = set(points["group"])
+    assert {"inclusive", "converted", "unconverted", "et_10_20", "abs_eta_0_0.6"} <= groups
+    assert any(g.startswith("mu_") for g in groups)
+    assert set(zip(points["classifier"], points["menu"])) == {
+        (c, m) for c in ("cnn", "bdt") for m in ("loose", "tight")
+    }
+    radiative_z = pd.read_csv(results / "evaluation/radiative_z.csv").set_index("menu")
+    assert radiative_z.loc["tight", "n_data"] == len(candidates["data_zmumug"])
+    assert 0 < radiative_z.loc["tight", "sf"] < 2
+    for name in ("roc.png", "efficiency.png"):
+        assert (results / "evaluation" / name).stat().st_size > 10_000, name
+    # The ONNX classifier gives the evaluation's CNN probabilities from the cells in GeV.
+    session = onnxruntime.InferenceSession(
+        str(results / "cnn/model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    assert "prompt_probability" in session.get_modelmeta().custom_metadata_map["outputs"]
+    shapes = {"lr1": [56, 5], "lr2": [7, 11], "lr3": [7, 11]}
+    inputs = model_inputs(candidates["mc_jets"].head(50), shapes)
+    probability = session.run(None, {i.name: inputs[i.name] for i in session.get_inputs()})[0]
+    assert probability.shape == (50, 1) and ((probability >= 0) & (probability <= 1)).all()
+
+
 RECORDED_DIGESTS = REPO / "tests" / "data" / "tiny_run_digests.json"
 RECORDED_CNN = REPO / "tests" / "data" / "tiny_run_cnn.json"
 RECORD = os.environ.get("EGCALIB_RECORD_DIGESTS") == "1"

@@ -103,6 +103,9 @@ DIGESTED = (
     "models/*/history.csv",
     "models/*/model.txt",
     "predictions/*/*/*.parquet",
+    "photon_id/candidates/*.parquet",
+    "photon_id/menus.yaml",
+    "photon_id/bdt/model.txt",
 )
 # Columns of a CNN's outputs that carry what the network computed; every other column is exact.
 NETWORK_COLUMNS = {"correction", "sigma_correction", "e_pred", "sigma_e_pred"}

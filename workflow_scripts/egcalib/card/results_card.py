@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from egcalib import __version__
-from egcalib.card.sections import control_section, percent, photon_section
+from egcalib.card.sections import control_section, percent, photon_id_section, photon_section
 from egcalib.core.provenance import cpu_model
 from egcalib.stats.metrics import finite
 
@@ -290,6 +290,7 @@ def write_card(results: str | Path, out: str | Path, title: str, command: str) -
     lines += training_data_section(table)
     lines += insitu_section(results, table)
     lines += photon_section(results, table) + mdn_section(results, table)
+    lines += photon_id_section(results)
     lines += baseline_section(results) + [""]
     for figure in FIGURES:
         if (results / figure).exists():

@@ -143,9 +143,7 @@ def train_id_cnn(
         shuffle=True,
         verbose=2,
         callbacks=[
-            keras.callbacks.EarlyStopping(
-                patience=settings["patience"], restore_best_weights=True
-            )
+            keras.callbacks.EarlyStopping(patience=settings["patience"], restore_best_weights=True)
         ],
     )
     with atomic_path(model_path) as tmp:
@@ -182,9 +180,7 @@ def input_metadata(native_shapes: Mapping[str, Sequence[int]], normalisation: st
     }
 
 
-def export_id_onnx(
-    model: keras.Model, path: str | Path, metadata: Mapping[str, str]
-) -> None:
+def export_id_onnx(model: keras.Model, path: str | Path, metadata: Mapping[str, str]) -> None:
     """Write ``model`` as ONNX to ``path`` (atomically; infer.onnx_export.export_onnx) with
     ``metadata`` (string keys and values) added to the egcalib version and model name."""
     import onnx

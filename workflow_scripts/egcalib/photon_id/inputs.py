@@ -12,7 +12,7 @@ GeV.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -33,7 +33,7 @@ MENU_VARIABLES = (
 
 
 def as_windows(
-    cells: np.ndarray, layer: str, native_shapes: Mapping[str, tuple[int, int]] | None
+    cells: np.ndarray, layer: str, native_shapes: Mapping[str, Sequence[int]] | None
 ) -> np.ndarray:
     """One layer's windows as (n, n_eta, n_phi) floats: ``cells`` as they are when
     three-dimensional, reshaped eta-major from (n, n_eta * n_phi) with ``native_shapes[layer]``
@@ -59,7 +59,7 @@ def menu_inputs(
     e_had1: np.ndarray,
     e_had: np.ndarray,
     eta: np.ndarray,
-    native_shapes: Mapping[str, tuple[int, int]] | None = None,
+    native_shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> dict[str, np.ndarray]:
     """The menus' input table: MENU_VARIABLES, each (n,), for n photon candidates.
 

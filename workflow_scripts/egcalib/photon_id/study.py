@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,10 @@ from egcalib.photon_id import classifier, evaluation, menus, plotting
 from egcalib.photon_id.candidates import SIGNAL, identification_table
 from egcalib.photon_id.inputs import MENU_VARIABLES
 from egcalib.skim.duplicates import read_reports, table_without_later_copies
+
+if TYPE_CHECKING:
+    import keras
+    import lightgbm
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +107,9 @@ def features(frame: pd.DataFrame) -> np.ndarray:
     )
 
 
-def train(frame: pd.DataFrame, settings: Mapping, seed: int, threads: int, out_path: str | Path):
+def train(
+    frame: pd.DataFrame, settings: Mapping, seed: int, threads: int, out_path: str | Path
+) -> lightgbm.Booster:
     """Train the shower-shape BDT (classifier.train_id_bdt) on the labelled candidates of the
     training split of ``frame``, stopping early on its validation split, with config
     ``photon_id.bdt`` ``settings``; write its text model to ``out_path`` (atomically) and
@@ -130,7 +137,7 @@ def train_cnn(
     settings: Mapping,
     seed: int,
     out: Mapping[str, str | Path],
-):
+) -> keras.Model:
     """Train the ID CNN (cnn.train_id_cnn) on the labelled candidates of the training split of
     ``frame``, stopping early on its validation split, with config ``photon_id.cnn``
     ``settings``; writes ``out["model"]`` and ``out["history"]``. Returns the model."""
@@ -177,12 +184,18 @@ def export_cnn(
     cnn.export_id_onnx(model, out_path, metadata)
     val = frame[(frame["split"] == VAL) & (frame["label"] >= 0)].head(512)
     try:
-        return check_onnx(
-            model, out_path, cnn.model_inputs(val, native_shapes), tolerance, "validation candidates"
+        largest = check_onnx(
+            model,
+            out_path,
+            cnn.model_inputs(val, native_shapes),
+            tolerance,
+            "validation candidates",
         )
     except RuntimeError:
         Path(out_path).unlink()
         raise
+    log.info("ONNX and Keras agree to %.2e on %d validation candidates", largest, len(val))
+    return largest
 
 
 def _groups(frame: pd.DataFrame, binning: Mapping) -> dict[str, np.ndarray]:
@@ -252,7 +265,10 @@ def evaluate(
     with atomic_path(out["metrics"]) as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     main = next(iter(scores))
-    inclusive = tables[(main, "tight")].set_index("group"), tables[(main, "loose")].set_index("group")
+    inclusive = (
+        tables[(main, "tight")].set_index("group"),
+        tables[(main, "loose")].set_index("group"),
+    )
     menu_points = {
         menu: (
             float(table.loc["inclusive", "menu_signal_eff"]),
