@@ -175,5 +175,5 @@ def test_no_model_trains_on_jets_and_none_is_evaluated_on_them(default_config):
     assert evaluation_datasets(photon_model, datasets) == ["mc_zmumug", "mc_pgun", "data_zmumug"]
     for train_on in (["mc_jets"], ["mc_zmumug", "data_jets"]):
         spec = {"name": "fakes", "train_on": train_on}
-        with pytest.raises(ValueError, match="model fakes: cannot train on dataset .*_jets"):
+        with pytest.raises(ValueError, match=r"model fakes: cannot train on dataset .*_jets"):
             model_particle(spec, datasets)

@@ -92,8 +92,10 @@ def with_optional_fields(events: ak.Array, prefix: str) -> ak.Array:
             events = ak.with_field(events, ak.full_like(events[f"{prefix}_e"], np.nan), name)
     for name, dtype in contract.optional_truth_branches(prefix).items():
         if name not in events.fields:
-            missing = ak.full_like(events[f"{prefix}_e"], contract.MISSING_TRUTH_ORIGIN, dtype=dtype)
-            events = ak.with_field(events, missing, name)
+            missing = contract.MISSING_TRUTH_ORIGIN
+            events = ak.with_field(
+                events, ak.full_like(events[f"{prefix}_e"], missing, dtype=dtype), name
+            )
     return events
 
 
