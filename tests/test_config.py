@@ -93,7 +93,8 @@ def test_dry_run_builds_the_dag(repo, tmp_path):
 @pytest.mark.parametrize("configs", [(), ("tests/configs/tiny.yaml",)], ids=["default", "tiny"])
 def test_dry_run_plans_the_photon_gun_chain(repo, tmp_path, configs):
     """mc_pgun is simulated, skimmed and sharded, and the photon model trains on it and is
-    evaluated on it; the electron models are not."""
+    evaluated on it; the electron models are not. The jets datasets are skimmed and sharded
+    only."""
     result = dry_run(tmp_path, repo / "config.yaml", *(repo / c for c in configs))
     assert result.returncode == 0, result.stderr[-3000:]
     for output in (
@@ -106,6 +107,12 @@ def test_dry_run_plans_the_photon_gun_chain(repo, tmp_path, configs):
         assert output in result.stdout, output
     for model in ("basic", "recommended_mc_data", "bdt"):
         assert f"results/predictions/{model}/mc_pgun/" not in result.stdout, model
+    # The jets (photon identification's fakes): skimmed and sharded, never predicted.
+    for dataset in ("mc_jets", "data_jets"):
+        assert f"results/skim/{dataset}/f000.parquet" in result.stdout, dataset
+        assert f"results/shards/{dataset}/f000.train.tfrecord" in result.stdout, dataset
+    assert "results/predictions/" in result.stdout
+    assert "_jets/c000.parquet" not in result.stdout, "no model predicts jets"
 
 
 def test_paper_scale_config_builds_its_dag(repo, tmp_path):

@@ -92,10 +92,10 @@ def with_optional_fields(events: ak.Array, prefix: str) -> ak.Array:
             events = ak.with_field(events, ak.full_like(events[f"{prefix}_e"], np.nan), name)
     for name, dtype in contract.optional_truth_branches(prefix).items():
         if name not in events.fields:
-            missing = ak.full_like(
-                events[f"{prefix}_e"], contract.MISSING_TRUTH_ORIGIN, dtype=dtype
+            missing = contract.MISSING_TRUTH_ORIGIN
+            events = ak.with_field(
+                events, ak.full_like(events[f"{prefix}_e"], missing, dtype=dtype), name
             )
-            events = ak.with_field(events, missing, name)
     return events
 
 
