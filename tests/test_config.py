@@ -108,7 +108,7 @@ def test_dry_run_plans_the_photon_gun_chain(repo, tmp_path, configs):
     for model in ("basic", "recommended_mc_data", "bdt"):
         assert f"results/predictions/{model}/mc_pgun/" not in result.stdout, model
     # The jets (photon identification's fakes): skimmed and sharded, never predicted.
-    for dataset in ("mc_jets", "data_jets"):
+    for dataset in ("mc_jets",):
         assert f"results/skim/{dataset}/f000.parquet" in result.stdout, dataset
         assert f"results/shards/{dataset}/f000.train.tfrecord" in result.stdout, dataset
     assert "results/predictions/" in result.stdout
