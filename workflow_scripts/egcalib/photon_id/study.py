@@ -1,9 +1,9 @@
 """The photon-identification stage's steps, as its rules run them (rules/photon_id.smk): the
-candidates of a dataset, the menus tuned on the training split, the shower-shape BDT, and the
-evaluation of both on the test split and on radiative Z decays (docs/photon-id.md).
+candidates of a dataset, the menus tuned on the training split, the shower-shape BDT and the
+CNN, and their evaluation on the test split and on radiative Z decays (docs/photon-id.md).
 
-Splits are the shards' (egcalib.shards.splits): the menus are tuned and the BDT trained on the
-training split (the BDT stops early on the validation split), every figure of merit comes from
+Splits are the shards' (egcalib.shards.splits): the menus are tuned and the classifiers trained
+on the training split (they stop early on the validation split), every figure of merit comes from
 the test split. The radiative-Z photons of data have no split: all of them are a test sample
 the training never saw (no data trains anything here).
 """
@@ -24,6 +24,7 @@ from egcalib.core.atomic import atomic_path
 from egcalib.photon_id import classifier, evaluation, menus, plotting
 from egcalib.photon_id.candidates import SIGNAL, identification_table
 from egcalib.photon_id.inputs import MENU_VARIABLES
+from egcalib.shards.splits import SPLITS
 from egcalib.skim.duplicates import read_reports, table_without_later_copies
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TRAIN, VAL, TEST = 0, 1, 2
+TRAIN, VAL, TEST = (SPLITS.index(name) for name in ("train", "val", "test"))
 
 
 def write_candidates(
