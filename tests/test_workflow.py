@@ -525,6 +525,21 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     }, jobs
 
 
+def test_a_jets_cut_reruns_only_the_jets_skims_and_shards(workflow_run, tmp_path):
+    """No model trains on or is evaluated on jets: a selection.jets cut reruns their skims,
+    cutflows and shards, nothing else."""
+    changed = tmp_path / "cut.yaml"
+    changed.write_text("selection:\n  jets: {photon_et_min: 12.0}\n")
+    jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
+    assert jobs == {
+        "skim": 2,
+        "find_duplicates": 2,
+        "merge_cutflows": 2,
+        "shards": 2,
+        "all": 1,
+    }, jobs
+
+
 def test_a_validation_setting_reruns_only_the_validation(workflow_run, tmp_path):
     """simulation.validation is read by the toy detector's validation alone: the calibration,
     the ntuples and all after them stay."""
