@@ -525,17 +525,25 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     }, jobs
 
 
-def test_a_jets_cut_reruns_only_the_jets_skims_and_shards(workflow_run, tmp_path):
-    """No model trains on or is evaluated on jets: a selection.jets cut reruns their skims,
-    cutflows and shards, nothing else."""
+def test_a_jets_cut_reruns_only_the_jets_chain_and_the_photon_identification(
+    workflow_run, tmp_path
+):
+    """No energy calibration trains on or is evaluated on jets: a selection.jets cut reruns
+    their skim, cutflow and shards, and the photon identification, whose background they are."""
     changed = tmp_path / "cut.yaml"
     changed.write_text("selection:\n  jets: {photon_et_min: 12.0}\n")
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
     assert jobs == {
-        "skim": 2,
-        "find_duplicates": 2,
-        "merge_cutflows": 2,
-        "shards": 2,
+        "skim": 1,
+        "find_duplicates": 1,
+        "merge_cutflows": 1,
+        "shards": 1,
+        "photon_id_candidates": 1,
+        "tune_photon_id_menus": 1,
+        "train_photon_id_bdt": 1,
+        "train_photon_id_cnn": 1,
+        "export_photon_id_onnx": 1,
+        "evaluate_photon_id": 1,
         "all": 1,
     }, jobs
 
