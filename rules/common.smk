@@ -375,6 +375,11 @@ def _photon_id_datasets():
 PHOTON_ID_DATASETS = _photon_id_datasets()
 
 
+def photon_datasets(datasets):
+    """``datasets`` but the jets: those whose candidates can be prompt photons."""
+    return [d for d in datasets if CONFIGURED_DATASETS.get(d, {}).get("process") != "jets"]
+
+
 def photon_id_files(datasets):
     """The photon-identification tables of ``datasets`` (rule photon_id_candidates)."""
     return expand("results/photon_id/candidates/{dataset}.parquet", dataset=datasets)

@@ -29,7 +29,8 @@ rule photon_id_candidates:
 
 rule tune_photon_id_menus:
     input:
-        photon_id_files(config["photon_id"]["datasets"]),
+        # The menus are tuned on prompt photons alone: jets hold none.
+        photon_id_files(photon_datasets(config["photon_id"]["datasets"])),
     output:
         "results/photon_id/menus.yaml",
     log:

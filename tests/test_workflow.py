@@ -529,7 +529,8 @@ def test_a_jets_cut_reruns_only_the_jets_chain_and_the_photon_identification(
     workflow_run, tmp_path
 ):
     """No energy calibration trains on or is evaluated on jets: a selection.jets cut reruns
-    their skim, cutflow and shards, and the photon identification, whose background they are."""
+    their skim, cutflow and shards, and the photon identification, whose background they are,
+    but not its menus, tuned on prompt photons alone."""
     changed = tmp_path / "cut.yaml"
     changed.write_text("selection:\n  jets: {photon_et_min: 12.0}\n")
     jobs = planned_jobs(workflow_run, configfiles=("config.yaml", TINY, str(changed)))
@@ -539,7 +540,6 @@ def test_a_jets_cut_reruns_only_the_jets_chain_and_the_photon_identification(
         "merge_cutflows": 1,
         "shards": 1,
         "photon_id_candidates": 1,
-        "tune_photon_id_menus": 1,
         "train_photon_id_bdt": 1,
         "train_photon_id_cnn": 1,
         "export_photon_id_onnx": 1,
