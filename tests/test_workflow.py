@@ -450,6 +450,8 @@ def test_adding_a_file_plans_only_its_jobs(workflow_run, tmp_path):
     # Aggregations over the file set.
     assert jobs.pop("find_duplicates") == 1 and jobs.pop("merge_cutflows") == 1
     assert jobs.pop("evaluate") == 2 and jobs.pop("compare") == 1
+    # Its photons are radiative Z photons of data: the photon identification's data efficiency.
+    assert jobs.pop("photon_id_candidates") == 1 and jobs.pop("evaluate_photon_id") == 1
     assert set(jobs) <= {"all"}
     # Planned for SLURM, the new file's chain is one group job.
     grouped = snakemake(
@@ -504,6 +506,16 @@ PHOTON_MODEL_JOBS = {
 }
 
 
+# What follows a change of the photon-identification tables' (but the tables themselves).
+PHOTON_ID_JOBS = {
+    "tune_photon_id_menus": 1,
+    "train_photon_id_bdt": 1,
+    "train_photon_id_cnn": 1,
+    "export_photon_id_onnx": 1,
+    "evaluate_photon_id": 1,
+}
+
+
 def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
     changed = tmp_path / "cut.yaml"
     changed.write_text("selection:\n  zmumug: {photon_et_min: 12.0}\n")
@@ -522,6 +534,9 @@ def test_a_photon_cut_reruns_only_the_photon_chain(workflow_run, tmp_path):
         "export_onnx_bdt": 1,
         "infer_bdt": 3,
         "evaluate": 2,
+        # and the photon identification, tuned, trained and tested on these photons too
+        **PHOTON_ID_JOBS,
+        "photon_id_candidates": 2,
     }, jobs
 
 
@@ -540,10 +555,7 @@ def test_a_jets_cut_reruns_only_the_jets_chain_and_the_photon_identification(
         "merge_cutflows": 1,
         "shards": 1,
         "photon_id_candidates": 1,
-        "train_photon_id_bdt": 1,
-        "train_photon_id_cnn": 1,
-        "export_photon_id_onnx": 1,
-        "evaluate_photon_id": 1,
+        **{job: n for job, n in PHOTON_ID_JOBS.items() if job != "tune_photon_id_menus"},
         "all": 1,
     }, jobs
 
@@ -615,11 +627,13 @@ DOWNSTREAM_OF_TRAINING = {"train", "export_onnx", "infer", "evaluate", "compare"
         # The Z fit serves the evaluation and the simulation's validation (sigma_CB per effect).
         ("stats/bw_cb.py", "evaluate", {"evaluate", "compare", "validate_simulation", "all"}),
         ("train/losses.py", "train", DOWNSTREAM_OF_TRAINING),
-        # The BDT control: its training and what follows, no network.
+        # The BDT control: its training and what follows, no network; the photon-ID BDT,
+        # trained on its thread count (NUM_THREADS), and its evaluation.
         (
             "bdt/training.py",
             "train_bdt",
-            {"train_bdt", "export_onnx_bdt", "infer_bdt", "evaluate", "compare", "all"},
+            {"train_bdt", "export_onnx_bdt", "infer_bdt", "evaluate", "compare", "all"}
+            | {"train_photon_id_bdt", "evaluate_photon_id"},
         ),
         # Its ONNX export alone.
         ("bdt/calibration_onnx.py", "export_onnx_bdt", {"export_onnx_bdt", "all"}),
@@ -701,7 +715,7 @@ def test_a_killed_job_is_never_taken_as_complete(workflow_run, tmp_path):
 def test_the_slurm_profile_bundles_each_files_chain_into_group_jobs(tmp_path):
     """Planned for SLURM (a dry run: nothing is submitted), each file's simulate -> skim ->
     shards chain is one `per_file` component and group-components of them make one job; the
-    tiny config has 7 files, so 2 per job make 4 group jobs: three of 6 jobs, one of 3."""
+    tiny config has 8 files, so 2 per job make 4 group jobs of 6 jobs."""
     result = snakemake(
         REPO,
         "-n",
@@ -721,7 +735,7 @@ def test_the_slurm_profile_bundles_each_files_chain_into_group_jobs(tmp_path):
         rules = re.findall(r"^\s+rule (\w+):", group.split("Group job")[0], re.M)
         assert sorted(set(rules)) == ["shards", "simulate", "skim"], rules
         sizes.append(len(rules))
-    assert sorted(sizes) == [3, 6, 6, 6], sizes  # 2 files x (simulate, skim, shards), 1 file
+    assert sizes == [6, 6, 6, 6], sizes  # 2 files x (simulate, skim, shards)
 
 
 def test_a_model_with_init_from_trains_after_its_source(workflow_run, tmp_path):
