@@ -116,7 +116,7 @@ rule evaluate_photon_id:
         radiative_z_mc=photon_id_files([config["photon_id"]["radiative_z"]["mc"]]),
         menus="results/photon_id/menus.yaml",
         bdt="results/photon_id/bdt/model.txt",
-        cnn="results/photon_id/cnn/model.keras",
+        cnn="results/photon_id/cnn/model.onnx",
     output:
         working_points="results/photon_id/evaluation/working_points.csv",
         radiative_z="results/photon_id/evaluation/radiative_z.csv",
@@ -134,7 +134,7 @@ rule evaluate_photon_id:
     log:
         "results/logs/evaluate_photon_id.log",
     conda:
-        "../envs/train-gpu.yaml"  # loads the Keras CNN
+        "../envs/analysis.yaml"
     params:
         binning=canonical(config["photon_id"]["binning"]),
         native_shapes=canonical(config["images"]["native_shapes"]),

@@ -123,7 +123,7 @@ def test_photon_identification_runs_end_to_end(workflow_run):
     the reference run's: docs/photon-id.md)."""
     import onnxruntime
 
-    from egcalib.photon_id.cnn import model_inputs
+    from egcalib.photon_id.cnn_inputs import model_inputs
     from egcalib.photon_id.menus import read_menus
 
     results = workflow_run / "results/photon_id"

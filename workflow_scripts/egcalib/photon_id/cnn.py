@@ -25,11 +25,9 @@ from keras import layers, ops
 
 from egcalib.core.atomic import atomic_path
 from egcalib.photon_id.classifier import class_weights
+from egcalib.photon_id.cnn_inputs import ET_SCALE, ID_LAYERS, model_inputs
 
-ID_LAYERS = ("lr1", "lr2", "lr3")
 NORMALISATIONS = ("cluster", "layer")
-# E_T enters the head as E_T / ET_SCALE: order one over the photon-ID range.
-ET_SCALE = 100.0  # GeV
 
 
 @keras.saving.register_keras_serializable(package="egcalib")
@@ -81,21 +79,6 @@ def build_id_cnn(native_shapes: Mapping[str, Sequence[int]], settings: Mapping) 
     x = layers.Dense(settings["dense"], activation="relu", name="dense")(x)
     output = layers.Dense(1, activation="sigmoid", name="prompt_probability")(x)
     return keras.Model(inputs, output, name="photon_id_cnn")
-
-
-def model_inputs(frame: pd.DataFrame, native_shapes: Mapping[str, Sequence[int]]) -> dict:
-    """The CNN's inputs (build_id_cnn) of the candidates of ``frame`` (an identification table
-    with the cells_lr1..3 columns: flat eta-major windows), float32."""
-    inputs = {
-        f"cells_{layer}": np.stack(frame[f"cells_{layer}"].to_numpy())
-        .astype(np.float32)
-        .reshape(len(frame), *native_shapes[layer])
-        for layer in ID_LAYERS
-    }
-    inputs["kinematics"] = np.column_stack(
-        [frame["eta"].abs(), frame["et"] / ET_SCALE, frame["converted"].astype(float)]
-    ).astype(np.float32)
-    return inputs
 
 
 def train_id_cnn(

@@ -173,7 +173,7 @@ def export_cnn(
     import keras
 
     from egcalib.infer.onnx_export import check_onnx
-    from egcalib.photon_id import cnn
+    from egcalib.photon_id import cnn, cnn_inputs
 
     model = keras.models.load_model(model_path)
     metadata = {
@@ -188,7 +188,7 @@ def export_cnn(
         largest = check_onnx(
             model,
             out_path,
-            cnn.model_inputs(val, native_shapes),
+            cnn_inputs.model_inputs(val, native_shapes),
             tolerance,
             "validation candidates",
         )
