@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from workflow_utils import REPO, TINY, copy_checkout
+from workflow_utils import TINY, copy_checkout
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
