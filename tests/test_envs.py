@@ -35,7 +35,9 @@ def test_every_rule_has_a_conda_env_and_a_log(repo):
             name = body.split(":", 1)[0]
             assert "\n    conda:" in body, f"{smk.name}: rule {name} has no conda env"
             assert "\n    log:" in body, f"{smk.name}: rule {name} has no log"
-            env = "train-gpu" if name in ("train", "export_onnx") else "analysis"
+            # The rules that run TensorFlow: the networks' and the photon-ID CNN's.
+            tensorflow = ("train", "export_onnx", "train_photon_id_cnn", "export_photon_id_onnx")
+            env = "train-gpu" if name in tensorflow else "analysis"
             assert f"envs/{env}.yaml" in body, f"{smk.name}: rule {name} uses the wrong env"
 
 

@@ -9,7 +9,8 @@ import lightgbm
 from egcalib.photon_id.classifier import id_scores
 from egcalib.photon_id.cnn_inputs import onnx_scores
 from egcalib.photon_id.menus import read_menus
-from egcalib.photon_id.study import evaluate, features, read_candidates
+from egcalib.photon_id.performance import evaluate
+from egcalib.photon_id.study import features, read_candidates
 
 inputs, params = snakemake.input, snakemake.params
 booster = lightgbm.Booster(model_file=inputs.bdt)

@@ -1,18 +1,17 @@
 """The photon-identification stage's steps, as its rules run them (rules/photon_id.smk): the
 candidates of a dataset, the menus tuned on the training split, the shower-shape BDT and the
-CNN, and their evaluation on the test split and on radiative Z decays (docs/photon-id.md).
+CNN (their evaluation: egcalib.photon_id.performance; docs/photon-id.md).
 
 Splits are the shards' (egcalib.shards.splits): the menus are tuned and the classifiers trained
 on the training split (they stop early on the validation split), every figure of merit comes from
-the test split. The radiative-Z photons of data have no split: all of them are a test sample
-the training never saw (no data trains anything here).
+the test split.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from egcalib.core.atomic import atomic_path
-from egcalib.photon_id import classifier, evaluation, menus, plotting
+from egcalib.photon_id import classifier, menus
 from egcalib.photon_id.candidates import SIGNAL, identification_table
 from egcalib.photon_id.inputs import MENU_VARIABLES
 from egcalib.shards.splits import SPLITS
@@ -78,7 +77,8 @@ def read_candidates(paths: Sequence[str | Path]) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
 
 
-def _menu_table(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def menu_table(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The menus' variables (n,) each of the n candidates of ``frame``."""
     return {v: frame[v].to_numpy() for v in MENU_VARIABLES}
 
 
@@ -88,7 +88,7 @@ def tune(frame: pd.DataFrame, settings: Mapping, tuned_on: str) -> dict:
     loose_target, min_signal); ``tuned_on`` is recorded. Raises ValueError as tune_menus."""
     signal = frame[(frame["split"] == TRAIN) & (frame["label"] == SIGNAL)]
     return menus.tune_menus(
-        _menu_table(signal),
+        menu_table(signal),
         signal["eta"].to_numpy(),
         signal["converted"].to_numpy(),
         tight_targets=settings["tight_targets"],
@@ -101,7 +101,7 @@ def tune(frame: pd.DataFrame, settings: Mapping, tuned_on: str) -> dict:
 def features(frame: pd.DataFrame) -> np.ndarray:
     """The BDT's (n, len(classifier.ID_FEATURES)) features of the candidates of ``frame``."""
     return classifier.feature_matrix(
-        _menu_table(frame),
+        menu_table(frame),
         np.abs(frame["eta"].to_numpy()),
         frame["et"].to_numpy(),
         frame["converted"].to_numpy().astype(float),
@@ -197,110 +197,3 @@ def export_cnn(
         raise
     log.info("ONNX and Keras agree to %.2e on %d validation candidates", largest, len(val))
     return largest
-
-
-def _groups(frame: pd.DataFrame, binning: Mapping) -> dict[str, np.ndarray]:
-    """Boolean masks of the evaluation's groups: inclusive, by conversion, and by E_T, |eta|
-    and pile-up <mu> bins (config ``photon_id.binning``)."""
-    converted = frame["converted"].to_numpy()
-    groups = {"inclusive": np.ones(len(frame), bool), "unconverted": ~converted}
-    groups["converted"] = converted
-    for name, column in (("et", frame["et"]), ("abs_eta", frame["eta"].abs()), ("mu", frame["mu"])):
-        groups.update(evaluation.bin_masks(column.to_numpy(), binning[name], name))
-    return groups
-
-
-def evaluate(
-    frame: pd.DataFrame,
-    radiative_z_data: pd.DataFrame,
-    radiative_z_mc: pd.DataFrame,
-    menu_file: dict,
-    classifiers: Mapping[str, Callable[[pd.DataFrame], np.ndarray]],
-    binning: Mapping,
-    out: Mapping[str, str | Path],
-) -> dict:
-    """Evaluate the menus and the ``classifiers`` (name -> the scores (n,) of a frame's
-    candidates; the first is the figures' main one) on the test split of ``frame`` and the
-    menus on radiative Z photons; write ``out`` (working_points and radiative_z CSV, metrics
-    JSON, roc and efficiency figures). The working points: per classifier, menu and group
-    (_groups), the menu's efficiencies and the classifier's signal efficiency at the menu's
-    background efficiency (evaluation.working_point_table). The radiative-Z photons of data
-    (all of them) and of MC (test split, signal) give each menu's efficiency in data and MC
-    and their scale factor (evaluation.data_mc_efficiency). Returns the metrics written."""
-    test = frame[(frame["split"] == TEST) & (frame["label"] >= 0)].reset_index(drop=True)
-    labels = test["label"].to_numpy()
-    weights = test["weight"].to_numpy()
-    decisions = dict(
-        zip(
-            ("loose", "tight"),
-            menus.apply_menus(
-                menu_file, _menu_table(test), test["eta"].to_numpy(), test["converted"].to_numpy()
-            ),
-        )
-    )
-    scores = {name: score(test) for name, score in classifiers.items()}
-    groups = _groups(test, binning)
-    tables = {
-        (name, menu): evaluation.working_point_table(scores[name], labels, passed, groups, weights)
-        for name in scores
-        for menu, passed in decisions.items()
-    }
-    working_points = pd.concat(
-        [t.assign(classifier=name, menu=menu) for (name, menu), t in tables.items()],
-        ignore_index=True,
-    )
-    radiative_z = _radiative_z(radiative_z_data, radiative_z_mc, menu_file)
-    metrics = {
-        "test_candidates": {
-            "signal": int((labels == SIGNAL).sum()),
-            "background": int((labels != SIGNAL).sum()),
-        },
-        "auc": {name: evaluation.roc_auc(s, labels, weights) for name, s in scores.items()},
-        "working_points": json.loads(working_points.to_json(orient="records")),
-        "radiative_z": json.loads(radiative_z.to_json(orient="records")),
-    }
-    with atomic_path(out["working_points"]) as tmp:
-        working_points.to_csv(tmp, index=False)
-    with atomic_path(out["radiative_z"]) as tmp:
-        radiative_z.to_csv(tmp, index=False)
-    with atomic_path(out["metrics"]) as tmp:
-        Path(tmp).write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-    main = next(iter(scores))
-    inclusive = (
-        tables[(main, "tight")].set_index("group"),
-        tables[(main, "loose")].set_index("group"),
-    )
-    menu_points = {
-        menu: (
-            float(table.loc["inclusive", "menu_signal_eff"]),
-            float(table.loc["inclusive", "menu_background_eff"]),
-        )
-        for menu, table in zip(("tight", "loose"), inclusive)
-    }
-    curves = {name: evaluation.roc_curve(s, labels, weights)[:2] for name, s in scores.items()}
-    plotting.roc_figure(curves, menu_points, out["roc"])
-    plotting.efficiency_figure(tables[(main, "tight")], "et", out["efficiency"])
-    return metrics
-
-
-def _radiative_z(data: pd.DataFrame, mc: pd.DataFrame, menu_file: dict) -> pd.DataFrame:
-    """Each menu's efficiency on the photons of radiative Z decays: all of ``data``'s, and the
-    prompt photons of ``mc``'s test split; their scale factor."""
-    mc = mc[(mc["split"] == TEST) & (mc["label"] == SIGNAL)].reset_index(drop=True)
-    passed = {
-        sample: menus.apply_menus(
-            menu_file, _menu_table(z), z["eta"].to_numpy(), z["converted"].to_numpy()
-        )
-        for sample, z in (("data", data), ("mc", mc))
-    }
-    return pd.DataFrame(
-        [
-            {
-                "menu": menu,
-                **evaluation.data_mc_efficiency(
-                    passed["data"][i], passed["mc"][i], mc["weight"].to_numpy()
-                ),
-            }
-            for i, menu in enumerate(("loose", "tight"))
-        ]
-    )
