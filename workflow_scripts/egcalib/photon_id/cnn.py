@@ -94,12 +94,11 @@ def train_id_cnn(
     each class weighted to equal totals on top of the event weights, with Adam (``settings``
     learning_rate, batch_size, epochs) and early stopping on the weighted validation loss of
     ``val`` (patience ``settings["patience"]``, the best epoch's weights kept). Deterministic
-    for a ``seed`` on one machine (op determinism). Writes the model (.keras) and the history
+    for a ``seed`` on one machine's CPU. Writes the model (.keras) and the history
     (CSV) atomically; returns the model. Raises ValueError as class_weights does."""
-    import tensorflow as tf
-
+    # Seeds alone, as the energy networks (egcalib.train.training): op determinism would be
+    # switched on for the whole process, where some of TensorFlow's ops then refuse to run.
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
     model = build_id_cnn(native_shapes, settings)
     model.compile(
         optimizer=keras.optimizers.Adam(settings["learning_rate"]),
