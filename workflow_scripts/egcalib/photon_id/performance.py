@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from egcalib.core.atomic import atomic_path
-from egcalib.photon_id import evaluation, menus, plotting
+from egcalib.photon_id import evaluation, plotting
 from egcalib.photon_id.candidates import SIGNAL
-from egcalib.photon_id.study import TEST, menu_table
+from egcalib.photon_id.study import TEST, menu_decisions
 
 
 def _groups(frame: pd.DataFrame, binning: Mapping) -> dict[str, np.ndarray]:
@@ -53,14 +53,7 @@ def evaluate(
     test = frame[(frame["split"] == TEST) & (frame["label"] >= 0)].reset_index(drop=True)
     labels = test["label"].to_numpy()
     weights = test["weight"].to_numpy()
-    decisions = dict(
-        zip(
-            ("loose", "tight"),
-            menus.apply_menus(
-                menu_file, menu_table(test), test["eta"].to_numpy(), test["converted"].to_numpy()
-            ),
-        )
-    )
+    decisions = dict(zip(("loose", "tight"), menu_decisions(menu_file, test)))
     scores = {name: score(test) for name, score in classifiers.items()}
     groups = _groups(test, binning)
     tables = {
@@ -89,16 +82,12 @@ def evaluate(
     with atomic_path(out["metrics"]) as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     main = next(iter(scores))
-    inclusive = (
-        tables[(main, "tight")].set_index("group"),
-        tables[(main, "loose")].set_index("group"),
-    )
+    inclusive = {
+        menu: tables[(main, menu)].set_index("group").loc["inclusive"] for menu in decisions
+    }
     menu_points = {
-        menu: (
-            float(table.loc["inclusive", "menu_signal_eff"]),
-            float(table.loc["inclusive", "menu_background_eff"]),
-        )
-        for menu, table in zip(("tight", "loose"), inclusive)
+        menu: (float(row["menu_signal_eff"]), float(row["menu_background_eff"]))
+        for menu, row in inclusive.items()
     }
     curves = {name: evaluation.roc_curve(s, labels, weights)[:2] for name, s in scores.items()}
     plotting.roc_figure(curves, menu_points, out["roc"])
@@ -110,12 +99,7 @@ def _radiative_z(data: pd.DataFrame, mc: pd.DataFrame, menu_file: dict) -> pd.Da
     """Each menu's efficiency on the photons of radiative Z decays: all of ``data``'s, and the
     prompt photons of ``mc``'s test split; their scale factor."""
     mc = mc[(mc["split"] == TEST) & (mc["label"] == SIGNAL)].reset_index(drop=True)
-    passed = {
-        sample: menus.apply_menus(
-            menu_file, menu_table(z), z["eta"].to_numpy(), z["converted"].to_numpy()
-        )
-        for sample, z in (("data", data), ("mc", mc))
-    }
+    passed = {sample: menu_decisions(menu_file, z) for sample, z in (("data", data), ("mc", mc))}
     return pd.DataFrame(
         [
             {

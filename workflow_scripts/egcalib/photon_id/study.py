@@ -82,6 +82,14 @@ def menu_table(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return {v: frame[v].to_numpy() for v in MENU_VARIABLES}
 
 
+def menu_decisions(menu_file: dict, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The (loose, tight) decisions (n,) bool of the candidates of ``frame`` under
+    ``menu_file`` (menus.apply_menus)."""
+    return menus.apply_menus(
+        menu_file, menu_table(frame), frame["eta"].to_numpy(), frame["converted"].to_numpy()
+    )
+
+
 def tune(frame: pd.DataFrame, settings: Mapping, tuned_on: str) -> dict:
     """Menus (menus.tune_menus) tuned on the signal candidates of the training split of
     ``frame`` (read_candidates) with config ``photon_id.menus`` ``settings`` (tight_targets,
