@@ -126,9 +126,19 @@ rule evaluate_photon_id:
             caption="../report/photon_id_roc.rst",
             category="Photon identification",
         ),
-        efficiency=report(
-            "results/photon_id/evaluation/efficiency.png",
-            caption="../report/photon_id_efficiency.rst",
+        efficiency_et=report(
+            "results/photon_id/evaluation/efficiency_et.png",
+            caption="../report/photon_id_efficiency_et.rst",
+            category="Photon identification",
+        ),
+        efficiency_abs_eta=report(
+            "results/photon_id/evaluation/efficiency_abs_eta.png",
+            caption="../report/photon_id_efficiency_abs_eta.rst",
+            category="Photon identification",
+        ),
+        efficiency_mu=report(
+            "results/photon_id/evaluation/efficiency_mu.png",
+            caption="../report/photon_id_efficiency_mu.rst",
             category="Photon identification",
         ),
     log:

@@ -148,7 +148,7 @@ def test_photon_identification_runs_end_to_end(workflow_run):
     radiative_z = pd.read_csv(results / "evaluation/radiative_z.csv").set_index("menu")
     assert radiative_z.loc["tight", "n_data"] == len(candidates["data_zmumug"])
     assert 0 < radiative_z.loc["tight", "sf"] < 2
-    for name in ("roc.png", "efficiency.png"):
+    for name in ("roc.png", "efficiency_et.png", "efficiency_abs_eta.png", "efficiency_mu.png"):
         assert (results / "evaluation" / name).stat().st_size > 10_000, name
     # The ONNX classifier gives the evaluation's CNN probabilities from the cells in GeV.
     session = onnxruntime.InferenceSession(

@@ -45,7 +45,8 @@ def evaluate(
     """Evaluate the menus and the ``classifiers`` (name -> the scores (n,) of a frame's
     candidates; the first is the figures' main one) on the test split of ``frame`` and the
     menus on radiative Z photons; write ``out`` (working_points and radiative_z CSV, metrics
-    JSON, roc and efficiency figures). The working points: per classifier, menu and group
+    JSON, the roc figure and efficiency_{et,abs_eta,mu} figures of the main classifier against the
+    tight menu). The working points: per classifier, menu and group
     (_groups), the menu's efficiencies and the classifier's signal efficiency at the menu's
     background efficiency (evaluation.working_point_table). The radiative-Z photons of data
     (all of them) and of MC (test split, signal) give each menu's efficiency in data and MC
@@ -91,7 +92,9 @@ def evaluate(
     }
     curves = {name: evaluation.roc_curve(s, labels, weights)[:2] for name, s in scores.items()}
     plotting.roc_figure(curves, menu_points, out["roc"])
-    plotting.efficiency_figure(tables[(main, "tight")], "et", out["efficiency"])
+    # E_T and |eta| as seed 003 shows them; <mu>: the pile-up dependence seed 004 shows.
+    for variable in ("et", "abs_eta", "mu"):
+        plotting.efficiency_figure(tables[(main, "tight")], variable, out[f"efficiency_{variable}"])
     return metrics
 
 
