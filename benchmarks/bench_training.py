@@ -4,8 +4,9 @@ and which one binds.
 - training and inference samples/s of the default (CPU-sized) and the paper-size recommended
   model, and beside each the transformer of the same size (``kind: transformer``, the cells as
   a set of tokens; configs/paper.yaml's settings at paper size), at the config's batch, on
-  inputs already in memory; the bound for training is inference of the same model in the same
-  run (a training step is a forward and a ~2x backward pass: ~1/3 expected);
+  inputs already in memory, and the default transformer on every cell beside its ``max_tokens``
+  (the cost of attention on all 469 cells); the bound for training is inference of the same
+  model in the same run (a training step is a forward and a ~2x backward pass: ~1/3 expected);
 - the model's FLOPs per sample (forward pass, TensorFlow's profiler; a multiply-add counts 2)
   and the FLOP/s that the training rate implies (3x forward); with a GPU also the fraction of
   its peak (PEAK_TFLOPS, NVIDIA's data sheets);
@@ -38,7 +39,7 @@ PAPER_ARCHITECTURE = {
     "top": [512, 512],
 }
 # configs/paper.yaml's transformer settings (its cell threshold is config.yaml's).
-PAPER_TRANSFORMER = {"d_model": 128, "heads": 8, "layers": 4, "mlp_ratio": 4}
+PAPER_TRANSFORMER = {"d_model": 128, "heads": 8, "layers": 4, "mlp_ratio": 4, "max_tokens": None}
 # Dense peak TFLOP/s under mixed precision (FP16/BF16 tensor cores, without sparsity), from
 # NVIDIA's data sheets (A100 SXM, H100 SXM, H200 SXM); a GPU not listed gets no fraction.
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}
@@ -222,6 +223,21 @@ def main(batch: int | None = None, n: int = 16384) -> None:
             figures[name] = f
             print_figures(f"{label} {name}", f, peak)
         cnn_f, transformer_f = figures["recommended model"], figures["transformer"]
+        if transformer["transformer"].get("max_tokens") is not None:
+            # The bound of the token selection: the same transformer on every cell.
+            every = {
+                **transformer,
+                "transformer": {**transformer["transformer"], "max_tokens": None},
+            }
+            every_f = model_figures(
+                every, config["training"], batch, steps, pipeline, peak, native_shapes
+            )
+            print_figures(f"{label} transformer, every cell", every_f, peak)
+            speedup = transformer_f["training_samples_per_s"] / every_f["training_samples_per_s"]
+            print(
+                f"  {transformer['transformer']['max_tokens']} tokens / every cell: training "
+                f"samples/s {speedup:.1f}"
+            )
         print(
             f"  transformer / CNN: FLOPs per sample "
             f"{transformer_f['forward_flops_per_sample'] / cnn_f['forward_flops_per_sample']:.2f}"

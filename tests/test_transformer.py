@@ -106,23 +106,75 @@ def test_cells_below_the_threshold_do_not_change_the_output(spec):
     assert np.abs(model(loud, training=False).numpy() - reference).max() > 1e-6
 
 
+def _image_of(native):
+    """The pipeline's image (n, *IMAGE) of native cells {layer: (n, n_eta, n_phi)}, E_acc 1."""
+    n = len(next(iter(native.values())))
+    image = np.zeros((n, *IMAGE), np.float32)
+    for index, cells in enumerate(native.values()):
+        f_eta, f_phi = IMAGE[0] // cells.shape[1], IMAGE[1] // cells.shape[2]
+        up = np.repeat(np.repeat(cells, f_eta, 1), f_phi, 2) / (f_eta * f_phi)
+        image[..., index] = up * IMAGE[0] * IMAGE[1]
+    return image
+
+
 def test_the_tokens_are_the_native_cells():
     rng = np.random.default_rng(3)
     native = {
         layer: rng.normal(size=(2, *shape)).astype(np.float32) for layer, shape in NATIVE.items()
     }
-    image = np.zeros((2, *IMAGE), np.float32)
-    for index, cells in enumerate(native.values()):
-        f_eta, f_phi = IMAGE[0] // cells.shape[1], IMAGE[1] // cells.shape[2]
-        up = np.repeat(np.repeat(cells, f_eta, 1), f_phi, 2) / (f_eta * f_phi)
-        image[..., index] = up * IMAGE[0] * IMAGE[1]  # the pipeline's pixels / E_acc, E_acc 1
-    tokens, mask = CellTokens(list(NATIVE.values()), IMAGE, 0.0)([image])
+    tokens, mask = CellTokens(list(NATIVE.values()), IMAGE, 0.0)([_image_of(native)])
     expected = np.concatenate([c.reshape(2, -1) for c in native.values()], 1)
     np.testing.assert_allclose(np.asarray(tokens)[..., 0], expected, rtol=1e-5, atol=1e-6)
     assert np.asarray(tokens).shape == (2, N_CELLS, 2 + 2 + 4)
     np.testing.assert_array_equal(np.asarray(mask), 1.0)
     with pytest.raises(ValueError, match="does not divide"):
         CellTokens([[3, 5]] * 4, IMAGE, 0.0)
+
+
+def test_max_tokens_keeps_the_most_energetic_cells():
+    rng = np.random.default_rng(5)
+    native = {
+        layer: rng.normal(size=(3, *shape)).astype(np.float32) for layer, shape in NATIVE.items()
+    }
+    image = _image_of(native)
+    every, _ = CellTokens(list(NATIVE.values()), IMAGE, 0.0)([image])
+    top, mask = CellTokens(list(NATIVE.values()), IMAGE, 0.5, max_tokens=16)([image])
+    every, top = np.asarray(every), np.asarray(top)
+    assert top.shape == (3, 16, every.shape[-1])
+    for i in range(3):
+        order = np.argsort(-np.abs(every[i, :, 0]), kind="stable")[:16]
+        # The same cells (energy, position, layer), in decreasing |E|; masked below 0.5.
+        kept = np.abs(every[i, order, 0]) >= 0.5
+        np.testing.assert_allclose(top[i][kept], every[i, order][kept], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(mask)[i], kept)
+        np.testing.assert_array_equal(top[i][~kept], 0.0)
+    # max_tokens of every cell or more: no selection.
+    same, _ = CellTokens(list(NATIVE.values()), IMAGE, 0.0, max_tokens=N_CELLS)([image])
+    np.testing.assert_array_equal(np.asarray(same), every)
+    with pytest.raises(ValueError, match="max_tokens"):
+        CellTokens(list(NATIVE.values()), IMAGE, 0.0, max_tokens=0)
+
+
+def test_cells_outside_the_top_tokens_do_not_change_the_output(spec):
+    entry = copy.deepcopy(spec)
+    entry["transformer"] = {**entry["transformer"], "max_tokens": 20, "cell_threshold": 0.0}
+    model = _perturbed(build_model(entry, IMAGE, native_shapes=NATIVE))
+    rng = np.random.default_rng(6)
+    native = {
+        layer: rng.uniform(1.0, 2.0, (4, *shape)).astype(np.float32)
+        for layer, shape in NATIVE.items()
+    }
+    native["lr1"][:, 0, 0] = 0.01  # the quietest cell: outside the top 20
+    x = dict(inputs(), image=_image_of(native))
+    reference = model(x, training=False).numpy()
+    native["lr1"][:, 0, 0] = 0.02
+    quieter = model(dict(x, image=_image_of(native)), training=False).numpy()
+    np.testing.assert_allclose(quieter, reference, atol=1e-6)
+    native["lr1"][:, 0, 0] = 5.0  # now the most energetic cell
+    assert (
+        np.abs(model(dict(x, image=_image_of(native)), training=False).numpy() - reference).max()
+        > 1e-6
+    )
 
 
 def test_the_cell_positions_follow_the_simulated_windows():
@@ -166,11 +218,14 @@ def test_a_few_steps_reduce_the_loss(spec):
     assert losses[-1] < 0.8 * losses[0], losses
 
 
-def test_the_onnx_calibration_matches_keras(default_config, spec, tmp_path):
+@pytest.mark.parametrize("max_tokens", [None, 64])
+def test_the_onnx_calibration_matches_keras(default_config, spec, max_tokens, tmp_path):
     pytest.importorskip("tf2onnx")
     from egcalib.infer.calibration_onnx import check_calibration, export_calibration, random_objects
     from egcalib.train.normalisation import identity_statistics
 
+    spec = copy.deepcopy(spec)
+    spec["transformer"]["max_tokens"] = max_tokens
     images = default_config["images"]
     model = _perturbed(
         build_model(spec, (*images["target_shape"], 4), native_shapes=images["native_shapes"])

@@ -172,6 +172,7 @@ def build_model(
             image_shape,
             spec["transformer"]["cell_threshold"],
             time=time_images,
+            max_tokens=spec["transformer"].get("max_tokens"),
             # float32 under mixed precision too: the mask (a threshold on E / E_acc) is then
             # the one of the float32 copy and of the ONNX export.
             dtype="float32",

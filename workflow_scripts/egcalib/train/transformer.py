@@ -7,7 +7,9 @@ CellTokens recovers the 469 native cells inside the network and makes one token 
 energy, its position and its layer (and its time with time images). The tokens are a set:
 nothing but their features says where a cell is, so the encoder (models.encode_set) sees the
 strips of layer 1 at their own granularity instead of replicated 8 x 11 times, and cells below
-a threshold are masked out instead of being convolved over.
+a threshold are masked out instead of being convolved over. With ``max_tokens`` only the most
+energetic cells become tokens: attention costs the square of the token count, and most of the
+469 cells hold noise alone (docs/design.md#models).
 
 Geometry: the toy detector gives every layer the middle layer's window, 7 x 11 middle cells of
 0.025 x 2 pi / 256 around the hottest one (egcalib/simulation/calorimeter.py, ``window_eta`` and
@@ -53,20 +55,28 @@ def cell_geometry(native_shapes: Sequence[Sequence[int]]) -> np.ndarray:
 @keras.saving.register_keras_serializable(package="egcalib")
 class CellTokens(layers.Layer):
     """The upsampled, scaled image (n, H, W, n_layers) [and its time image] -> the tokens (n,
-    n_cells, F) and their mask (n, n_cells), 1 for a cell with |E| >= ``cell_threshold`` x E_acc.
+    T, F) and their mask (n, T), 1 for a cell with |E| >= ``cell_threshold`` x E_acc. T is
+    n_cells, or with ``max_tokens`` (< n_cells) the ``max_tokens`` cells of largest |E|, in
+    decreasing |E| (ties broken by the cells' order, layer then eta-major).
 
     Per cell: E / E_acc, asinh(E / E_acc / ENERGY_SCALE), cell_geometry's position and layer
     one-hot, and with ``time`` its time [ns] (the mean of its replicated block). Masked tokens
     are zero whatever their cells hold, so they cannot reach the output through any path. The
-    token count is fixed (every native cell), so the shapes are static (ONNX) and the mask alone
-    drops the cells. Raises ValueError when a native shape does not divide the image's."""
+    token count is fixed (T), so the shapes are static (ONNX) and the mask alone drops the cells
+    below the threshold. Raises ValueError when a native shape does not divide the image's or
+    ``max_tokens`` is below 1."""
 
-    def __init__(self, native_shapes, image_shape, cell_threshold, time=False, **kwargs):
+    def __init__(
+        self, native_shapes, image_shape, cell_threshold, time=False, max_tokens=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.native_shapes = [tuple(int(v) for v in shape) for shape in native_shapes]
         self.image_shape = tuple(int(v) for v in image_shape[:2])
         self.cell_threshold = float(cell_threshold)
         self.time = bool(time)
+        if max_tokens is not None and int(max_tokens) < 1:
+            raise ValueError(f"max_tokens {max_tokens}: at least one token is needed")
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
         height, width = self.image_shape
         for n_eta, n_phi in self.native_shapes:
             if height % n_eta or width % n_phi:
@@ -75,6 +85,8 @@ class CellTokens(layers.Layer):
                     f"{height}x{width}: the cells cannot be recovered from it"
                 )
         self.geometry = cell_geometry(self.native_shapes)
+        if self.max_tokens is not None and self.max_tokens >= len(self.geometry):
+            self.max_tokens = None  # every cell: no selection
 
     def _native(self, image: tf.Tensor, mean: bool) -> tf.Tensor:
         """(n, n_cells): each layer's factor blocks summed (energies) or averaged (times)."""
@@ -93,12 +105,19 @@ class CellTokens(layers.Layer):
         # The image is E x pixels / E_acc spread over the block: its block sums / pixels are
         # E / E_acc of the native cells.
         energy = self._native(inputs[0], mean=False) / pixels
-        keep = ops.abs(energy) >= self.cell_threshold
-        features = [energy[..., None], ops.arcsinh(energy / ENERGY_SCALE)[..., None]]
         geometry = ops.convert_to_tensor(self.geometry, dtype=energy.dtype)
-        features.append(ops.zeros_like(energy)[..., None] + geometry[None])
-        if self.time:
-            features.append(self._native(inputs[1], mean=True)[..., None])
+        time = self._native(inputs[1], mean=True) if self.time else None
+        if self.max_tokens is None:
+            geometry = ops.zeros_like(energy)[..., None] + geometry[None]
+        else:
+            _, index = ops.top_k(ops.abs(energy), self.max_tokens, sorted=True)
+            energy = ops.take_along_axis(energy, index, axis=1)
+            geometry = ops.take(geometry, index, axis=0)
+            time = None if time is None else ops.take_along_axis(time, index, axis=1)
+        keep = ops.abs(energy) >= self.cell_threshold
+        features = [energy[..., None], ops.arcsinh(energy / ENERGY_SCALE)[..., None], geometry]
+        if time is not None:
+            features.append(time[..., None])
         tokens = ops.concatenate(features, axis=-1)
         # where, not a product: a masked cell's value (even a non-finite one) cannot leak.
         tokens = ops.where(keep[..., None], tokens, ops.zeros_like(tokens))
@@ -107,7 +126,7 @@ class CellTokens(layers.Layer):
     def compute_output_spec(
         self, inputs: Sequence[keras.KerasTensor]
     ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-        n_cells = self.geometry.shape[0]
+        n_cells = self.max_tokens or self.geometry.shape[0]
         width = self.geometry.shape[1] + 2 + int(self.time)
         batch = inputs[0].shape[0]
         return (
@@ -122,6 +141,7 @@ class CellTokens(layers.Layer):
             "image_shape": list(self.image_shape),
             "cell_threshold": self.cell_threshold,
             "time": self.time,
+            "max_tokens": self.max_tokens,
         }
 
 
