@@ -371,6 +371,10 @@ def test_validation_says_where_the_toy_detector_stands(workflow_run):
     for region in ("_barrel", "_endcap"):  # each region's fit, or why it failed
         assert {f"sigma_cb{region}", f"fit_error{region}"} & set(effects["all effects"])
     assert (workflow_run / "results/simulation/plots/effects.png").stat().st_size > 10_000
+    # The jets' validation: pi0s resolved in the strips less often as E_T grows.
+    resolved = [row["resolved"] for row in summary["pi0_resolved"]]
+    assert resolved[0] > 0.1 and resolved[-1] < 0.05
+    assert (workflow_run / "results/simulation/plots/pi0_resolved.png").stat().st_size > 10_000
 
 
 def test_results_card_is_written_from_the_run(workflow_run, tmp_path):

@@ -24,6 +24,7 @@ from egcalib.core.atomic import atomic_path, save_figure
 from egcalib.core.contract import LAYERS
 from egcalib.core.kinematics import massless_momenta
 from egcalib.core.shower_shapes import r_eta, w_eta2
+from egcalib.simulation.meson_validation import plot_resolved_fraction, resolved_fraction
 from egcalib.simulation.resolution_fit import fit_resolution, resolution_model
 from egcalib.simulation.resolution_study import (
     ALL_ON,
@@ -127,7 +128,9 @@ def validate(
     insitu_eta_edges: Sequence[float] = (),
 ) -> dict:
     """Write the validation summary JSON and plots; return the summary. With ``sim`` (the
-    simulation config), also the per-effect resolution study (resolution_study) and, with
+    simulation config), also the per-effect resolution study (resolution_study), the fraction
+    of pi0s whose two showers the strips resolve against E_T (``pi0_resolved``, the jets'
+    validation: meson_validation.resolved_fraction, seeded by the simulation's seed) and, with
     ``insitu_eta_edges`` (|eta| bin edges), the MVA baseline's in-situ alphas of the data
     detector (``baseline_insitu_alpha``: resolution_study.baseline_insitu_alphas)."""
     plot_dir = Path(plot_dir)
@@ -203,6 +206,8 @@ def validate(
         study = sim["validation"]
         summary["effects"] = effect_costs(sim, study["calibration_objects"], study["z_events"], {})
         _plot_effects(summary["effects"], plot_dir / "effects.png")
+        summary["pi0_resolved"] = resolved_fraction(sim, np.random.default_rng(sim["seed"]))
+        plot_resolved_fraction(summary["pi0_resolved"], plot_dir / "pi0_resolved.png")
         if len(insitu_eta_edges):
             summary["baseline_insitu_alpha"] = {
                 "abs_eta_edges": list(insitu_eta_edges),
