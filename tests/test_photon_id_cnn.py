@@ -70,11 +70,13 @@ def test_an_unknown_normalisation_is_refused():
         cnn.WindowNormalisation("pixel")
 
 
-def test_it_learns_the_two_showers_and_exports_to_onnx(tmp_path):
+def test_it_learns_the_two_showers_and_exports_to_onnx(tmp_path, caplog):
     train, val = _candidates(512, 2), _candidates(256, 3)
-    model = cnn.train_id_cnn(
-        train, val, SHAPES, SETTINGS, 7, tmp_path / "model.keras", tmp_path / "history.csv"
-    )
+    with caplog.at_level("INFO", logger="egcalib"):
+        model = cnn.train_id_cnn(
+            train, val, SHAPES, SETTINGS, 7, tmp_path / "model.keras", tmp_path / "history.csv"
+        )
+    assert "epoch 1: {'binary_crossentropy'" in caplog.text  # the job's log, as it trains
     scores = cnn.id_cnn_scores(model, val, SHAPES)
     labels = val["label"].to_numpy()
     # Every prompt photon above every pi0: the strips separate them completely.
@@ -92,6 +94,22 @@ def test_it_learns_the_two_showers_and_exports_to_onnx(tmp_path):
         56,
         5,
     ]
+
+
+def test_a_non_finite_window_stops_the_training(tmp_path):
+    train, val = _candidates(128, 4), _candidates(64, 5)
+    train.at[3, "cells_lr2"] = np.full_like(train.at[3, "cells_lr2"], np.nan)
+    with pytest.raises(FloatingPointError, match="photon_id_cnn: non-finite training loss"):
+        cnn.train_id_cnn(
+            train,
+            val,
+            SHAPES,
+            {**SETTINGS, "epochs": 1},
+            11,
+            tmp_path / "m.keras",
+            tmp_path / "h.csv",
+        )
+    assert not (tmp_path / "m.keras").exists()
 
 
 def test_the_same_seed_gives_the_same_network(tmp_path):

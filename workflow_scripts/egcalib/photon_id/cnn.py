@@ -26,6 +26,7 @@ from keras import layers, ops
 from egcalib.core.atomic import atomic_path
 from egcalib.photon_id.classifier import class_weights
 from egcalib.photon_id.cnn_inputs import ET_SCALE, ID_LAYERS, model_inputs
+from egcalib.train.training import FiniteLoss, epoch_log
 
 NORMALISATIONS = ("cluster", "layer")
 
@@ -94,8 +95,9 @@ def train_id_cnn(
     each class weighted to equal totals on top of the event weights, with Adam (``settings``
     learning_rate, batch_size, epochs) and early stopping on the weighted validation loss of
     ``val`` (patience ``settings["patience"]``, the best epoch's weights kept). Deterministic
-    for a ``seed`` on one machine's CPU. Writes the model (.keras) and the history
-    (CSV) atomically; returns the model. Raises ValueError as class_weights does."""
+    for a ``seed`` on one machine's CPU. Logs each epoch. Writes the model (.keras) and the
+    history (CSV) atomically; returns the model. Raises ValueError as class_weights does and
+    FloatingPointError at a non-finite loss (training.FiniteLoss)."""
     # Seeds alone, as the energy networks (egcalib.train.training): op determinism would be
     # switched on for the whole process, where some of TensorFlow's ops then refuse to run.
     keras.utils.set_random_seed(seed)
@@ -123,9 +125,11 @@ def train_id_cnn(
         batch_size=settings["batch_size"],
         epochs=settings["epochs"],
         shuffle=True,
-        verbose=2,
+        verbose=0,
         callbacks=[
-            keras.callbacks.EarlyStopping(patience=settings["patience"], restore_best_weights=True)
+            FiniteLoss(model.name),
+            epoch_log(),
+            keras.callbacks.EarlyStopping(patience=settings["patience"], restore_best_weights=True),
         ],
     )
     with atomic_path(model_path) as tmp:

@@ -112,6 +112,17 @@ class FiniteLoss(keras.callbacks.Callback):
             )
 
 
+def epoch_log() -> keras.callbacks.Callback:
+    """A callback logging each epoch's losses and metrics (1-based epoch) through ``logging``:
+    the job's log shows the training as it goes, where Keras's own printing to a redirected
+    stdout would be buffered until the job ends."""
+    return keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: log.info(
+            "epoch %d: %s", epoch + 1, {k: round(float(v), 6) for k, v in (logs or {}).items()}
+        )
+    )
+
+
 def train(
     spec: dict,
     training: dict,
@@ -184,13 +195,7 @@ def train(
             patience=training["early_stopping_patience"], restore_best_weights=False
         ),
     ]
-    callbacks.append(
-        keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: log.info(
-                "epoch %d: %s", epoch + 1, {k: round(float(v), 6) for k, v in (logs or {}).items()}
-            )
-        )
-    )
+    callbacks.append(epoch_log())
     callbacks.extend(extra_callbacks)  # after BackupAndRestore: they see the restored state
     if stop_after_epoch is not None:
         callbacks.append(StopAfter(stop_after_epoch))
