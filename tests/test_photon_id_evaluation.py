@@ -151,6 +151,11 @@ def test_working_point_table():
     for name, note in (("signal_only", "no background"), ("empty", "no signal and no background")):
         empty = table.set_index("group").loc[name]
         assert empty[list(TABLE_METRICS)].isna().all() and empty["note"] == note
+    # Where the menu keeps no photon (a region it has no cuts for, as the crack), there is no
+    # working point: not a 100-point gain.
+    outside = working_point_table(scores, labels, np.zeros(n, bool), {"crack": np.ones(n, bool)})
+    assert outside[list(TABLE_METRICS)].isna().all(axis=None)
+    assert outside.loc[0, "note"] == "the menu keeps no signal"
     assert table.set_index("group").loc["et_10_30", TABLE_METRICS[0]] > 0
     again = working_point_table(scores, labels, menu, groups)  # fixed bootstrap seed
     assert again.equals(table)

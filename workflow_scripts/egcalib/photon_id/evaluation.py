@@ -230,7 +230,8 @@ def working_point_table(
     seed BOOTSTRAP_SEED, signal and background resampled apart so their counts are kept), in
     each of which the menu's working point is recomputed: they include the menu's statistical
     fluctuation and its correlation with the classifier's. A group without signal or
-    background gets NaN metrics (``note`` says which is missing) and no error. Raises
+    background, or in which the menu keeps no signal (a region it is not defined in, as the
+    crack), gets NaN metrics (``note`` says why) and no error. Raises
     ValueError for misshapen inputs (roc_curve's checks) or masks."""
     scores, labels, w = _prepare(scores, labels, weights)
     menu = np.asarray(menu_pass)
@@ -255,7 +256,11 @@ def working_point_table(
             if not ok
         ]
         row["note"] = f"no {' and no '.join(missing)}" if missing else ""
-        if not missing:
+        if not missing and not (wg[y & m].sum() > 0):
+            # A menu defines no cuts there (the crack, 1.37 < |eta| < 1.52, in ATLAS's): no
+            # working point to compare with.
+            row["note"] = "the menu keeps no signal"
+        elif not missing:
             row.update(_group_metrics(s, y, m, wg))
         rows.append(row)
     return pd.DataFrame(rows, columns=["group", "n_signal", "n_background", *TABLE_METRICS, "note"])
