@@ -416,6 +416,12 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
         shutil.copy2(path, path.with_name("f000.parquet"))
     again = write_card(results, tmp_path / "again.md", "Tiny run", "tiny").read_text()
     assert again.replace("again/", "card/") == text
+    assert (tmp_path / "card" / "efficiency_mu.png").exists()  # the photon-ID figures
+    # The photon-ID stage run alone: its section, without the energy models' comparison.
+    (results / "eval/ablation.csv").unlink()
+    alone = write_card(results, tmp_path / "id.md", "Photon ID", "tiny").read_text()
+    assert "## Photon identification: prompt photons against jets" in alone
+    assert "## Ablation" not in alone
 
 
 def test_report_collects_the_figures(workflow_run):

@@ -205,7 +205,14 @@ def mdn_section(results: Path, table: pd.DataFrame) -> list[str]:
     return ["## Per-object resolution (MDN models)", "", note, "", *lines, ""] if lines else []
 
 
-FIGURES = ("eval/ablation.png", "simulation/plots/effects.png")
+FIGURES = (
+    "eval/ablation.png",
+    "simulation/plots/effects.png",
+    *(
+        f"photon_id/evaluation/{name}.png"
+        for name in ("roc", "efficiency_et", "efficiency_abs_eta", "efficiency_mu")
+    ),
+)
 
 
 PRODUCTION = ("ntuples", "skim", "shards", "models")  # evaluation may be rerun alone later
@@ -266,9 +273,11 @@ def cpu_line(results: Path) -> str:
 
 
 def write_card(results: str | Path, out: str | Path, title: str, command: str) -> Path:
-    """Write the card to ``out`` and its figures to ``out``'s stem folder; returns ``out``."""
+    """Write the card to ``out`` and its figures to ``out``'s stem folder; returns ``out``. A
+    run without the energy models' comparison (``eval/ablation.csv``: e.g. the photon-ID stage
+    run alone) gets the sections whose outputs it has."""
     results, out = Path(results), Path(out)
-    table = pd.read_csv(results / "eval/ablation.csv")
+    ablation = results / "eval/ablation.csv"
     figures = out.parent / out.stem
     figures.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -280,16 +289,18 @@ def write_card(results: str | Path, out: str | Path, title: str, command: str) -
         f"{run_span_minutes(results):.0f} minutes (first to last file). {cpu_line(results)}",
         "",
     ]
-    lines += ablation_section(table) + [""]
-    lines += [
-        f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
-        f"{SEED_SIGMA[('zee', 'data')]}.",
-        "",
-    ]
-    lines += control_section(results, table)
-    lines += training_data_section(table)
-    lines += insitu_section(results, table)
-    lines += photon_section(results, table) + mdn_section(results, table)
+    if ablation.exists():
+        table = pd.read_csv(ablation)
+        lines += ablation_section(table) + [""]
+        lines += [
+            f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
+            f"{SEED_SIGMA[('zee', 'data')]}.",
+            "",
+        ]
+        lines += control_section(results, table)
+        lines += training_data_section(table)
+        lines += insitu_section(results, table)
+        lines += photon_section(results, table) + mdn_section(results, table)
     lines += photon_id_section(results)
     lines += baseline_section(results) + [""]
     for figure in FIGURES:
