@@ -15,6 +15,7 @@ unconverted photons; the classes are weighted to equal totals (classifier.class_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from keras import layers, ops
 from egcalib.core.atomic import atomic_path
 from egcalib.photon_id.classifier import class_weights
 from egcalib.photon_id.cnn_inputs import ET_SCALE, ID_LAYERS, model_inputs
-from egcalib.train.training import FiniteLoss, epoch_log
+from egcalib.train.callbacks import FiniteLoss, epoch_log
+
+log = logging.getLogger(__name__)
 
 NORMALISATIONS = ("cluster", "layer")
 
@@ -97,7 +100,7 @@ def train_id_cnn(
     ``val`` (patience ``settings["patience"]``, the best epoch's weights kept). Deterministic
     for a ``seed`` on one machine's CPU. Logs each epoch. Writes the model (.keras) and the
     history (CSV) atomically; returns the model. Raises ValueError as class_weights does and
-    FloatingPointError at a non-finite loss (training.FiniteLoss)."""
+    FloatingPointError at a non-finite loss (callbacks.FiniteLoss)."""
     # Seeds alone, as the energy networks (egcalib.train.training): op determinism would be
     # switched on for the whole process, where some of TensorFlow's ops then refuse to run.
     keras.utils.set_random_seed(seed)
@@ -128,7 +131,7 @@ def train_id_cnn(
         verbose=0,
         callbacks=[
             FiniteLoss(model.name),
-            epoch_log(),
+            epoch_log(log),
             keras.callbacks.EarlyStopping(patience=settings["patience"], restore_best_weights=True),
         ],
     )
