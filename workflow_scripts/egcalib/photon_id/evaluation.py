@@ -256,12 +256,13 @@ def working_point_table(
             if not ok
         ]
         row["note"] = f"no {' and no '.join(missing)}" if missing else ""
-        if not missing and not (wg[y & m].sum() > 0):
-            # A menu defines no cuts there (the crack, 1.37 < |eta| < 1.52, in ATLAS's): no
-            # working point to compare with.
-            row["note"] = "the menu keeps no signal"
-        elif not missing:
-            row.update(_group_metrics(s, y, m, wg))
+        if not missing:
+            if wg[y & m].sum() > 0:
+                row.update(_group_metrics(s, y, m, wg))
+            else:
+                # A menu defines no cuts there (the crack, 1.37 < |eta| < 1.52, in ATLAS's): no
+                # working point to compare with.
+                row["note"] = "the menu keeps no signal"
         rows.append(row)
     return pd.DataFrame(rows, columns=["group", "n_signal", "n_background", *TABLE_METRICS, "note"])
 
