@@ -79,6 +79,16 @@ def per_attempt(base):
     return lambda wildcards, attempt: base * attempt
 
 
+def network_training_threads(wildcards):
+    """Cores a network training reserves: all but one of a local run's (--cores), so that a
+    one-core job (an inference, an evaluation) runs beside it instead of waiting for the training
+    or holding it back. TensorFlow uses every core it finds whatever is reserved, so the model
+    does not depend on it. 2 where the executor sets no total (SLURM: the profile's
+    cpus_per_gpu)."""
+    cores = workflow.global_resources["_cores"].value
+    return 2 if cores is None else max(1, cores - 1)
+
+
 # The images settings the simulation reads: the native window shapes, not the upsampling.
 SIMULATION_IMAGES = canonical({"native_shapes": config["images"]["native_shapes"]})
 

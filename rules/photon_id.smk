@@ -75,7 +75,7 @@ rule train_photon_id_cnn:
         "results/logs/train_photon_id_cnn.log",
     conda:
         "../envs/train-gpu.yaml"
-    threads: 2
+    threads: network_training_threads
     resources:
         mem_mb=per_attempt(8000),
         runtime=per_attempt(120),

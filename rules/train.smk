@@ -51,7 +51,7 @@ rule train:
         model=one_of(NETWORK_MODELS),
     conda:
         "../envs/train-gpu.yaml"
-    threads: 2
+    threads: network_training_threads
     resources:
         gpu=1,
         mem_mb=per_attempt(8000),
