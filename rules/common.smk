@@ -79,14 +79,21 @@ def per_attempt(base):
     return lambda wildcards, attempt: base * attempt
 
 
-def network_training_threads(wildcards):
-    """Cores a network training reserves: all but one of a local run's (--cores), so that a
-    one-core job (an inference, an evaluation) runs beside it instead of waiting for the training
-    or holding it back. TensorFlow uses every core it finds whatever is reserved, so the model
-    does not depend on it. 2 where the executor sets no total (SLURM: the profile's
-    cpus_per_gpu)."""
-    cores = workflow.global_resources["_cores"].value
-    return 2 if cores is None else max(1, cores - 1)
+def beside_one_core_job(wanted=None):
+    """Threads a training job reserves: ``wanted`` (all of them when None) but at most all of a
+    local run's --cores but one, so that a one-core job (an inference, an evaluation) runs
+    beside it on a small machine instead of waiting for it or holding it back. What the job
+    runs on does not change: TensorFlow uses every core it finds and LightGBM its fixed threads
+    whatever is reserved. ``wanted`` or 2 where the executor sets no total (SLURM: the profile
+    asks cpus_per_gpu for networks)."""
+
+    def threads(wildcards):
+        cores = workflow.global_resources["_cores"].value
+        if cores is None:
+            return wanted or 2
+        return max(1, min(wanted or cores, cores - 1))
+
+    return threads
 
 
 # The images settings the simulation reads: the native window shapes, not the upsampling.

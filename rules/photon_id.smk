@@ -53,7 +53,7 @@ rule train_photon_id_bdt:
         "results/logs/train_photon_id_bdt.log",
     conda:
         "../envs/analysis.yaml"
-    threads: 2  # fixed, so the model does not depend on the machine
+    threads: beside_one_core_job(2)  # LightGBM runs bdt.NUM_THREADS (2) whatever is reserved
     resources:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(60),
@@ -75,7 +75,7 @@ rule train_photon_id_cnn:
         "results/logs/train_photon_id_cnn.log",
     conda:
         "../envs/train-gpu.yaml"
-    threads: network_training_threads
+    threads: beside_one_core_job()
     resources:
         mem_mb=per_attempt(8000),
         runtime=per_attempt(120),

@@ -51,7 +51,7 @@ rule train:
         model=one_of(NETWORK_MODELS),
     conda:
         "../envs/train-gpu.yaml"
-    threads: network_training_threads
+    threads: beside_one_core_job()
     resources:
         gpu=1,
         mem_mb=per_attempt(8000),
@@ -115,7 +115,10 @@ rule train_bdt:
         model=one_of(BDT_MODELS),
     conda:
         "../envs/analysis.yaml"
-    threads: 2  # bdt.NUM_THREADS: fixed, so the model does not depend on the machine
+    # LightGBM runs bdt.NUM_THREADS (2) whatever is reserved: the model does not depend on the
+    # machine. Trained early, so that its evaluation runs beside the networks' trainings.
+    threads: beside_one_core_job(2)
+    priority: 1
     resources:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(60),
