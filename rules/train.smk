@@ -113,12 +113,13 @@ rule train_bdt:
         "results/logs/train_bdt/{model}.log",
     wildcard_constraints:
         model=one_of(BDT_MODELS),
+    # Trained early, so that its evaluation runs beside the networks' trainings.
+    priority: 1
     conda:
         "../envs/analysis.yaml"
     # LightGBM runs bdt.NUM_THREADS (2) whatever is reserved: the model does not depend on the
-    # machine. Trained early, so that its evaluation runs beside the networks' trainings.
+    # machine.
     threads: beside_one_core_job(2)
-    priority: 1
     resources:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(60),
