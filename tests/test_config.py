@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from snakemake.exceptions import WorkflowError
@@ -118,12 +119,39 @@ def test_dry_run_plans_the_photon_gun_chain(repo, tmp_path, configs):
 def test_paper_scale_config_builds_its_dag(repo, tmp_path):
     result = dry_run(tmp_path, repo / "config.yaml", repo / "configs/paper.yaml", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    import re
-
     # The 12 ablation variants, recommended trained on data and on MC + data, the photon model,
     # the electron and photon transformers.
     assert re.search(r"^train\s+18$", result.stdout, re.M), "every model variant trains"
     assert "tensorflow" not in result.stderr.lower(), "building the DAG must not import TF"
+
+
+def _reserved_threads(dry_run_output: str) -> dict[str, set[int]]:
+    """{rule: threads its jobs reserve} from a dry run's job listing (no "threads:" line: 1)."""
+    reserved: dict[str, set[int]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", dry_run_output):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            threads = re.search(r"^\s+threads: (\d+)$", block.split("\n\n")[0], re.M)
+            reserved.setdefault(rule.group(1), set()).add(int(threads.group(1)) if threads else 1)
+    return reserved
+
+
+@pytest.mark.parametrize(
+    "cores, networks, bdts",
+    [
+        # On 2 cores a training leaves one to an inference or evaluation beside it.
+        (2, 1, 1),
+        # LightGBM runs its 2 fixed threads whatever the machine: it reserves no more.
+        (8, 7, 2),
+    ],
+)
+def test_trainings_leave_one_core_to_the_other_jobs(repo, tmp_path, cores, networks, bdts):
+    result = dry_run(tmp_path, repo / "config.yaml", args=("--cores", str(cores)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    reserved = _reserved_threads(result.stdout)
+    assert reserved["train"] == reserved["train_photon_id_cnn"] == {networks}, reserved
+    assert reserved["train_bdt"] == reserved["train_photon_id_bdt"] == {bdts}, reserved
+    assert reserved["evaluate"] == {1}, reserved
 
 
 def test_bad_config_stops_the_workflow_naming_the_key(repo, tmp_path):
