@@ -181,7 +181,7 @@ def z_fit(result: FitResult, path: str | Path, title: str) -> None:
     )
     ax.legend(loc="upper right", fontsize="small")
     pulls = (result.counts - result.expected) / np.sqrt(np.maximum(result.expected, 1e-9))
-    pull_ax.bar(centres, pulls, width=result.edges[1] - result.edges[0], color="grey")
+    pull_ax.stairs(pulls, result.edges, baseline=0, fill=True, color="grey")  # one artist
     pull_ax.axhline(0, color="r")
     pull_ax.set(xlabel="invariant mass [GeV]", ylabel="pull", ylim=(-5, 5))
     save_figure(fig, path)
