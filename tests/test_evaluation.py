@@ -11,7 +11,14 @@ import vector
 from numba_stats import crystalball
 
 from egcalib.evaluate.masses import dielectron_masses, mumugamma_masses
-from egcalib.stats.bw_cb import LIMITS, SEED_TAIL, FitError, fit_bw_cb, quality_flags
+from egcalib.stats.bw_cb import (
+    LIMITS,
+    SEED_TAIL,
+    BreitWignerCrystalBall,
+    FitError,
+    fit_bw_cb,
+    quality_flags,
+)
 from egcalib.stats.metrics import differential, eiqr, riqr
 from egcalib.stats.sigma_improvement import bootstrap_error, paired_sigma_improvement
 
@@ -108,6 +115,19 @@ def bw_cb_toy(n, rng, mean=-0.4, sigma=2.0, alpha=1.4, n_cb=3.0):
     x = np.linspace(-40, 15, 60001)
     cdf = crystalball.cdf(x, alpha, n_cb, mean, sigma)
     return bw + np.interp(rng.uniform(size=n), cdf, x)
+
+
+@pytest.mark.parametrize("hi, step", [(100.0, 0.02), (100.05, 0.05)])  # 4001 and 1602 points
+def test_bw_cb_density_is_the_direct_convolution(hi, step):
+    """The density's FFT (the BW transformed once) is the plain sum over the grid, for odd and
+    even grid lengths: a wrong padding would wrap a tail around, a wrong slice would shift the
+    peak by a grid step."""
+    model = BreitWignerCrystalBall(80.0, hi, 91.19, 2.5, step)
+    kernel = crystalball.pdf(model.kernel_x, 1.2, 2.5, -0.4, 1.8)
+    direct = np.convolve(model.bw, kernel, mode="same") * step
+    np.testing.assert_allclose(
+        model.density(-0.4, 1.8, 1.2, 2.5), direct, rtol=0, atol=1e-12 * direct.max()
+    )
 
 
 def test_fit_recovers_a_toy():
