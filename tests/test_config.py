@@ -125,6 +125,22 @@ def test_paper_scale_config_builds_its_dag(repo, tmp_path):
     assert "tensorflow" not in result.stderr.lower(), "building the DAG must not import TF"
 
 
+@pytest.mark.parametrize(
+    "overlays, trainings",
+    [(("configs/reference.yaml",), 6), (("configs/reference.yaml", "configs/ablation.yaml"), 10)],
+    ids=["reference", "reference+ablation"],
+)
+def test_reference_configs_build_their_dags(repo, tmp_path, overlays, trainings):
+    """The reference run trains the seed's data experiment, the photon model and the transformers
+    (6 networks beside the BDTs); the ablation overlay adds basic, film_scalars, top_scalars and
+    the MDN model."""
+    result = dry_run(tmp_path, repo / "config.yaml", *(repo / o for o in overlays), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(rf"^train\s+{trainings}$", result.stdout, re.M), result.stdout[-3000:]
+    for model in ("recommended_data", "recommended_mc_data", "transformer_photon", "bdt_photon"):
+        assert f"results/eval/{model}/metrics.json" in result.stdout, model
+
+
 def _reserved_threads(dry_run_output: str) -> dict[str, set[int]]:
     """{rule: threads its jobs reserve} from a dry run's job listing (no "threads:" line: 1)."""
     reserved: dict[str, set[int]] = {}

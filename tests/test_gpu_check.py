@@ -227,7 +227,7 @@ def test_the_merged_config_is_snakemakes(gpu_check, default_config):
     update_config(expected, copy.deepcopy(reference))
     merged = gpu_check.merge_config(copy.deepcopy(default_config), copy.deepcopy(reference))
     assert merged == expected
-    assert merged["shards"]["mode"] == "native" and "recommended_mdn" in merged["models"]
+    assert merged["shards"]["mode"] == "native" and "transformer_photon" in merged["models"]
 
 
 def library_env() -> dict:
