@@ -127,13 +127,17 @@ def test_paper_scale_config_builds_its_dag(repo, tmp_path):
 
 @pytest.mark.parametrize(
     "overlays, trainings",
-    [(("configs/reference.yaml",), 6), (("configs/reference.yaml", "configs/ablation.yaml"), 10)],
-    ids=["reference", "reference+ablation"],
+    [
+        (("configs/reference.yaml",), 6),
+        (("configs/reference.yaml", "configs/ablation.yaml"), 10),
+        (("configs/reference.yaml", "configs/transformer-scan.yaml"), 11),
+    ],
+    ids=["reference", "reference+ablation", "reference+transformer-scan"],
 )
 def test_reference_configs_build_their_dags(repo, tmp_path, overlays, trainings):
     """The reference run trains the seed's data experiment, the photon model and the transformers
     (6 networks beside the BDTs); the ablation overlay adds basic, film_scalars, top_scalars and
-    the MDN model."""
+    the MDN model, the transformer scan five transformers."""
     result = dry_run(tmp_path, repo / "config.yaml", *(repo / o for o in overlays), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(rf"^train\s+{trainings}$", result.stdout, re.M), result.stdout[-3000:]
