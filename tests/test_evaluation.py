@@ -923,3 +923,84 @@ def test_photon_riqr_per_dataset_and_conversion_type(tmp_path):
     assert "## Photon model photon_model: unconverted and converted photons" in text
     assert "| all datasets | unconverted |" in text and "| +29.4 % |" in text
     assert "| mc_pgun | converted |" in text and "| mc_zmumug | all |" in text
+
+
+def _write_model(results, name, spec, e_pred, frame, val_loss):
+    """A model folder as the workflow leaves it, for the card: predictions, metrics.json, an
+    ONNX file carrying the spec in its metadata (as the export writes it) and a history."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    predictions = results / f"predictions/{name}/mc_pgun/c000.parquet"
+    predictions.parent.mkdir(parents=True)
+    frame.assign(e_pred=e_pred).to_parquet(predictions)
+    (results / f"eval/{name}").mkdir(parents=True)
+    metrics = {"model": name, "predictions": [str(predictions.relative_to(results))]}
+    (results / f"eval/{name}/metrics.json").write_text(json.dumps(metrics))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    proto = helper.make_model(
+        helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    )
+    helper.set_model_props(proto, {"model_spec": json.dumps(spec)})
+    (results / f"models/{name}").mkdir(parents=True)
+    onnx.save(proto, results / f"models/{name}/model.onnx")
+    pd.DataFrame({"epoch": [0, 1], "val_loss": [2 * val_loss, val_loss]}).to_csv(
+        results / f"models/{name}/history.csv", index=False
+    )
+
+
+def test_card_sets_each_transformer_against_the_cnn_with_its_inputs(tmp_path):
+    """A photon transformer twice as sharp as its CNN on unconverted photons and as sharp on
+    converted ones: the card pairs it with the CNN of the same inputs, loss and datasets (read
+    from the ONNX metadata), not with a CNN of other inputs, and gives rIQR per conversion type."""
+    from egcalib.card.sections import transformer_section
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    converted = rng.uniform(size=n) < 0.5
+    truth = rng.uniform(10.0, 100.0, n)
+    frame = pd.DataFrame(
+        {
+            "runNumber": 1,
+            "eventNumber": np.arange(n),
+            "object_index": 0,
+            "dataset": "mc_pgun",
+            "file": "f000",
+            "conv_type": np.where(converted, 1, 0),
+            "e_truth": truth,
+        }
+    )
+    base = {
+        "film": ["scalars"],
+        "top": ["tracks"],
+        "loss": {"name": "mae"},
+        "train_on": ["mc_pgun"],
+    }
+    width_cnn = 0.02
+    cnn = truth * rng.normal(1.0, width_cnn, n)
+    sharp = truth * rng.normal(1.0, np.where(converted, width_cnn, width_cnn / 2), n)
+    transformer = {**base, "kind": "transformer", "transformer": {"d_model": 16, "layers": 2}}
+    _write_model(tmp_path, "tf", transformer, sharp, frame, 0.02)
+    _write_model(tmp_path, "cnn", {**base, "kind": "cnn"}, cnn, frame, 0.03)
+    _write_model(tmp_path, "cnn_top", {**base, "kind": "cnn", "top": []}, sharp, frame, 0.01)
+    # An electron transformer whose CNN the run does not have.
+    _write_model(tmp_path, "tf_e", {**transformer, "train_on": ["mc_zee"]}, cnn, frame, 0.02)
+    table = pd.DataFrame(
+        {"model": ["tf", "cnn", "cnn_top", "tf_e"], "particle": ["photon"] * 3 + ["electron"]}
+    )
+    lines = transformer_section(tmp_path, table, n_bootstrap=50)
+    rows = [line.split(" | ") for line in lines if line.startswith("| tf ")]
+    assert [row[1:4] for row in rows] == [
+        ["cnn", "all", str(n)],
+        ["cnn", "unconverted", str((~converted).sum())],
+        ["cnn", "converted", str(converted.sum())],
+    ]
+    riqr75 = {row[2]: float(row[4].split()[0]) / 100 for row in rows}
+    assert riqr75["unconverted"] == pytest.approx(0.5, abs=0.07)
+    assert riqr75["converted"] == pytest.approx(0.0, abs=0.07)
+    # The transformer's settings, and the last validation loss of each.
+    assert rows[0][6:] == ["d_model 16, layers 2", "0.0200 (2 epochs)", "0.0300 (2 epochs) |"]
+    assert "- tf_e: no CNN with its inputs, loss and training datasets in this run." in lines
+    # A run without transformers (or without ONNX exports) has no such section.
+    assert transformer_section(tmp_path, table[table["model"] == "cnn"]) == []

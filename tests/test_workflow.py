@@ -407,6 +407,8 @@ def test_results_card_is_written_from_the_run(workflow_run, tmp_path):
     for model in ("basic", "recommended_mc_data", "transformer"):
         assert f"| {model} | BDT control bdt |" in text, model
         assert f"| {model} | binned baseline |" in text, model
+    # The tiny run has no CNN with the transformer's inputs (film scalars, top tracks).
+    assert "- transformer: no CNN with its inputs, loss and training datasets in this run." in text
     # The photon model against the BDT control trained on the same photons.
     assert "| recommended_photon | BDT control bdt_photon |" in text
     # Files an older layout left beside the inference outputs are not read twice.

@@ -6,7 +6,8 @@
 
 Reads results/eval/ablation.csv, results/eval/{model}/metrics.json (the photon models' rIQR for
 converted and unconverted photons apart, per dataset, among them), the models' predictions (the
-BDT control) and results/simulation/validation.json;
+BDT control, each transformer against its CNN), their ONNX metadata (what each model is) and
+results/simulation/validation.json;
 writes the Markdown card and copies the few figures it cites beside it. Nothing in the card is
 typed by hand: rerun the command after the run to refresh it.
 """
@@ -23,7 +24,13 @@ import numpy as np
 import pandas as pd
 
 from egcalib import __version__
-from egcalib.card.sections import control_section, percent, photon_id_section, photon_section
+from egcalib.card.sections import (
+    control_section,
+    percent,
+    photon_id_section,
+    photon_section,
+    transformer_section,
+)
 from egcalib.core.provenance import cpu_model
 from egcalib.stats.metrics import finite
 
@@ -298,6 +305,7 @@ def write_card(results: str | Path, out: str | Path, title: str, command: str) -
             "",
         ]
         lines += control_section(results, table)
+        lines += transformer_section(results, table)
         lines += training_data_section(table)
         lines += insitu_section(results, table)
         lines += photon_section(results, table) + mdn_section(results, table)

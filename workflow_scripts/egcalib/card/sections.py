@@ -3,7 +3,9 @@ unconverted and converted photons apart (seed 001's split) per dataset, from the
 and, recomputed from the models' prediction files, every network (CNN or transformer) against
 the BDT control of its particle and against the binned baseline on the same MC test objects.
 Also the card's percentage format (``percent``, "n/a" with its flags for an undefined number)
-and ``finite``, used here and in the card's other sections.
+and ``finite``, used here and in the card's other sections. And every cell-set model
+(transformer) against the CNN with the same inputs, loss and training datasets, the comparison
+issue 31 asks for.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from egcalib.evaluate.model_evaluation import read_predictions
+from egcalib.evaluate.model_evaluation import object_categories, read_predictions
 from egcalib.infer.prediction import KEY
 from egcalib.skim.duplicates import read_reports
 from egcalib.stats import metrics
@@ -141,6 +143,104 @@ def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) 
         "bootstrap errors; positive: the model is better.",
         "",
     ]
+
+
+def model_spec(results: Path, model: str) -> dict | None:
+    """The spec a model was exported with (its model.onnx's ``model_spec`` metadata, written by
+    egcalib.infer.onnx_export and egcalib.bdt.calibration_onnx), or None when the run has no
+    ONNX export of it. The export is the self-contained deliverable, so the card reads what a
+    model is from it rather than from a config the card does not have."""
+    import onnx
+
+    path = results / "models" / model / "model.onnx"
+    if not path.exists():
+        return None
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return json.loads(props["model_spec"]) if "model_spec" in props else None
+
+
+# What makes a CNN the same model as a transformer but for the reader of the cells.
+SAME_MODEL_KEYS = ("film", "top", "loss", "train_on")
+
+
+def _last_val_loss(results: Path, model: str) -> str:
+    path = results / "models" / model / "history.csv"
+    if not path.exists():
+        return "n/a"
+    history = pd.read_csv(path)
+    return f"{history['val_loss'].iloc[-1]:.4f} ({len(history)} epochs)" if len(history) else "n/a"
+
+
+def transformer_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
+    """Every cell-set model (``kind: transformer``) against the CNN of the run with the same
+    inputs, loss and training datasets (SAME_MODEL_KEYS; its counterpart differs only in reading
+    the cells as an image): rIQR on the same MC test objects, for photons also unconverted and
+    converted apart, with paired bootstrap errors (positive: the transformer is better); its
+    settings (egcalib/train/transformer.py) and both models' last validation loss (the same loss
+    on the same targets). A transformer without such a CNN in the run gets a line saying so."""
+    specs = {m: model_spec(results, m) for m in table["model"].drop_duplicates()}
+    particles = table.drop_duplicates("model").set_index("model")["particle"]
+    cnns = {m: s for m, s in specs.items() if s and s["kind"] == "cnn"}
+    rows, alone = [], []
+    for model, spec in specs.items():
+        if not spec or spec["kind"] != "transformer":
+            continue
+        same = [
+            cnn
+            for cnn, cnn_spec in cnns.items()
+            if particles[cnn] == particles[model]
+            and all(cnn_spec.get(k) == spec.get(k) for k in SAME_MODEL_KEYS)
+        ]
+        if not same:
+            alone.append(model)
+            continue
+        settings = ", ".join(f"{k} {v}" for k, v in sorted(spec.get("transformer", {}).items()))
+        mine = _mc_predictions(results, model)
+        for cnn in same:
+            joined = mine[ID_COLUMNS + ["e_truth", "e_pred", "conv_type"]].merge(
+                _mc_predictions(results, cnn)[ID_COLUMNS + ["e_pred"]],
+                on=ID_COLUMNS,
+                suffixes=("", "_cnn"),
+            )
+            for category, mask in object_categories(joined, particles[model]).items():
+                part = joined[mask]
+                s = metrics.summary(
+                    (part["e_pred"] / part["e_truth"]).to_numpy(),
+                    (part["e_pred_cnn"] / part["e_truth"]).to_numpy(),
+                    n_bootstrap,
+                    names=("transformer", "CNN"),
+                )
+                rows.append(
+                    f"| {model} | {cnn} | {category} | {s['n']} | "
+                    f"{percent(s['riqr75'], s['riqr75_error'], s['riqr75_flags'])} | "
+                    f"{percent(s['riqr95'], s['riqr95_error'], s['riqr95_flags'])} | "
+                    + (
+                        f"{settings} | {_last_val_loss(results, model)} | "
+                        f"{_last_val_loss(results, cnn)} |"
+                        if category == "all"
+                        else "| | |"
+                    )
+                )
+    if not rows and not alone:
+        return []
+    lines = ["## Cells as a set against cells as an image: each transformer and its CNN", ""]
+    if rows:
+        lines += [
+            "| transformer | CNN | category | objects | rIQR75 | rIQR95 | transformer "
+            "settings | transformer: last val loss | CNN: last val loss |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "rIQR = 1 - eIQR(transformer) / eIQR(CNN) on the same objects, paired bootstrap "
+            "errors; positive: the transformer is better. The CNN has the transformer's film and "
+            "top inputs, loss and training datasets.",
+            "",
+        ]
+    lines += [
+        f"- {model}: no CNN with its inputs, loss and training datasets in this run."
+        for model in alone
+    ]
+    return lines + ([""] if alone else [])
 
 
 # Seed 003 (ATLAS photon ID with a CNN): the CNN's efficiency at the tight menu's background
