@@ -297,6 +297,28 @@ def first_training_skim(wildcards):
     return training_files("results/skim/{dataset}/{file}.parquet")(wildcards)[0]
 
 
+# Networks train longest: the files they read and their trainings start before the short jobs
+# (validation, other datasets, evaluations), which then fill the cores while the last networks
+# train, instead of leaving one idle at the end. Order only: no output depends on it.
+TRAINING_PRIORITY = 2
+
+
+@functools.cache
+def _network_datasets():
+    return {
+        dataset
+        for model in selected_models()
+        if model in NETWORK_MODELS
+        for dataset in model_spec(model)["train_on"]
+    }
+
+
+def chain_priority(wildcards):
+    """Priority of a file's simulate -> skim -> shards chain: 1 where a selected network trains
+    on its dataset, else 0 (TRAINING_PRIORITY says why)."""
+    return int(wildcards.dataset in _network_datasets())
+
+
 def particle_of(model):
     """What a model calibrates: "electron" or "photon" (the particle of its training datasets)."""
     from egcalib.core.model_specs import model_particle

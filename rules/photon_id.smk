@@ -73,6 +73,7 @@ rule train_photon_id_cnn:
         history="results/photon_id/cnn/history.csv",
     log:
         "results/logs/train_photon_id_cnn.log",
+    priority: TRAINING_PRIORITY
     conda:
         "../envs/train-gpu.yaml"
     threads: beside_one_core_job()

@@ -11,6 +11,7 @@ rule shards:
         sidecar="results/shards/{dataset}/{file}.parquet",
     log:
         "results/logs/shards/{dataset}/{file}.log",
+    priority: chain_priority
     group:
         "per_file"
     conda:

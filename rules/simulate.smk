@@ -8,6 +8,8 @@ rule derive_baseline_calibration:
         "results/logs/derive_baseline_calibration.log",
     conda:
         "../envs/analysis.yaml"
+    # Electrons and photons derived side by side (the same tables with any thread count).
+    threads: 2
     resources:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(30),
@@ -26,6 +28,7 @@ rule simulate:
         "results/ntuples/{dataset}/{file}.root",
     log:
         "results/logs/simulate/{dataset}/{file}.log",
+    priority: chain_priority
     # One file's simulate -> skim -> shards chain; the SLURM profile bundles such chains
     # (group-components) into one job each.
     group:

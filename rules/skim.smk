@@ -11,6 +11,7 @@ rule skim:
         events="results/skim/{dataset}/events/{file}.parquet",
     log:
         "results/logs/skim/{dataset}/{file}.log",
+    priority: chain_priority
     group:
         "per_file"
     conda:

@@ -14,6 +14,7 @@ rule normalise:
         "results/logs/normalise/{model}.log",
     wildcard_constraints:
         model=one_of(NETWORK_MODELS),
+    priority: TRAINING_PRIORITY
     conda:
         "../envs/analysis.yaml"
     params:
@@ -49,6 +50,7 @@ rule train:
         "results/logs/train/{model}.log",
     wildcard_constraints:
         model=one_of(NETWORK_MODELS),
+    priority: TRAINING_PRIORITY
     conda:
         "../envs/train-gpu.yaml"
     threads: beside_one_core_job()

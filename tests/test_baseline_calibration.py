@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -108,4 +109,7 @@ def test_calibration_is_deterministic(sim):
     small["calibration"]["eta_bin_width"] = 0.5
     first, second = derive_baseline_calibration(small), derive_baseline_calibration(small)
     assert first == second
+    # Electrons and photons in their own processes: the same tables, in the same order.
+    parallel = derive_baseline_calibration(small, processes=2)
+    assert json.dumps(parallel) == json.dumps(first)
     assert set(first["mva"]) == {"electron", "unconverted", "converted"}

@@ -172,6 +172,30 @@ def test_trainings_leave_one_core_to_the_other_jobs(repo, tmp_path, cores, netwo
     assert reserved["train"] == reserved["train_photon_id_cnn"] == {networks}, reserved
     assert reserved["train_bdt"] == reserved["train_photon_id_bdt"] == {bdts}, reserved
     assert reserved["evaluate"] == {1}, reserved
+    # Electrons and photons in a process each: nothing else is ready beside it.
+    assert reserved["derive_baseline_calibration"] == {2}, reserved
+
+
+def test_network_inputs_and_trainings_go_first(repo, tmp_path):
+    """The files the networks train on, and the trainings, have priority over the short jobs:
+    the order only (the recorded digests in test_workflow.py pin the outputs)."""
+    result = dry_run(tmp_path, repo / "config.yaml", args=("--cores", "2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    priorities: dict[tuple[str, str | None], set[int]] = {}
+    for block in re.split(r"\n(?=\s*(?:local)?rule \w+:)", result.stdout):
+        rule = re.match(r"\s*(?:local)?rule (\w+):", block)
+        if rule:
+            dataset = re.search(r"wildcards: .*dataset=(\w+)", block)
+            priority = re.search(r"^\s+priority: (\d+)$", block, re.M)
+            key = (rule.group(1), dataset.group(1) if dataset else None)
+            priorities.setdefault(key, set()).add(int(priority.group(1)) if priority else 0)
+    for rule in ("simulate", "skim", "shards"):
+        for dataset in ("mc_zee", "mc_egun", "mc_pgun", "mc_zmumug"):  # the networks' datasets
+            assert priorities[(rule, dataset)] == {1}, (rule, dataset)
+        for dataset in ("mc_jets", "data_zee"):
+            assert priorities[(rule, dataset)] == {0}, (rule, dataset)
+    assert priorities[("train", None)] == priorities[("train_photon_id_cnn", None)] == {2}
+    assert priorities[("evaluate", None)] == priorities[("validate_simulation", None)] == {0}
 
 
 def test_bad_config_stops_the_workflow_naming_the_key(repo, tmp_path):

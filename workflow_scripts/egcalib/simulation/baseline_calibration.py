@@ -130,9 +130,17 @@ def as_calibration(calibration: dict | BaselineCalibration | None) -> BaselineCa
     return BaselineCalibration(calibration)
 
 
-def calibration_samples(sim: dict) -> dict[str, tuple[np.ndarray, dict]]:
+# The calibration categories derived together: a particle's categories come from one sample.
+PARTICLE_CATEGORIES = {"electron": (ELECTRON,), "photon": (UNCONVERTED, CONVERTED)}
+
+
+def calibration_samples(
+    sim: dict, particles: tuple[str, ...] = tuple(PARTICLE_CATEGORIES)
+) -> dict[str, tuple[np.ndarray, dict]]:
     """The single-particle samples of derive_baseline_calibration, per calibration category
-    name: (true energies (n,) [GeV], clusters), simulated with the MC detector.
+    name: (true energies (n,) [GeV], clusters), simulated with the MC detector, for the
+    categories of ``particles`` (keys of PARTICLE_CATEGORIES). Each category's sample has its
+    own random stream, so it is the same whichever others are simulated beside it.
 
     With ``effects.conversion_reconstruction`` on, the photons are one sample of
     ``unconverted + converted`` photons converting as the material has them, split by their
@@ -143,13 +151,15 @@ def calibration_samples(sim: dict) -> dict[str, tuple[np.ndarray, dict]]:
     counts = sim["calibration"]["objects_per_type"]
     detector = sim["detectors"]["mc"]
     by_reconstruction = effect_on(sim, "conversion_reconstruction")
+    codes = [code for particle in particles for code in PARTICLE_CATEGORIES[particle]]
     samples = {}
-    for code, name in SHOWER_TYPE_NAMES.items():
+    for code in codes:
         if by_reconstruction and code != ELECTRON:
             continue
+        name = SHOWER_TYPE_NAMES[code]
         rng = np.random.default_rng(stream_seed(sim["seed"], "calibration", name))
         samples[name] = calibration_sample(counts[name], code, sim, detector, rng)
-    if by_reconstruction:
+    if by_reconstruction and "photon" in particles:
         rng = np.random.default_rng(stream_seed(sim["seed"], "calibration", "photon"))
         n = counts["unconverted"] + counts["converted"]
         e_true, clusters, types = photon_calibration_sample(n, sim, detector, rng)
@@ -163,10 +173,8 @@ def calibration_samples(sim: dict) -> dict[str, tuple[np.ndarray, dict]]:
     return samples
 
 
-def derive_baseline_calibration(sim: dict) -> dict:
-    """MVA and binned calibrations per calibration category (calibration_samples), derived with
-    the MC detector on the simulator's single-particle sample (as ATLAS derives its calibration
-    on simulation). JSON-serialisable:
+def particle_calibration(sim: dict, particle: str) -> dict:
+    """The binned and MVA calibrations of ``particle``'s categories (PARTICLE_CATEGORIES):
     {"binned": {category: table}, "mva": {category: {"features", "model"}}}."""
     cal = sim["calibration"]
     eta_edges = np.arange(
@@ -177,8 +185,9 @@ def derive_baseline_calibration(sim: dict) -> dict:
         np.log(lo), np.log(hi * np.cosh(sim["generator"]["eta_max"])), cal["energy_bins"] + 1
     )
     tables: dict = {"binned": {}, "mva": {}}
-    samples = calibration_samples(sim)
-    for code, name in SHOWER_TYPE_NAMES.items():
+    samples = calibration_samples(sim, (particle,))
+    for code in PARTICLE_CATEGORIES[particle]:
+        name = SHOWER_TYPE_NAMES[code]
         e_true, clusters = samples[name]
         tables["binned"][name] = derive_binned_calibration(
             np.abs(clusters["cl_eta"]),
@@ -194,6 +203,32 @@ def derive_baseline_calibration(sim: dict) -> dict:
             "model": train_mva(mva_features(clusters, code), e_true, sim["seed"]),
         }
     return tables
+
+
+def derive_baseline_calibration(sim: dict, processes: int = 1) -> dict:
+    """MVA and binned calibrations per calibration category, derived with the MC detector on
+    the simulator's single-particle sample (as ATLAS derives its calibration on simulation),
+    electrons and photons in ``processes`` worker processes at most (forked: the categories
+    have their own random streams and single-threaded fits, so the tables are the same for
+    any ``processes``). JSON-serialisable, categories in SHOWER_TYPE_NAMES order:
+    {"binned": {category: table}, "mva": {category: {"features", "model"}}}."""
+    particles = list(PARTICLE_CATEGORIES)
+    if processes > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # Fork, not spawn: a spawned worker would re-run a Snakemake script's top level.
+        context = multiprocessing.get_context("fork")
+        workers = min(processes, len(particles))
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            parts = list(pool.map(particle_calibration, [sim] * len(particles), particles))
+    else:
+        parts = [particle_calibration(sim, particle) for particle in particles]
+    merged: dict = {"binned": {}, "mva": {}}
+    for name in SHOWER_TYPE_NAMES.values():
+        for kind in merged:
+            merged[kind][name] = next(part[kind][name] for part in parts if name in part[kind])
+    return merged
 
 
 def raw_energy(cl_eacc: np.ndarray, cl_e0: np.ndarray, presampler_weight: np.ndarray) -> np.ndarray:
