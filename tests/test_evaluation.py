@@ -1004,3 +1004,19 @@ def test_card_sets_each_transformer_against_the_cnn_with_its_inputs(tmp_path):
     assert "- tf_e: no CNN with its inputs, loss and training datasets in this run." in lines
     # A run without transformers (or without ONNX exports) has no such section.
     assert transformer_section(tmp_path, table[table["model"] == "cnn"]) == []
+
+
+def test_card_span_counts_the_cards_models_only(tmp_path):
+    """A run's span runs from its first ntuple to its last trained model; a model an overlay
+    trained later into the same folder belongs to another run."""
+    import os
+
+    from egcalib.card.results_card import run_span_minutes
+
+    for path, minute in [("ntuples/d/f.root", 0), ("models/a/model.keras", 30),
+                         ("models/later/model.keras", 300)]:  # fmt: skip
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+        os.utime(tmp_path / path, (60.0 * minute, 60.0 * minute))
+    assert run_span_minutes(tmp_path) == pytest.approx(300)
+    assert run_span_minutes(tmp_path, ["a"]) == pytest.approx(30)

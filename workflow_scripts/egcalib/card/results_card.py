@@ -225,14 +225,19 @@ FIGURES = (
 PRODUCTION = ("ntuples", "skim", "shards", "models")  # evaluation may be rerun alone later
 
 
-def run_span_minutes(results: Path) -> float:
+def run_span_minutes(results: Path, models: list[str] | None = None) -> float:
     """Minutes between the first and the last file the run's production wrote (ntuples to
-    trained models; modification times)."""
+    trained models; modification times); of the trained models, only ``models`` where given
+    (those of the card: an overlay's models trained later into the same folder are another
+    run's)."""
     times = [
         p.stat().st_mtime
         for stage in PRODUCTION
         for p in (results / stage).rglob("*")
         if p.is_file()
+        and (
+            models is None or stage != "models" or p.relative_to(results / stage).parts[0] in models
+        )
     ]
     return (max(times) - min(times)) / 60 if times else float("nan")
 
@@ -285,6 +290,8 @@ def write_card(results: str | Path, out: str | Path, title: str, command: str) -
     run alone) gets the sections whose outputs it has."""
     results, out = Path(results), Path(out)
     ablation = results / "eval/ablation.csv"
+    table = pd.read_csv(ablation) if ablation.exists() else None
+    span = run_span_minutes(results, None if table is None else list(table["model"]))
     figures = out.parent / out.stem
     figures.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -293,11 +300,10 @@ def write_card(results: str | Path, out: str | Path, title: str, command: str) -
         f"Written by `python -m egcalib.card.results_card` (egcalib {__version__}) from the "
         f"outputs of `{command}`; the seed's values are those of the DeepCalo talk (seed 000) "
         f"and, for photons, seed 001. The run wrote its ntuples, skims, shards and models over "
-        f"{run_span_minutes(results):.0f} minutes (first to last file). {cpu_line(results)}",
+        f"{span:.0f} minutes (first to last file). {cpu_line(results)}",
         "",
     ]
-    if ablation.exists():
-        table = pd.read_csv(ablation)
+    if table is not None:
         lines += ablation_section(table) + [""]
         lines += [
             f"Seed, sigma_CB: MC Z -> ee {SEED_SIGMA[('zee', 'mc')]}; data Z -> ee "
