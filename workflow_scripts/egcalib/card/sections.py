@@ -84,6 +84,18 @@ def _mc_predictions(results: Path, model: str) -> pd.DataFrame:
     return frame[np.isfinite(frame["e_truth"])] if len(frame) else frame
 
 
+def _paired_cells(
+    model_re: pd.Series, reference_re: pd.Series, n_bootstrap: int, names: tuple[str, str]
+) -> str:
+    """ "objects | rIQR75 | rIQR95" of the paired relative errors (metrics.summary) as table
+    cells; a width that is zero or undefined is "n/a" with its flag."""
+    s = metrics.summary(model_re.to_numpy(), reference_re.to_numpy(), n_bootstrap, names=names)
+    return (
+        f"{s['n']} | {percent(s['riqr75'], s['riqr75_error'], s['riqr75_flags'])} | "
+        f"{percent(s['riqr95'], s['riqr95_error'], s['riqr95_flags'])}"
+    )
+
+
 def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) -> list[str]:
     """Every network (CNN or transformer) against the BDT control of its particle and against the
     binned baseline: rIQR on the same MC test objects, paired bootstrap errors (positive: the
@@ -122,14 +134,8 @@ def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) 
                 "binned",
             )
         for name, (model_re, reference_re, label) in references.items():
-            s = metrics.summary(
-                model_re.to_numpy(), reference_re.to_numpy(), n_bootstrap, names=("model", label)
-            )
-            lines.append(
-                f"| {model} | {name} | {s['n']} | "
-                f"{percent(s['riqr75'], s['riqr75_error'], s['riqr75_flags'])} | "
-                f"{percent(s['riqr95'], s['riqr95_error'], s['riqr95_flags'])} |"
-            )
+            cells = _paired_cells(model_re, reference_re, n_bootstrap, ("model", label))
+            lines.append(f"| {model} | {name} | {cells} |")
     if not lines:
         return []
     return [
@@ -145,7 +151,7 @@ def control_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 200) 
     ]
 
 
-def model_spec(results: Path, model: str) -> dict | None:
+def exported_spec(results: Path, model: str) -> dict | None:
     """The spec a model was exported with (its model.onnx's ``model_spec`` metadata, written by
     egcalib.infer.onnx_export and egcalib.bdt.calibration_onnx), or None when the run has no
     ONNX export of it. The export is the self-contained deliverable, so the card reads what a
@@ -178,7 +184,7 @@ def transformer_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 2
     converted apart, with paired bootstrap errors (positive: the transformer is better); its
     settings (egcalib/train/transformer.py) and both models' last validation loss (the same loss
     on the same targets). A transformer without such a CNN in the run gets a line saying so."""
-    specs = {m: model_spec(results, m) for m in table["model"].drop_duplicates()}
+    specs = {m: exported_spec(results, m) for m in table["model"].drop_duplicates()}
     particles = table.drop_duplicates("model").set_index("model")["particle"]
     cnns = {m: s for m, s in specs.items() if s and s["kind"] == "cnn"}
     rows, alone = [], []
@@ -204,16 +210,14 @@ def transformer_section(results: Path, table: pd.DataFrame, n_bootstrap: int = 2
             )
             for category, mask in object_categories(joined, particles[model]).items():
                 part = joined[mask]
-                s = metrics.summary(
-                    (part["e_pred"] / part["e_truth"]).to_numpy(),
-                    (part["e_pred_cnn"] / part["e_truth"]).to_numpy(),
+                cells = _paired_cells(
+                    part["e_pred"] / part["e_truth"],
+                    part["e_pred_cnn"] / part["e_truth"],
                     n_bootstrap,
-                    names=("transformer", "CNN"),
+                    ("transformer", "CNN"),
                 )
                 rows.append(
-                    f"| {model} | {cnn} | {category} | {s['n']} | "
-                    f"{percent(s['riqr75'], s['riqr75_error'], s['riqr75_flags'])} | "
-                    f"{percent(s['riqr95'], s['riqr95_error'], s['riqr95_flags'])} | "
+                    f"| {model} | {cnn} | {category} | {cells} | "
                     + (
                         f"{settings} | {_last_val_loss(results, model)} | "
                         f"{_last_val_loss(results, cnn)} |"
