@@ -24,6 +24,7 @@ the cells can gain. Every response is E / E_true; widths are eIQR75 (egcalib.sta
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,13 +58,16 @@ HEADROOM_ESTIMATORS = {
 PHOTON_ETA_MAX = 2.37
 
 
+@dataclass
 class Sample:
     """Single particles through one detector: ``e_true`` (n,) [GeV], ``clusters`` (cluster
     arrays (n,)), ``category`` (n,) the calibration category, ``extra`` (name -> (n,)) the
     true losses (LOSSES) [GeV] and the cells' summary (SUMMARY)."""
 
-    def __init__(self, e_true, clusters, category, extra):
-        self.e_true, self.clusters, self.category, self.extra = e_true, clusters, category, extra
+    e_true: np.ndarray
+    clusters: dict[str, np.ndarray]
+    category: np.ndarray
+    extra: dict[str, np.ndarray]
 
     def features(self, selected: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """The MVA inputs (n_selected, k) of the selected objects (one category) with the
